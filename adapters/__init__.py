@@ -1,0 +1,1 @@
+"""Parley's doors: each translates one platform's events into core types and renders replies."""

@@ -1,0 +1,185 @@
+"""`parley console`: chat in a terminal, streamed as Markdown; scriptable over a pipe."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import signal
+import sys
+import threading
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from bot.types import Author, ConversationKey, Incoming, Kind
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.live import Live
+
+    from bot.config import Settings
+    from bot.wiring import Runtime
+
+QUIT_WORDS = {"/quit", "/exit"}
+
+
+class LiveSink:
+    """Renders the answer in place as Markdown while it streams."""
+
+    max_len = 1_000_000
+    min_edit_interval = 0.08
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._live: Live | None = None
+
+    async def start(self) -> None:
+        from rich.live import Live
+        from rich.spinner import Spinner
+
+        self._live = Live(
+            Spinner("dots", text="thinking…"),
+            console=self._console,
+            refresh_per_second=12,
+            vertical_overflow="visible",
+        )
+        self._live.start()
+
+    async def update(self, text: str) -> None:
+        from rich.markdown import Markdown
+
+        if self._live is not None:
+            self._live.update(Markdown(text))
+
+    async def finish(self, text: str) -> None:
+        from rich.markdown import Markdown
+
+        if self._live is None:
+            self._console.print(Markdown(text))
+            return
+        self._live.update(Markdown(text))
+        self._live.stop()
+
+    async def fail(self, message: str) -> None:
+        if self._live is not None:
+            self._live.stop()
+        self._console.print(message, style="bold red", markup=False, highlight=False)
+
+
+class PlainSink:
+    """One answer per message on stdout, for pipes and scripts."""
+
+    max_len = 1_000_000
+    min_edit_interval = 3600.0
+
+    async def start(self) -> None:
+        return None
+
+    async def update(self, text: str) -> None:
+        return None
+
+    async def finish(self, text: str) -> None:
+        print(text, flush=True)
+
+    async def fail(self, message: str) -> None:
+        print(message, flush=True)
+
+
+def _lines(
+    read: Callable[[], str | None], loop: asyncio.AbstractEventLoop
+) -> asyncio.Queue[str | None]:
+    """Read lines on a daemon thread (so quitting never waits for Enter); None marks the end."""
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def reader() -> None:
+        while True:
+            try:
+                line: str | None = read()
+            except (EOFError, KeyboardInterrupt):
+                line = None
+            loop.call_soon_threadsafe(queue.put_nowait, line)
+            if line is None:
+                return
+
+    threading.Thread(target=reader, name="console-input", daemon=True).start()
+    return queue
+
+
+class ConsoleAdapter:
+    summary = "chat in this terminal (no platform needed)"
+    uses_http_server = False
+
+    def is_configured(self, settings: Settings) -> bool:
+        return False  # interactive: `parley serve` never starts it
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--session",
+            default="default",
+            help="the conversation to continue; each session remembers its own history",
+        )
+
+    def run_offline(self, settings: Settings, args: argparse.Namespace) -> int | None:
+        return None
+
+    async def run(self, runtime: Runtime, args: argparse.Namespace) -> int:
+        key = ConversationKey("console", "local", args.session)
+        user = getpass.getuser()
+        author = Author(id=f"console:{user}", name=user, is_admin=True)
+        if sys.stdin.isatty():
+            return await self._interactive(runtime, key, author)
+        return await self._scripted(runtime, key, author)
+
+    async def diagnose(self, settings: Settings) -> list[str]:
+        return []
+
+    async def serve(self, runtime: Runtime) -> None:
+        return None
+
+    async def _scripted(self, runtime: Runtime, key: ConversationKey, author: Author) -> int:
+        lines = _lines(lambda: sys.stdin.readline() or None, asyncio.get_running_loop())
+        while (line := await lines.get()) is not None:
+            if line.strip():
+                await runtime.dialogue.handle(_incoming(key, author, line), PlainSink())
+        return 0
+
+    async def _interactive(self, runtime: Runtime, key: ConversationKey, author: Author) -> int:
+        from rich.console import Console
+
+        console = Console()
+        console.print(
+            f"[bold]Parley[/] · model [cyan]{runtime.model}[/] · session [cyan]{key.channel}[/]\n"
+            "Type a message. /help lists commands; Ctrl+C stops an answer; Ctrl+D or /quit leaves.",
+            highlight=False,
+        )
+        loop = asyncio.get_running_loop()
+        quit_requested = asyncio.Event()
+        lines = _lines(lambda: console.input("[bold green]you ›[/] "), loop)
+
+        def on_interrupt() -> None:
+            if not runtime.dialogue.stop(key):
+                quit_requested.set()
+                lines.put_nowait(None)
+
+        loop.add_signal_handler(signal.SIGINT, on_interrupt)
+        try:
+            while not quit_requested.is_set():
+                line = await lines.get()
+                if line is None or line.strip() in QUIT_WORDS:
+                    break
+                if line.strip():
+                    await runtime.dialogue.handle(_incoming(key, author, line), LiveSink(console))
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
+        console.print()
+        return 0
+
+
+def _incoming(key: ConversationKey, author: Author, line: str) -> Incoming:
+    return Incoming(
+        key=key, author=author, text=line.strip(), event_id=uuid.uuid4().hex, kind=Kind.DM
+    )
+
+
+adapter = ConsoleAdapter()

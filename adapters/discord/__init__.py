@@ -1,0 +1,61 @@
+"""`parley discord`: Parley in Discord (discord.py, imported only when this door is used)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.wiring import Runtime
+
+
+class DiscordAdapter:
+    summary = "answer mentions, DMs, threads and slash commands in Discord"
+    uses_http_server = True
+
+    def is_configured(self, settings: Settings) -> bool:
+        return bool(settings.discord_token)
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "action",
+            nargs="?",
+            choices=["serve", "invite-url"],
+            default="serve",
+            help="serve (default), or print the OAuth2 URL that adds the bot to a server",
+        )
+        parser.add_argument(
+            "--sync-guild",
+            metavar="GUILD_ID",
+            help="register slash commands in this guild only, instantly (for development); "
+            "same as PARLEY_DISCORD_SYNC_GUILD",
+        )
+
+    def run_offline(self, settings: Settings, args: argparse.Namespace) -> int | None:
+        """`invite-url` needs no model and no network: it is computed from the token."""
+        if args.action != "invite-url":
+            return None
+        from adapters.discord.invite import invite_url_for
+
+        print(invite_url_for(settings))
+        return 0
+
+    async def diagnose(self, settings: Settings) -> list[str]:
+        from adapters.discord.doctor import check_token
+
+        return await check_token(settings)
+
+    async def run(self, runtime: Runtime, args: argparse.Namespace) -> int:
+        from adapters.discord.app import DiscordDoor
+
+        await DiscordDoor(runtime, sync_guild=args.sync_guild).serve()
+        return 0
+
+    async def serve(self, runtime: Runtime) -> None:
+        from adapters.discord.app import DiscordDoor
+
+        await DiscordDoor(runtime).serve()
+
+
+adapter = DiscordAdapter()

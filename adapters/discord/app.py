@@ -1,0 +1,247 @@
+"""The Discord door: the discord.py client, its event handlers, slash commands and start-up."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import replace
+from typing import Generic, TypeVar
+
+import discord
+import yarl
+from discord import app_commands
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+
+from adapters.discord.attachments import read_attachments
+from adapters.discord.history import missed_reply, reply_chain, thread_history
+from adapters.discord.sink import NO_MENTIONS, ChannelReply, InteractionReply
+from adapters.discord.slash import add_commands
+from adapters.discord.translate import (
+    conversation_key,
+    incoming_command,
+    incoming_message,
+    trigger,
+)
+from bot.access import access_policies
+from bot.config import ConfigError, Settings
+from bot.types import ChatMessage, ConversationKey, Kind
+from bot.wiring import Runtime
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+PRIVATE_COMMANDS = frozenset({"help", "stats", "forget"})
+"""Answered so that only the user who asked sees the answer."""
+THREAD_NAME_CHARS = 80
+NOT_ENABLED_HERE = "Parley is not enabled here."
+
+
+@contextmanager
+def discord_endpoints(settings: Settings) -> Iterator[None]:
+    """Point discord.py at the configured REST and gateway URLs, then restore them.
+
+    Both are class attributes, so they are process-wide. discord.py 2.7 connects a Client (and an
+    AutoShardedClient given a shard count) straight to DEFAULT_GATEWAY without asking
+    GET /gateway/bot; resumes then use the `resume_gateway_url` the gateway sends in READY.
+    """
+    saved = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
+    Route.BASE = settings.discord_api_url.rstrip("/")
+    if settings.discord_gateway_url:
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+    try:
+        yield
+    finally:
+        Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = saved
+
+
+def build_client(settings: Settings) -> discord.Client:
+    """A client with the Message Content intent (needed for follow-ups in threads without a
+    mention), no mentions allowed by default, sharded when a shard count is configured."""
+    intents = discord.Intents.default()
+    intents.message_content = True
+    if settings.discord_shard_count is None:
+        return discord.Client(intents=intents, allowed_mentions=NO_MENTIONS)
+    return discord.AutoShardedClient(
+        intents=intents,
+        allowed_mentions=NO_MENTIONS,
+        shard_count=settings.discord_shard_count,
+        shard_ids=settings.discord_shard_ids or None,
+    )
+
+
+class _Recent(Generic[T]):
+    """The last few thousand items seen, oldest forgotten first."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._items: OrderedDict[T, None] = OrderedDict()
+        self._size = size
+
+    def first_time(self, item: T) -> bool:
+        """Remember item; True unless it was already remembered."""
+        if item in self._items:
+            self._items.move_to_end(item)
+            return False
+        self._items[item] = None
+        if len(self._items) > self._size:
+            self._items.popitem(last=False)
+        return True
+
+
+class _ArrivalOrder:
+    """Hands one channel's events to the core in arrival order, even when translating one of them
+    waits on I/O (attachments, a first history read)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._users: dict[int, int] = {}
+
+    @asynccontextmanager
+    async def hold(self, channel_id: int) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(channel_id, asyncio.Lock())
+        self._users[channel_id] = self._users.get(channel_id, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._users[channel_id] -= 1
+            if not self._users[channel_id]:
+                del self._users[channel_id], self._locks[channel_id]
+
+
+class DiscordDoor:
+    """Turns gateway events into core turns and renders the answers back."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        sync_guild: str | None = None,
+    ) -> None:
+        self._runtime = runtime
+        self._settings = runtime.settings
+        self._sync_guild = sync_guild or runtime.settings.discord_sync_guild
+        self._access = access_policies(runtime.settings)["discord"]
+        self._seen_events: _Recent[int] = _Recent()
+        """So a gateway redelivery causes no second thread or history read before the core
+        drops it."""
+        self._addressed: _Recent[ConversationKey] = _Recent()
+        """Conversations this process already sent a turn to, whose store may still be empty
+        because that first answer is being written."""
+        self._order = _ArrivalOrder()
+        self.client = build_client(runtime.settings)
+        self.tree = app_commands.CommandTree(self.client)
+        add_commands(self.tree, self._on_command)
+        self.client.event(self.on_message)
+
+    async def serve(self) -> None:
+        """Log in, sync the slash commands, and serve the gateway until cancelled."""
+        token = self._settings.discord_token
+        if token is None:
+            raise ConfigError("DISCORD_TOKEN is not set: create a bot token and set DISCORD_TOKEN")
+        self._runtime.ops.add_ready_check("discord", self.client.is_ready)
+        with discord_endpoints(self._settings):
+            async with self.client:
+                await self.client.login(token.get_secret_value())
+                await self.sync_commands()
+                try:
+                    await self.client.connect()
+                except asyncio.CancelledError:
+                    # Let answers in flight finish while the REST session is still open.
+                    await self._runtime.dialogue.shutdown(self._settings.shutdown_grace_seconds)
+                    raise
+
+    async def sync_commands(self) -> None:
+        """Register the slash commands: in one guild at once when PARLEY_DISCORD_SYNC_GUILD is
+        set (for development), else globally (Discord may take a while to show changes)."""
+        if self._sync_guild:
+            guild = discord.Object(id=int(self._sync_guild))
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+        else:
+            synced = await self.tree.sync()
+        log.info("synced %d slash commands", len(synced))
+
+    async def on_message(self, message: discord.Message) -> None:
+        me = self.client.user
+        if me is None or message.author.bot:
+            return
+        kind = trigger(message, me.id)
+        if kind is None or not self._seen_events.first_time(message.id):
+            return
+        async with self._order.hold(message.channel.id):
+            await self._take_message(message, kind, me.id)
+
+    async def _take_message(self, message: discord.Message, kind: Kind, bot_id: int) -> None:
+        channel = message.channel
+        incoming = incoming_message(
+            message, bot_id=bot_id, kind=kind, key=conversation_key(channel)
+        )
+        if not self._access.allows(incoming):
+            return
+        reply_to: discord.Message | None = message
+        if kind is Kind.MENTION and self._settings.discord_threads == "auto":
+            thread = await self._open_thread(message, incoming.text)
+            if thread is not None:
+                channel, reply_to = thread, None
+                incoming = replace(incoming, key=conversation_key(thread), kind=Kind.THREAD)
+        first_here = self._addressed.first_time(incoming.key)
+        if reply_to is not None:  # not in a thread Parley has just opened: something may be missed
+            prior = await self._missed(message, incoming.key, first_here=first_here, bot_id=bot_id)
+            incoming = replace(incoming, prior=prior)
+        if message.attachments:
+            attachments = await read_attachments(
+                message.attachments, self._settings.max_attachment_bytes
+            )
+            incoming = replace(incoming, attachments=attachments)
+        sink = ChannelReply(
+            channel, reply_to=reply_to, min_edit_interval=self._settings.discord_edit_interval
+        )
+        self._runtime.dialogue.submit(incoming, sink)
+
+    async def _open_thread(self, message: discord.Message, text: str) -> discord.Thread | None:
+        if not isinstance(message.channel, discord.TextChannel):
+            return None
+        name = " ".join(text.split())[:THREAD_NAME_CHARS] or "Parley"
+        try:
+            return await message.create_thread(name=name)
+        except discord.HTTPException as error:
+            log.warning("could not open a thread (HTTP %s); answering in the channel", error.status)
+            return None
+
+    async def _missed(
+        self, message: discord.Message, key: ConversationKey, *, first_here: bool, bot_id: int
+    ) -> tuple[ChatMessage, ...]:
+        """What Parley missed, read once: a thread it is first addressed in, or the chain of a
+        reply to a message it never saw. Later turns read nothing: the store is the memory."""
+        channel = message.channel
+        try:
+            if (
+                isinstance(channel, discord.Thread)
+                and first_here
+                and not await self._runtime.dialogue.knows(key)
+            ):
+                return await thread_history(channel, message, bot_id)
+            if missed_reply(message, bot_id):
+                return await reply_chain(message, bot_id)
+        except discord.HTTPException as error:
+            log.warning("could not read earlier messages (HTTP %s)", error.status)
+        return ()
+
+    async def _on_command(
+        self, interaction: discord.Interaction, command: str | None, argument: str
+    ) -> None:
+        incoming = incoming_command(interaction, command, argument)
+        if not self._access.allows(incoming):
+            await interaction.response.send_message(NOT_ENABLED_HERE, ephemeral=True)
+            return
+        sink = InteractionReply(
+            interaction,
+            ephemeral=command in PRIVATE_COMMANDS,
+            min_edit_interval=self._settings.discord_edit_interval,
+        )
+        await sink.acknowledge()
+        self._runtime.dialogue.submit(incoming, sink)

@@ -1,0 +1,167 @@
+"""ReplySinks for Discord: an answer is a reply that is then edited, continued in new messages.
+
+Everything sent carries `allowed_mentions` none, so model output can never ping anyone.
+Platform hiccups (a deleted message, an archived thread, lost permissions) are logged, never
+raised into the core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import suppress
+from typing import Any
+
+import discord
+
+from bot.replies import EMPTY_ANSWER, split_message
+
+log = logging.getLogger(__name__)
+
+MAX_LEN = 2000
+NO_MENTIONS = discord.AllowedMentions.none()
+TYPING_REFRESH_SECONDS = 8.0
+"""Discord shows a typing indicator for about 10 s per request."""
+_ARCHIVED_THREAD = 50083
+
+
+class _PiecewiseReply:
+    """Renders a growing answer as a run of messages of at most MAX_LEN characters.
+
+    `split_message` keeps earlier pieces stable as the text grows, so a finished piece is edited
+    once more at most (when it gets its final cut) and only the last piece keeps changing.
+    """
+
+    max_len = MAX_LEN
+
+    def __init__(self, min_edit_interval: float) -> None:
+        self.min_edit_interval = min_edit_interval
+        self._handles: list[Any] = []
+        self._shown: list[str] = []
+        self._gone = False
+
+    async def _create(self, index: int, text: str) -> Any:
+        """Post piece `index`; return what `_edit` needs to change it later."""
+        raise NotImplementedError
+
+    async def _edit(self, index: int, handle: Any, text: str) -> None:
+        raise NotImplementedError
+
+    async def _render(self, text: str) -> None:
+        if self._gone or not text.strip():
+            return
+        for index, piece in enumerate(split_message(text, self.max_len)):
+            try:
+                if index >= len(self._shown):
+                    self._handles.append(await self._create(index, piece))
+                    self._shown.append(piece)
+                elif self._shown[index] != piece:
+                    await self._edit(index, self._handles[index], piece)
+                    self._shown[index] = piece
+            except discord.HTTPException as error:
+                self._on_error(error)
+                return
+
+    def _on_error(self, error: discord.HTTPException) -> None:
+        """A message or channel that is gone stays gone: stop sending rather than fail again."""
+        gone = isinstance(error, discord.NotFound | discord.Forbidden)
+        self._gone = gone or error.code == _ARCHIVED_THREAD
+        log.warning(
+            "discord reply failed: HTTP %s, code %s%s",
+            error.status,
+            error.code,
+            "; giving up on this answer" if self._gone else "",
+        )
+
+    async def update(self, text: str) -> None:
+        await self._render(text)
+
+    async def finish(self, text: str) -> None:
+        await self._render(text or EMPTY_ANSWER)
+
+    async def fail(self, message: str) -> None:
+        await self._render(message)
+
+
+class ChannelReply(_PiecewiseReply):
+    """An answer in a channel, DM or thread: typing, then a reply to the user's message, edited."""
+
+    def __init__(
+        self,
+        channel: discord.abc.Messageable,
+        *,
+        reply_to: discord.Message | None,
+        min_edit_interval: float,
+    ) -> None:
+        super().__init__(min_edit_interval)
+        self._channel = channel
+        self._reply_to = reply_to
+        self._typing: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        # In the background: the first words must not wait for the typing request.
+        self._typing = asyncio.create_task(self._keep_typing())
+
+    async def _keep_typing(self) -> None:
+        while True:
+            try:
+                await self._channel.typing()
+            except discord.HTTPException as error:
+                log.info("typing indicator failed: HTTP %s", error.status)
+                return
+            await asyncio.sleep(TYPING_REFRESH_SECONDS)
+
+    async def _render(self, text: str) -> None:
+        if self._typing is not None:
+            self._typing.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._typing
+            self._typing = None
+        await super()._render(text)
+
+    async def _create(self, index: int, text: str) -> discord.Message:
+        reference = None
+        if index == 0 and self._reply_to is not None:
+            reference = self._reply_to.to_reference(fail_if_not_exists=False)
+        return await self._channel.send(text, reference=reference, allowed_mentions=NO_MENTIONS)
+
+    async def _edit(self, index: int, handle: discord.Message, text: str) -> None:
+        await handle.edit(content=text, allowed_mentions=NO_MENTIONS)
+
+
+class InteractionReply(_PiecewiseReply):
+    """An answer to a slash command: deferred at once, then the original response is edited and
+    long answers continue as follow-ups."""
+
+    def __init__(
+        self, interaction: discord.Interaction, *, ephemeral: bool, min_edit_interval: float
+    ) -> None:
+        super().__init__(min_edit_interval)
+        self._interaction = interaction
+        self._ephemeral = ephemeral
+
+    async def acknowledge(self) -> None:
+        """Defer within Discord's 3 s deadline ("thinking..."), before the turn is queued."""
+        try:
+            await self._interaction.response.defer(thinking=True, ephemeral=self._ephemeral)
+        except discord.HTTPException as error:
+            self._on_error(error)
+
+    async def start(self) -> None:
+        """Deferring already shows that Parley is thinking."""
+
+    async def _create(self, index: int, text: str) -> discord.WebhookMessage | None:
+        if index == 0:
+            await self._edit(index, None, text)
+            return None
+        return await self._interaction.followup.send(
+            text, wait=True, ephemeral=self._ephemeral, allowed_mentions=NO_MENTIONS
+        )
+
+    async def _edit(self, index: int, handle: discord.WebhookMessage | None, text: str) -> None:
+        if handle is None:
+            await self._interaction.edit_original_response(
+                content=text, allowed_mentions=NO_MENTIONS
+            )
+        else:
+            await handle.edit(content=text, allowed_mentions=NO_MENTIONS)

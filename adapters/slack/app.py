@@ -1,0 +1,247 @@
+"""The Slack door: a bolt AsyncApp whose listeners translate events and hand them to the core.
+
+Bolt acknowledges every event before its listener runs (and /commands ack first thing), so Slack
+gets its answer within milliseconds; the model runs in `dialogue.submit` tasks, which the runtime
+tracks for a graceful shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp, AsyncAssistant, AsyncBoltContext, AsyncSetStatus
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.set_suggested_prompts.async_set_suggested_prompts import (
+    AsyncSetSuggestedPrompts,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import translate
+from adapters.slack.format import asked
+from adapters.slack.people import People
+from adapters.slack.sink import PLATFORM_HICCUPS, MessageSink, OnStart, ResponseUrlSink, StreamSink
+from adapters.slack.translate import BotIdentity, Payload
+from bot.replies import ReplySink
+from bot.types import ConversationKey, Incoming, Kind
+from bot.wiring import Runtime
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+THREAD_READ_LIMIT = 50
+"""Messages read, once, from a thread Parley is first called into; the core trims to the budget."""
+THINKING_STATUS = "is thinking…"
+SUGGESTED_PROMPTS = (
+    {"title": "Summarise", "message": "Summarise what I paste next in five bullet points."},
+    {"title": "Explain", "message": "Explain a concept to me step by step."},
+    {"title": "Draft", "message": "Help me draft a short, friendly message."},
+)
+
+
+def _secret(value: Any) -> str:
+    return value.get_secret_value() if value is not None else ""
+
+
+def _identity(context: AsyncBoltContext) -> BotIdentity:
+    return BotIdentity(user_id=context.bot_user_id or "", bot_id=context.bot_id)
+
+
+class SlackDoor:
+    """The bolt app with Parley's listeners; `handle_http` is its Events API endpoint."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        settings = runtime.settings
+        self._runtime = runtime
+        self._settings = settings
+        self.client = AsyncWebClient(
+            token=_secret(settings.slack_bot_token), base_url=settings.slack_api_url
+        )
+        self.bolt = AsyncApp(
+            name="parley",
+            client=self.client,
+            signing_secret=_secret(settings.slack_signing_secret),
+        )
+        self._people = People(self.client)
+        self._register()
+
+    def add_routes(self, web_app: web.Application, path: str = EVENTS_PATH) -> None:
+        """Mount the Events API endpoint into an aiohttp app (Parley's own or a shared one)."""
+        web_app.router.add_post(path, self.handle_http)
+
+    async def handle_http(self, request: web.Request) -> web.Response:
+        """One signed request from Slack; bolt answers 401 to a bad or stale signature."""
+        response = await self.bolt.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(response)
+
+    def _register(self) -> None:
+        self.bolt.event("app_mention")(self._on_mention)
+        self.bolt.event("message")(self._on_message)
+        self.bolt.command(self._settings.slack_ask_command)(self._on_ask)
+        self.bolt.command(self._settings.slack_command)(self._on_parley)
+        assistant = AsyncAssistant()
+        assistant.thread_started(self._on_assistant_thread_started)
+        # Bolt's default keeps the thread context by reading the thread back: not needed here.
+        assistant.thread_context_changed(self._on_assistant_context_changed)
+        assistant.user_message(self._on_assistant_message)
+        self.bolt.use(assistant)
+
+    async def _on_mention(self, event: Payload, context: AsyncBoltContext) -> None:
+        bot = _identity(context)
+        if not translate.is_from_person(event, bot):
+            return
+        author = await self._people.author(event["user"])
+        incoming = translate.mention(event, context.team_id or "", author, bot)
+        await self._converse(incoming, event, context, may_join_thread=True)
+
+    async def _on_message(self, event: Payload, context: AsyncBoltContext) -> None:
+        """DMs, and replies in threads Parley already answered in (mentions have their listener;
+        a twin `message` of a mention maps to the same event id and the core answers once)."""
+        bot = _identity(context)
+        if not translate.is_from_person(event, bot):
+            return
+        kind = translate.message_kind(event)
+        if kind is None:
+            return
+        team_id = context.team_id or ""
+        if kind is Kind.THREAD:
+            key = translate.message_key(event, team_id)
+            if not self._settings.slack_follow_threads or not await self._knows(key):
+                return
+        author = await self._people.author(event["user"])
+        incoming = translate.message(event, team_id, author, bot)
+        await self._converse(incoming, event, context, may_join_thread=False)
+
+    async def _on_assistant_thread_started(
+        self, set_suggested_prompts: AsyncSetSuggestedPrompts
+    ) -> None:
+        try:
+            await set_suggested_prompts(prompts=list(SUGGESTED_PROMPTS))
+        except PLATFORM_HICCUPS as error:
+            log.warning("could not suggest prompts: %s", error)
+
+    async def _on_assistant_context_changed(self) -> None:
+        return None
+
+    async def _on_assistant_message(
+        self, event: Payload, context: AsyncBoltContext, set_status: AsyncSetStatus
+    ) -> None:
+        """A message in an assistant thread (Slack's AI-app surface, a DM thread): a DM turn that
+        shows a thinking status while the model works."""
+        bot = _identity(context)
+        if not translate.is_from_person(event, bot):
+            return
+        author = await self._people.author(event["user"])
+        incoming = translate.message(event, context.team_id or "", author, bot)
+        await self._converse(
+            incoming,
+            event,
+            context,
+            may_join_thread=False,
+            on_start=lambda: set_status(status=THINKING_STATUS),
+        )
+
+    async def _on_ask(self, ack: AsyncAck, command: Payload, context: AsyncBoltContext) -> None:
+        """`/ask <prompt>`: the prompt is posted visibly and answered in that message's thread,
+        which is the conversation; ephemeral or where Parley may not post, via response_url."""
+        prompt = str(command.get("text", "")).strip()
+        if not prompt:
+            await ack(text=f"Usage: {self._settings.slack_ask_command} <question>")
+            return
+        await ack()
+        bot = _identity(context)
+        author = await self._people.author(command["user_id"])
+        header = asked(command["user_id"], translate.plain_text(prompt, bot))
+        key, sink = await self._ask_place(command, context, header)
+        self._runtime.dialogue.submit(translate.ask(command, author, key, bot), sink)
+
+    async def _ask_place(
+        self, command: Payload, context: AsyncBoltContext, header: str
+    ) -> tuple[ConversationKey, ReplySink]:
+        channel = command["channel_id"]
+        private = translate.private_key(command)
+        interval = self._settings.slack_edit_interval
+        if self._settings.slack_command_visibility == "ephemeral":
+            return private, ResponseUrlSink(
+                command["response_url"], "ephemeral", edit_interval=interval
+            )
+        try:
+            posted = await self.client.chat_postMessage(channel=channel, text=header)
+        except PLATFORM_HICCUPS as error:
+            # not_in_channel (or a DM with someone else): only the response_url reaches the asker.
+            log.info("answering /ask through its response_url: %s", error)
+            sink = ResponseUrlSink(
+                command["response_url"], "in_channel", header=header, edit_interval=interval
+            )
+            return private, sink
+        key = ConversationKey(
+            translate.PLATFORM, translate.command_space(command), channel, posted["ts"]
+        )
+        return key, self._sink(key, context, command["user_id"])
+
+    async def _on_parley(self, ack: AsyncAck, command: Payload) -> None:
+        """`/parley reset|stop|...`: about the channel's (or DM's) conversation; only the asker
+        sees the reply."""
+        await ack()
+        author = await self._people.author(command["user_id"])
+        sink = ResponseUrlSink(
+            command["response_url"], "ephemeral", edit_interval=self._settings.slack_edit_interval
+        )
+        self._runtime.dialogue.submit(translate.parley_command(command, author), sink)
+
+    async def _converse(
+        self,
+        incoming: Incoming,
+        event: Payload,
+        context: AsyncBoltContext,
+        *,
+        may_join_thread: bool,
+        on_start: OnStart | None = None,
+    ) -> None:
+        key = incoming.key
+        if may_join_thread and translate.joins_thread(event) and not await self._knows(key):
+            incoming = replace(incoming, prior=await self._read_thread(event, context))
+        self._runtime.dialogue.submit(incoming, self._sink(key, context, event["user"], on_start))
+
+    def _sink(
+        self,
+        key: ConversationKey,
+        context: AsyncBoltContext,
+        user_id: str,
+        on_start: OnStart | None = None,
+    ) -> ReplySink:
+        """Stream in threads when allowed (streams must be replies); else post and update."""
+        interval = self._settings.slack_edit_interval
+        if key.thread is None or not self._settings.slack_streaming:
+            return MessageSink(
+                self.client, key.channel, key.thread, edit_interval=interval, on_start=on_start
+            )
+        return StreamSink(
+            self.client,
+            key.channel,
+            key.thread,
+            edit_interval=interval,
+            on_stopped=lambda: self._runtime.dialogue.stop(key),
+            recipient_user_id=user_id,
+            recipient_team_id=context.team_id,
+            on_start=on_start,
+        )
+
+    async def _knows(self, key: ConversationKey) -> bool:
+        return await self._runtime.dialogue.knows(key)
+
+    async def _read_thread(self, event: Payload, context: AsyncBoltContext) -> tuple[Any, ...]:
+        """The thread's earlier messages, read once when Parley is first called into it."""
+        try:
+            response = await self.client.conversations_replies(
+                channel=event["channel"], ts=event["thread_ts"], limit=THREAD_READ_LIMIT
+            )
+        except PLATFORM_HICCUPS as error:
+            log.warning("could not read the thread Parley joined: %s", error)
+            return ()
+        return translate.thread_history(
+            response.get("messages", []), event["ts"], _identity(context)
+        )

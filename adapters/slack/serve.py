@@ -1,0 +1,77 @@
+"""Running the Slack door: Socket Mode (an outbound websocket) or HTTP mode (the Events API)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Literal
+
+from aiohttp import web
+
+from adapters.slack.app import EVENTS_PATH, SlackDoor
+from bot.config import ConfigError, Settings
+from bot.wiring import Runtime
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["socket", "http"]
+
+
+def choose_mode(settings: Settings) -> Mode:
+    """PARLEY_SLACK_MODE, or auto: Socket Mode when an app token is set, else HTTP mode."""
+    if not settings.slack_bot_token:
+        raise ConfigError("SLACK_BOT_TOKEN is not set: copy the app's Bot User OAuth Token")
+    mode: Mode = (
+        settings.slack_mode
+        if settings.slack_mode != "auto"
+        else ("socket" if settings.slack_app_token else "http")
+    )
+    if mode == "socket" and not settings.slack_app_token:
+        raise ConfigError("Socket Mode needs SLACK_APP_TOKEN (an xapp-... app-level token)")
+    if mode == "http" and not settings.slack_signing_secret:
+        raise ConfigError(
+            "HTTP mode needs SLACK_SIGNING_SECRET (Basic Information > App Credentials); "
+            "or set SLACK_APP_TOKEN for Socket Mode"
+        )
+    return mode
+
+
+async def serve(runtime: Runtime) -> None:
+    """Serve Slack until cancelled."""
+    mode = choose_mode(runtime.settings)
+    door = SlackDoor(runtime)
+    if mode == "socket":
+        await _serve_socket(door, runtime.settings)
+    else:
+        await _serve_http(door, runtime.settings)
+
+
+async def _serve_socket(door: SlackDoor, settings: Settings) -> None:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    assert settings.slack_app_token is not None
+    handler = AsyncSocketModeHandler(door.bolt, settings.slack_app_token.get_secret_value())
+    await handler.connect_async()
+    log.info("Slack: connected in Socket Mode")
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await handler.close_async()
+
+
+async def _serve_http(door: SlackDoor, settings: Settings) -> None:
+    web_app = web.Application()
+    door.add_routes(web_app)
+    runner = web.AppRunner(web_app)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, settings.http_host, settings.http_port).start()
+        log.info(
+            "Slack: Events API at http://%s:%d%s",
+            settings.http_host,
+            settings.http_port,
+            EVENTS_PATH,
+        )
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

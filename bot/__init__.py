@@ -1,0 +1,1 @@
+"""Parley's platform-agnostic core: dialogue, memory, context and model backends."""

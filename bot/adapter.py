@@ -1,0 +1,55 @@
+"""How the CLI finds the doors: adapters are plugins in the `parley.adapters` entry-point group."""
+
+from __future__ import annotations
+
+import argparse
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.wiring import Runtime
+
+ENTRY_POINT_GROUP = "parley.adapters"
+
+
+class AdapterPlugin(Protocol):
+    """A door into Parley. Its module must stay light: import the platform library inside run."""
+
+    summary: str
+    uses_http_server: bool
+    """Whether `parley <name>` starts the HTTP server (health, metrics, platform webhooks)."""
+
+    def is_configured(self, settings: Settings) -> bool:
+        """Whether the settings hold what this adapter needs to connect (for `parley serve`)."""
+        ...
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Add this adapter's own command-line options to `parley <name>`."""
+        ...
+
+    def run_offline(self, settings: Settings, args: argparse.Namespace) -> int | None:
+        """Do a one-off action that needs no store or model (e.g. print an invite URL), or None."""
+        ...
+
+    async def run(self, runtime: Runtime, args: argparse.Namespace) -> int:
+        """`parley <name>`: serve until stopped (or do a one-off action) and return an exit code."""
+        ...
+
+    async def diagnose(self, settings: Settings) -> list[str]:
+        """Problems with its credentials or endpoints, each with its fix (for `parley doctor`)."""
+        ...
+
+    async def serve(self, runtime: Runtime) -> None:
+        """Serve until cancelled, sharing the runtime with other adapters (`parley serve`)."""
+        ...
+
+
+def adapter_names() -> list[str]:
+    """Names of the installed adapters, without importing them."""
+    return sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+
+
+def load_adapter(name: str) -> AdapterPlugin:
+    (entry,) = entry_points(group=ENTRY_POINT_GROUP, name=name)
+    return entry.load()

@@ -1,0 +1,147 @@
+"""The conversation commands, the same on every platform: help, reset, stop, system, ..."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.store.base import Store
+from bot.types import ConversationKey, Incoming
+
+StopTurn = Callable[[ConversationKey], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    name: str
+    usage: str
+    summary: str
+    serialized: bool
+    """Whether it waits its turn behind answers in progress (it changes the conversation)."""
+
+
+SPECS = {
+    spec.name: spec
+    for spec in (
+        CommandSpec("help", "help", "show these commands", serialized=False),
+        CommandSpec("reset", "reset", "start a fresh context (history stays stored)", True),
+        CommandSpec("stop", "stop", "stop the answer being written", serialized=False),
+        CommandSpec("system", "system [prompt|default]", "show or set the system prompt", True),
+        CommandSpec("model", "model [name|default]", "show or choose the model", True),
+        CommandSpec("forget", "forget", "delete everything you said to Parley", serialized=False),
+        CommandSpec("stats", "stats", "turns and tokens of this conversation", serialized=False),
+    )
+}
+COMMAND_PREFIXES = ("/", "!")
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    text: str
+    ok: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class CommandContext:
+    """What a command may touch: the store, the defaults, and its conversation's turn."""
+
+    incoming: Incoming
+    args: str
+    store: Store
+    default_model: str
+    default_system_prompt: str
+    models_allowed: tuple[str, ...]
+    is_admin: bool
+    stop_turn: StopTurn
+
+
+def parse(incoming: Incoming) -> tuple[CommandSpec, str] | None:
+    """The command an event asks for, with its arguments; None for an ordinary message."""
+    if incoming.command is not None:
+        spec = SPECS.get(incoming.command.lower())
+        return (spec, incoming.args.strip()) if spec else None
+    text = incoming.text.strip()
+    if not text.startswith(COMMAND_PREFIXES):
+        return None
+    word, _, args = text[1:].partition(" ")
+    spec = SPECS.get(word.lower())
+    return (spec, args.strip()) if spec else None
+
+
+async def run(spec: CommandSpec, context: CommandContext) -> Reply:
+    return await _HANDLERS[spec.name](context)
+
+
+async def _help(context: CommandContext) -> Reply:
+    lines = [f"`{spec.usage}`: {spec.summary}" for spec in SPECS.values()]
+    return Reply("Commands (as slash commands, or typed with a leading /):\n" + "\n".join(lines))
+
+
+async def _reset(context: CommandContext) -> Reply:
+    await context.store.reset(context.incoming.key)
+    return Reply("Fresh start: earlier messages here no longer shape my answers.")
+
+
+async def _stop(context: CommandContext) -> Reply:
+    if context.stop_turn(context.incoming.key):
+        return Reply("Stopped.")
+    return Reply("Nothing to stop: no answer is being written here.")
+
+
+async def _system(context: CommandContext) -> Reply:
+    key = context.incoming.key
+    if not context.args:
+        current = (await context.store.get_settings(key)).system_prompt
+        origin = "this conversation's" if current else "the default"
+        return Reply(f"System prompt ({origin}):\n> {current or context.default_system_prompt}")
+    if not context.is_admin:
+        return Reply("Only admins can change the system prompt.", ok=False)
+    if context.args.lower() == "default":
+        await context.store.set_settings(key, system_prompt=None)
+        return Reply("System prompt restored to the default.")
+    await context.store.set_settings(key, system_prompt=context.args)
+    return Reply("System prompt set for this conversation.")
+
+
+async def _model(context: CommandContext) -> Reply:
+    key = context.incoming.key
+    allowed = (context.default_model, *context.models_allowed)
+    if not context.args:
+        current = (await context.store.get_settings(key)).model or context.default_model
+        choices = ", ".join(f"`{name}`" for name in dict.fromkeys(allowed))
+        return Reply(f"Model: `{current}`. Available: {choices}.")
+    if not context.is_admin:
+        return Reply("Only admins can change the model.", ok=False)
+    wanted = context.args.split()[0]
+    if wanted.lower() == "default":
+        await context.store.set_settings(key, model=None)
+        return Reply(f"Model restored to the default, `{context.default_model}`.")
+    if wanted not in allowed:
+        choices = ", ".join(f"`{name}`" for name in dict.fromkeys(allowed))
+        return Reply(f"`{wanted}` is not available here. Choose one of: {choices}.", ok=False)
+    await context.store.set_settings(key, model=wanted)
+    return Reply(f"Model set to `{wanted}` for this conversation.")
+
+
+async def _forget(context: CommandContext) -> Reply:
+    deleted = await context.store.forget(context.incoming.author.id)
+    return Reply(f"Deleted {deleted} stored messages of yours (and my answers to them).")
+
+
+async def _stats(context: CommandContext) -> Reply:
+    stats = await context.store.stats(context.incoming.key)
+    return Reply(
+        f"This conversation: {stats.turns} turns, {stats.messages} stored messages, "
+        f"{stats.input_tokens} tokens in, {stats.output_tokens} tokens out."
+    )
+
+
+_HANDLERS: dict[str, Callable[[CommandContext], Awaitable[Reply]]] = {
+    "help": _help,
+    "reset": _reset,
+    "stop": _stop,
+    "system": _system,
+    "model": _model,
+    "forget": _forget,
+    "stats": _stats,
+}

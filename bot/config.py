@@ -1,0 +1,234 @@
+"""Settings from the environment and an optional parley.toml, validated, secrets masked."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AliasChoices,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+SECRET_ENV_NAMES = {
+    "openai_api_key": "OPENAI_API_KEY",
+    "discord_token": "DISCORD_TOKEN",
+    "slack_bot_token": "SLACK_BOT_TOKEN",
+    "slack_signing_secret": "SLACK_SIGNING_SECRET",
+    "slack_app_token": "SLACK_APP_TOKEN",
+}
+PLAIN_ENV_NAMES = {"openai_base_url": "OPENAI_BASE_URL"}
+
+
+def _split_commas(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+StrList = Annotated[list[str], NoDecode, BeforeValidator(_split_commas)]
+"""A list that the environment gives comma-separated: PARLEY_DISCORD_GUILDS=123,456."""
+IntList = Annotated[list[int], NoDecode, BeforeValidator(_split_commas)]
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "parley"
+
+
+def _secret(field: str) -> Any:
+    return Field(None, validation_alias=AliasChoices(SECRET_ENV_NAMES[field]), repr=False)
+
+
+class Settings(BaseSettings):
+    """Every setting of Parley. Env vars use the PARLEY_ prefix; secrets use their usual names."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PARLEY_",
+        extra="forbid",
+        validate_default=True,
+        populate_by_name=True,
+    )
+
+    # Model and conversation
+    backend: Literal["auto", "openai", "local"] = "auto"
+    model: str = ""
+    models_allowed: StrList = Field(default_factory=list)
+    system_prompt: str = (
+        "You are Parley, a helpful assistant in a team chat. Several people may talk to you; "
+        "each user message starts with its author's name. Answer concisely in Markdown."
+    )
+    max_tokens: int = Field(1024, ge=1, le=1_000_000)
+    temperature: float = Field(0.7, ge=0.0, le=2.0)
+    context_window: int | None = Field(None, ge=256)
+    name_style: Literal["auto", "field", "prefix"] = "auto"
+    request_timeout: float = Field(60.0, gt=0)
+    max_retries: int = Field(2, ge=0, le=10)
+    max_attachment_bytes: int = Field(200_000, ge=0)
+
+    # Limits, shared by all replicas through the database
+    user_turns_per_minute: int | None = Field(20, ge=1)
+    conversation_turns_per_minute: int | None = Field(30, ge=1)
+    user_daily_tokens: int | None = Field(None, ge=1)
+    space_daily_tokens: int | None = Field(None, ge=1)
+    breaker_failures: int = Field(5, ge=1)
+    breaker_cooldown_seconds: float = Field(30.0, gt=0)
+
+    # OpenAI and compatible servers
+    openai_api_key: SecretStr | None = _secret("openai_api_key")
+    openai_base_url: str | None = Field(None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
+
+    # Local transformers models
+    local_device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    local_dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+    local_max_batch: int = Field(8, ge=1, le=256)
+    local_batch_window_ms: float = Field(10.0, ge=0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    repetition_penalty: float = Field(1.0, gt=0.0)
+    seed: int | None = None
+
+    # Storage
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    database_url: str = ""
+    retention_days: int | None = Field(None, ge=1)
+
+    # Operations
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8080, ge=0, le=65535)
+    shutdown_grace_seconds: float = Field(20.0, ge=0)
+
+    # Discord
+    discord_token: SecretStr | None = _secret("discord_token")
+    discord_api_url: str = "https://discord.com/api/v10"
+    discord_gateway_url: str | None = None
+    discord_threads: Literal["off", "auto"] = "off"
+    discord_edit_interval: float = Field(1.0, ge=0.2)
+    discord_guilds: StrList = Field(default_factory=list)
+    discord_channels: StrList = Field(default_factory=list)
+    discord_roles: StrList = Field(default_factory=list)
+    discord_users: StrList = Field(default_factory=list)
+    discord_admin_roles: StrList = Field(default_factory=list)
+    discord_sync_guild: str | None = None
+    discord_shard_count: int | None = Field(None, ge=1)
+    discord_shard_ids: IntList = Field(default_factory=list)
+
+    # Slack
+    slack_bot_token: SecretStr | None = _secret("slack_bot_token")
+    slack_signing_secret: SecretStr | None = _secret("slack_signing_secret")
+    slack_app_token: SecretStr | None = _secret("slack_app_token")
+    slack_mode: Literal["auto", "socket", "http"] = "auto"
+    slack_api_url: str = "https://slack.com/api/"
+    slack_edit_interval: float = Field(1.0, ge=0.2)
+    slack_ask_command: str = "/ask"
+    slack_command: str = "/parley"
+    slack_command_visibility: Literal["in_channel", "ephemeral"] = "in_channel"
+    slack_follow_threads: bool = True
+    slack_streaming: bool = True
+    slack_teams: StrList = Field(default_factory=list)
+    slack_channels: StrList = Field(default_factory=list)
+    slack_users: StrList = Field(default_factory=list)
+    slack_admins: StrList = Field(default_factory=list)
+
+    @field_validator("openai_base_url", "discord_api_url", "slack_api_url", "discord_gateway_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://", "ws://", "wss://")):
+            raise ValueError("must be a URL starting with http:// or https://")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'parley.db'}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = settings_cls.model_config.get("toml_file")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file:
+            sources.append(_SecretFreeToml(settings_cls, toml_file))
+        return tuple(sources)
+
+
+class _SecretFreeToml(TomlConfigSettingsSource):
+    """parley.toml, which may not hold secrets: they belong in the environment."""
+
+    def __call__(self) -> dict[str, Any]:
+        for field, env_name in SECRET_ENV_NAMES.items():
+            if field in self.toml_data or env_name in self.toml_data:
+                raise ConfigError(
+                    f"{field} in the config file: secrets are read only from the environment; "
+                    f"remove it and set {env_name} instead"
+                )
+        return super().__call__()
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased as one line naming the setting and the fix."""
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets a field."""
+    return SECRET_ENV_NAMES.get(field) or PLAIN_ENV_NAMES.get(field) or f"PARLEY_{field.upper()}"
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Read settings from the environment and the config file; raise ConfigError when invalid."""
+    path = config_file or os.environ.get("PARLEY_CONFIG")
+    settings_cls: type[Settings] = Settings
+    if path:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist: fix --config or PARLEY_CONFIG")
+
+        class _FileSettings(Settings):
+            model_config = SettingsConfigDict(toml_file=path)
+
+        settings_cls = _FileSettings
+    try:
+        return settings_cls(**overrides)
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None
+    except ValueError as error:  # a malformed TOML file
+        raise ConfigError(f"config file {path}: {error}") from None
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        field = str(item["loc"][0]) if item["loc"] else "?"
+        if item["type"] == "extra_forbidden":
+            problems.append(f"unknown setting {field!r}: check its spelling against the README")
+            continue
+        given = item.get("input")
+        shown = "" if field in SECRET_ENV_NAMES or isinstance(given, dict) else f" (got {given!r})"
+        message = item["msg"].removeprefix("Value error, ")
+        problems.append(f"{env_name(field)}: {message}{shown}; fix it in the environment or config")
+    return "; ".join(problems)

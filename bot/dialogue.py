@@ -1,0 +1,265 @@
+"""DialogueManager: the one place a turn happens."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from bot import commands, context
+from bot.access import AccessPolicy
+from bot.limits import LimitPolicy, Limits
+from bot.llm.base import Backend, GenerationOptions
+from bot.logs import bind_turn
+from bot.metrics import Metrics
+from bot.replies import Outcome, RelayResult, ReplySink, relay
+from bot.store.base import Store
+from bot.types import Attachment, ChatMessage, ConversationKey, Incoming, Role
+
+log = logging.getLogger(__name__)
+
+INTERNAL_ERROR = "Something went wrong on my side; please try again."
+
+
+@dataclass(frozen=True, slots=True)
+class DialoguePolicy:
+    """The defaults a turn needs, resolved from Settings by the wiring."""
+
+    model: str
+    system_prompt: str
+    max_tokens: int
+    temperature: float
+    models_allowed: tuple[str, ...] = ()
+    context_window: int | None = None
+    max_attachment_chars: int = 200_000
+    access: dict[str, AccessPolicy] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _ActiveTurn:
+    task: asyncio.Task[object]
+    stop_requested: asyncio.Event
+
+
+class DialogueManager:
+    """Takes translated events, keeps each conversation's turns in order, streams the answers."""
+
+    def __init__(
+        self,
+        policy: DialoguePolicy,
+        store: Store,
+        backend: Backend,
+        *,
+        limits: LimitPolicy | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self._policy = policy
+        self._store = store
+        self._backend = backend
+        self._limits = Limits(limits or LimitPolicy(), store)
+        self.metrics = metrics or Metrics()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._active: dict[ConversationKey, _ActiveTurn] = {}
+        self._accepting = True
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    def submit(self, incoming: Incoming, sink: ReplySink) -> asyncio.Task[None]:
+        """Handle an event in the background; call in arrival order to keep turns in order."""
+        task = asyncio.create_task(self.handle(incoming, sink))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def handle(self, incoming: Incoming, sink: ReplySink) -> None:
+        """Handle one event; never raises for the event's own failures (the user is told)."""
+        if not self._accepting or incoming.author.is_bot:
+            return
+        access = self._policy.access.get(incoming.key.platform)
+        if access is not None and not access.allows(incoming):
+            log.debug("event outside the allowlists dropped")
+            return
+        with bind_turn(str(incoming.key), incoming.event_id):
+            try:
+                await self._dispatch(incoming, sink)
+            except Exception:
+                log.exception("turn failed")
+                self.metrics.turns.labels(incoming.key.platform, "error").inc()
+                await _tell(sink, INTERNAL_ERROR)
+
+    async def knows(self, key: ConversationKey) -> bool:
+        """Whether anything of this conversation is stored."""
+        return (await self._store.stats(key)).messages > 0
+
+    def stop(self, key: ConversationKey) -> bool:
+        """Stop the answer being written in this conversation; False when there is none."""
+        active = self._active.get(key)
+        if active is None:
+            return False
+        active.stop_requested.set()
+        active.task.cancel()
+        return True
+
+    async def shutdown(self, grace: float) -> None:
+        """Stop taking events; let turns in flight finish within `grace` seconds, then cancel."""
+        self._accepting = False
+        pending = set(self._tasks)
+        if not pending:
+            return
+        _, late = await asyncio.wait(pending, timeout=grace)
+        for task in late:
+            task.cancel()
+        if late:
+            log.warning("cancelled %d turns still running after %.0f s", len(late), grace)
+            await asyncio.wait(late)
+
+    async def _dispatch(self, incoming: Incoming, sink: ReplySink) -> None:
+        parsed = commands.parse(incoming)
+        if parsed is not None and not parsed[0].serialized:
+            if await self._store.claim_event(incoming.event_id):
+                await self._command(incoming, sink, *parsed)
+            return
+        async with self._store.turn_lock(incoming.key):
+            if not await self._store.claim_event(incoming.event_id):
+                log.debug("redelivered event dropped")
+                return
+            if parsed is not None:
+                await self._command(incoming, sink, *parsed)
+                return
+            refusal = await self._limits.admit(incoming)
+            if refusal is not None:
+                limit, message = refusal
+                self.metrics.rate_limited.labels(limit).inc()
+                self.metrics.turns.labels(incoming.key.platform, "limited").inc()
+                await sink.fail(message)
+                return
+            self.metrics.in_flight.inc()
+            try:
+                await self._turn(incoming, sink)
+            finally:
+                self.metrics.in_flight.dec()
+
+    async def _command(
+        self, incoming: Incoming, sink: ReplySink, spec: commands.CommandSpec, args: str
+    ) -> None:
+        access = self._policy.access.get(incoming.key.platform)
+        is_admin = access.is_admin(incoming.author) if access else incoming.author.is_admin
+        reply = await commands.run(
+            spec,
+            commands.CommandContext(
+                incoming=incoming,
+                args=args,
+                store=self._store,
+                default_model=self._policy.model,
+                default_system_prompt=self._policy.system_prompt,
+                models_allowed=self._policy.models_allowed,
+                is_admin=is_admin,
+                stop_turn=self.stop,
+            ),
+        )
+        await (sink.finish(reply.text) if reply.ok else sink.fail(reply.text))
+
+    async def _turn(self, incoming: Incoming, sink: ReplySink) -> None:
+        if not incoming.text.strip() and not incoming.attachments:
+            await sink.fail("Ask me something: the message was empty.")
+            return
+        key, platform, arrived = incoming.key, incoming.key.platform, time.monotonic()
+        self.metrics.saw(str(key))
+        overrides = await self._store.get_settings(key)
+        model = overrides.model or self._policy.model
+        system = self._counted(
+            ChatMessage(Role.SYSTEM, overrides.system_prompt or self._policy.system_prompt), model
+        )
+        current = self._counted(self._user_message(incoming), model)
+        prior = [self._counted(message, model) for message in incoming.prior]
+        window = self._policy.context_window or self._backend.context_window(model)
+        budget = max(0, window - self._policy.max_tokens)
+        room = context.history_budget(window, self._policy.max_tokens, system, current)
+        history = [*await self._store.load(key, room), *prior]
+        messages = context.build(
+            system, history, current, budget, lambda message: self._count(message, model)
+        )
+        options = GenerationOptions(model, self._policy.max_tokens, self._policy.temperature)
+        result = await self._stream(key, messages, options, sink)
+        self._measure(platform, arrived, result)
+        if result.outcome is Outcome.FAILED or not result.text:
+            return
+        answer = ChatMessage(
+            Role.ASSISTANT,
+            result.text,
+            author_id=incoming.author.id,
+            tokens=result.usage.output_tokens if result.usage else 0,
+        )
+        answer = answer if answer.tokens else self._counted(answer, model)
+        await self._store.append(key, [*prior, current, answer], output_tokens=answer.tokens)
+        spent = result.usage.input_tokens if result.usage else sum(m.tokens for m in messages)
+        await self._limits.spent(incoming, spent + answer.tokens)
+
+    def _measure(self, platform: str, arrived: float, result: RelayResult) -> None:
+        metrics = self.metrics
+        metrics.turns.labels(platform, str(result.outcome)).inc()
+        metrics.latency.labels(platform).observe(time.monotonic() - arrived)
+        if result.first_text_at is not None:
+            metrics.first_token.labels(platform).observe(result.first_text_at - arrived)
+        if result.error is not None:
+            metrics.backend_errors.labels(str(result.error.kind)).inc()
+        if result.usage is not None:
+            metrics.tokens.labels("in").inc(result.usage.input_tokens)
+            metrics.tokens.labels("out").inc(result.usage.output_tokens)
+
+    async def _stream(
+        self,
+        key: ConversationKey,
+        messages: Sequence[ChatMessage],
+        options: GenerationOptions,
+        sink: ReplySink,
+    ) -> RelayResult:
+        current_task = asyncio.current_task()
+        assert current_task is not None
+        active = _ActiveTurn(current_task, asyncio.Event())
+        self._active[key] = active
+        try:
+            return await relay(self._backend.stream(messages, options), sink, active.stop_requested)
+        finally:
+            if self._active.get(key) is active:
+                del self._active[key]
+
+    def _user_message(self, incoming: Incoming) -> ChatMessage:
+        notes = [self._attachment_text(attachment) for attachment in incoming.attachments]
+        content = "\n\n".join([incoming.text.strip(), *filter(None, notes)]).strip()
+        images = tuple(a.image_url for a in incoming.attachments if a.image_url)
+        return ChatMessage(
+            Role.USER,
+            content,
+            name=incoming.author.name,
+            author_id=incoming.author.id,
+            images=images,
+        )
+
+    def _attachment_text(self, attachment: Attachment) -> str | None:
+        if attachment.text is not None:
+            text = attachment.text[: self._policy.max_attachment_chars]
+            return f"[Attached file {attachment.name}]\n```\n{text}\n```"
+        if attachment.image_url:
+            return None
+        return (
+            f"[The user attached {attachment.name} ({attachment.content_type}); "
+            "only text files and images can be read, so say that it was not read.]"
+        )
+
+    def _count(self, message: ChatMessage, model: str) -> int:
+        return self._backend.count_tokens([message], model)
+
+    def _counted(self, message: ChatMessage, model: str) -> ChatMessage:
+        return replace(message, tokens=self._count(message, model))
+
+
+async def _tell(sink: ReplySink, line: str) -> None:
+    try:
+        await sink.fail(line)
+    except Exception:
+        log.warning("could not tell the user about a failure", exc_info=True)

@@ -1,0 +1,98 @@
+"""`parley doctor`: check config, platform tokens, model backend and store, one line each."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from dataclasses import dataclass
+
+from bot.adapter import adapter_names, load_adapter
+from bot.config import ConfigError, Settings, load_settings
+from bot.llm.base import BackendError
+from bot.store.errors import redacted_url
+from bot.store.factory import create_store
+
+CHECK_TIMEOUT = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    ok: bool
+    subject: str
+    detail: str
+
+    def line(self) -> str:
+        return f"{'ok  ' if self.ok else 'FAIL'}  {self.subject}: {self.detail}"
+
+
+async def check_store(settings: Settings) -> Finding:
+    url = settings.effective_database_url
+    shown = redacted_url(url)
+    try:
+        store = create_store(url)
+        await asyncio.wait_for(store.open(), CHECK_TIMEOUT)
+        await store.close()
+    except Exception as error:  # whatever stops the store is the finding
+        return Finding(False, "store", f"{shown}: {error}; fix PARLEY_DATABASE_URL")
+    return Finding(True, "store", f"{shown} reachable, schema up to date")
+
+
+async def check_backend(settings: Settings) -> Finding:
+    from bot.wiring import build_backend, choose_backend_kind
+
+    where = settings.openai_base_url or "OpenAI"
+    try:
+        kind = choose_backend_kind(settings)
+        backend, model = await asyncio.wait_for(build_backend(settings), CHECK_TIMEOUT * 6)
+        try:
+            await asyncio.wait_for(backend.ping(), CHECK_TIMEOUT)
+        finally:
+            await backend.aclose()
+    except ConfigError as error:
+        return Finding(False, "model", str(error))
+    except (BackendError, TimeoutError) as error:
+        fix = (
+            "check OPENAI_API_KEY"
+            if getattr(error, "kind", None) == "auth"
+            else "fix OPENAI_BASE_URL or start the model server"
+        )
+        return Finding(False, "model", f"{where} unreachable ({error}); {fix}")
+    return Finding(True, "model", f"{kind} backend answers, model {model}")
+
+
+async def check_platforms(settings: Settings) -> list[Finding]:
+    findings = []
+    for name in adapter_names():
+        plugin = load_adapter(name)
+        if not plugin.is_configured(settings):
+            continue
+        problems = await plugin.diagnose(settings)
+        if problems:
+            findings.extend(Finding(False, name, problem) for problem in problems)
+        else:
+            findings.append(Finding(True, name, "token accepted"))
+    if not findings:
+        findings.append(Finding(True, "platforms", "none configured (console only)"))
+    return findings
+
+
+async def diagnose(settings: Settings) -> list[Finding]:
+    store, backend, platforms = await asyncio.gather(
+        check_store(settings), check_backend(settings), check_platforms(settings)
+    )
+    return [Finding(True, "config", "valid"), store, backend, *platforms]
+
+
+def run_doctor(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as error:
+        print(Finding(False, "config", str(error)).line())
+        return 2
+    findings = asyncio.run(diagnose(settings))
+    for finding in findings:
+        print(finding.line())
+    failed = sum(not finding.ok for finding in findings)
+    print(f"{failed} problem(s) found" if failed else "all good", file=sys.stderr)
+    return 1 if failed else 0

@@ -1,0 +1,88 @@
+"""`parley export`: conversations as OpenAI chat fine-tuning JSONL, to train a model of your own."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from bot.config import ConfigError, Settings
+from bot.store.base import ExportFilter, Store
+from bot.store.factory import create_store
+from bot.types import ChatMessage, Role
+
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def example(system_prompt: str, messages: list[ChatMessage]) -> dict[str, Any] | None:
+    """One training example: the system prompt and the conversation; None without an answer."""
+    if not any(message.role is Role.ASSISTANT for message in messages):
+        return None
+    lines: list[dict[str, Any]] = [{"role": "system", "content": system_prompt}]
+    for message in messages:
+        line: dict[str, Any] = {"role": str(message.role), "content": message.content}
+        if message.role is Role.USER and message.name:
+            line["name"] = _NAME_UNSAFE.sub("_", message.name)[:64]
+        lines.append(line)
+    return {"messages": lines}
+
+
+def _date(text: str | None, option: str) -> float | None:
+    if text is None:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        raise ConfigError(f"{option} {text!r}: use a date like 2026-01-31") from None
+
+
+async def export(store: Store, settings: Settings, where: ExportFilter, out: IO[str]) -> int:
+    """Write one JSON line per conversation that has an answer; return how many were written."""
+    written = 0
+    async for key, messages in store.export(where):
+        prompt = (await store.get_settings(key)).system_prompt or settings.system_prompt
+        line = example(prompt, messages)
+        if line is not None:
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+            written += 1
+    return written
+
+
+@contextmanager
+def _output(path: str) -> Iterator[IO[str]]:
+    if path == "-":
+        yield sys.stdout
+        return
+    with open(path, "w", encoding="utf-8") as handle:
+        yield handle
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from bot.runner import prepare
+
+    settings = prepare(args)
+    where = ExportFilter(
+        platform=args.platform,
+        space=args.space,
+        since=_date(args.since, "--since"),
+        until=_date(args.until, "--until"),
+    )
+
+    async def main() -> int:
+        store = create_store(settings.effective_database_url)
+        await store.open()
+        try:
+            with _output(args.output) as out:
+                return await export(store, settings, where, out)
+        finally:
+            await store.close()
+
+    written = asyncio.run(main())
+    print(f"exported {written} conversations", file=sys.stderr)
+    return 0

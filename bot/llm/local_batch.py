@@ -1,0 +1,220 @@
+"""One thread owns the model and decodes every live turn together, one token per step.
+
+Why by hand: transformers' `generate` serves one fixed batch, and its continuous-batching
+manager (5.x, `generate_batch` / `init_continuous_batching`) is built for GPUs around paged
+attention: on this CPU it took 9 s to size and warm up for a 0.1M-parameter model and
+wanted psutil. Here each turn is a row of a left-padded batch sharing one KV cache. Turns
+that arrive within the gather window start together; a turn that arrives mid-way joins by
+re-prefilling the live rows (their prompts plus what they have generated) with it, so nobody
+waits for the longest answer to end. Rows that finish or are cancelled leave the batch at
+the next step.
+
+Left padding needs explicit position ids (attention_mask.cumsum - 1): rotary models would
+otherwise count the padding as positions, and a row's greedy answer would change with the
+company it keeps.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from transformers import DynamicCache
+
+from bot.llm.base import BackendError, FailureKind
+from bot.llm.local_load import first_line
+from bot.llm.local_row import Event, GenerationRequest, Row
+from bot.llm.local_text import Decode
+
+log = logging.getLogger(__name__)
+
+
+class _Batch:
+    """The live rows' KV cache and attention mask (left-padded, one column per position)."""
+
+    def __init__(self, model: Any, rows: Sequence[Row], pad_id: int):
+        sequences = [row.ids for row in rows]
+        width = max(map(len, sequences))
+        device = model.device
+        ids = [[pad_id] * (width - len(seq)) + seq for seq in sequences]
+        mask = [[0] * (width - len(seq)) + [1] * len(seq) for seq in sequences]
+        self.model = model
+        self.mask = torch.tensor(mask, device=device)
+        self.cache = DynamicCache(config=model.config)
+        self.first_logits = self._forward(
+            torch.tensor(ids, device=device), (self.mask.cumsum(-1) - 1).clamp(min=0)
+        )
+
+    def step(self, rows: Sequence[Row]) -> torch.Tensor:
+        """Feed each row its last token; return next-token logits, one row each."""
+        tokens = torch.tensor([[row.generated[-1]] for row in rows], device=self.mask.device)
+        positions = self.mask.sum(-1, keepdim=True)
+        self.mask = torch.cat([self.mask, torch.ones_like(positions)], dim=-1)
+        return self._forward(tokens, positions)
+
+    def keep(self, indices: list[int]) -> None:
+        """Drop every row not listed, from the cache and the mask."""
+        index = torch.tensor(indices, device=self.mask.device)
+        self.cache.reorder_cache(index)
+        self.mask = self.mask[index]
+
+    def _forward(self, ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        out = self.model(
+            input_ids=ids,
+            attention_mask=self.mask,
+            position_ids=positions,
+            past_key_values=self.cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        return out.logits[:, -1, :]
+
+
+class BatchScheduler:
+    """Owns the model on one thread; `submit` a request from any thread, get events back."""
+
+    def __init__(
+        self,
+        model: Any,
+        decode: Decode,
+        *,
+        eos_ids: frozenset[int],
+        pad_id: int,
+        max_batch: int,
+        window_seconds: float,
+    ) -> None:
+        self._model = model
+        self._decode = decode
+        self._eos_ids = eos_ids
+        self._pad_id = pad_id
+        self._max_batch = max_batch
+        self._window = window_seconds
+        self._inbox: queue.SimpleQueue[Row | None] = queue.SimpleQueue()
+        self._closing = threading.Event()
+        self.largest_batch = 0
+        """The most rows ever decoded together."""
+        self.live_rows = 0
+        """Rows in the batch being decoded now."""
+        self.tokens_generated = 0
+        """Tokens generated over all turns since start."""
+        self._thread = threading.Thread(target=self._run, name="parley-local-model", daemon=True)
+        self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive() and not self._closing.is_set()
+
+    def submit(self, request: GenerationRequest, deliver: Callable[[Event], None]) -> Row:
+        """Queue a turn; its events go to `deliver` (called on the model thread)."""
+        if not self.alive:
+            raise BackendError(FailureKind.UNAVAILABLE, "the local model is shut down")
+        row = Row(request, deliver, self._decode)
+        self._inbox.put(row)
+        return row
+
+    def close(self) -> None:
+        """Stop the model thread; turns still running end with an error. Blocks until done."""
+        self._closing.set()
+        self._inbox.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        live: list[Row] = []
+        waiting: deque[Row] = deque()
+        batch: _Batch | None = None
+        try:
+            with torch.inference_mode():
+                while self._gather(waiting, idle=not live):
+                    live, batch = self._drop_ended(live, batch)
+                    arrivals = self._admit(
+                        waiting, room=self._max_batch - len(live), busy=bool(live)
+                    )
+                    if arrivals:
+                        live, batch = live + arrivals, None
+                    self.live_rows = len(live)
+                    if live:
+                        batch = self._advance(live, batch)
+        finally:
+            shut = BackendError(FailureKind.UNAVAILABLE, "the local model was shut down")
+            for row in [*live, *waiting]:
+                if not row.done:
+                    row.fail(shut)
+
+    def _advance(self, live: list[Row], batch: _Batch | None) -> _Batch | None:
+        """One token for every live row, prefilling a new batch when there is none.
+
+        A failure (out of memory, a model bug) fails these rows, not the scheduler.
+        """
+        try:
+            if batch is None:
+                batch = _Batch(self._model, live, self._pad_id)
+                logits = batch.first_logits
+                self.largest_batch = max(self.largest_batch, len(live))
+            else:
+                logits = batch.step(live)
+            for row, row_logits in zip(live, logits, strict=True):
+                row.accept(row.choose(row_logits), self._eos_ids)
+            self.tokens_generated += len(live)
+            return batch
+        except Exception as error:
+            log.exception("local model failed on a batch of %d", len(live))
+            failure = BackendError(FailureKind.UNAVAILABLE, first_line(error))
+            for row in live:
+                row.fail(failure)
+            return None
+
+    def _gather(self, waiting: deque[Row], *, idle: bool) -> bool:
+        """Move submitted rows to `waiting`; block for the first when idle. False when closing."""
+        while True:
+            try:
+                row = self._inbox.get(block=idle and not waiting)
+            except queue.Empty:
+                return True
+            if row is None:
+                return False
+            waiting.append(row)
+
+    def _admit(self, waiting: deque[Row], *, room: int, busy: bool) -> list[Row]:
+        """Rows to start now: once the oldest has waited the gather window, or the batch is full.
+
+        An idle scheduler waits out the window for company; a busy one keeps decoding meanwhile.
+        """
+        pause = self._window - (time.monotonic() - waiting[0].arrived) if waiting else 0.0
+        if pause > 0 and len(waiting) < room:
+            if busy:
+                return []
+            self._wait_for_company(waiting, pause, room)
+        admitted: list[Row] = []
+        while waiting and len(admitted) < room:
+            row = waiting.popleft()
+            if not row.cancelled:
+                admitted.append(row)
+        return admitted
+
+    def _wait_for_company(self, waiting: deque[Row], pause: float, room: int) -> None:
+        deadline = time.monotonic() + pause
+        while len(waiting) < room and (left := deadline - time.monotonic()) > 0:
+            try:
+                row = self._inbox.get(timeout=left)
+            except queue.Empty:
+                return
+            if row is None:
+                self._inbox.put(None)  # seen again by _gather, which ends the loop
+                return
+            waiting.append(row)
+
+    @staticmethod
+    def _drop_ended(live: list[Row], batch: _Batch | None) -> tuple[list[Row], _Batch | None]:
+        kept = [i for i, row in enumerate(live) if not row.done and not row.cancelled]
+        if len(kept) == len(live):
+            return live, batch
+        if not kept or batch is None:
+            return [], None
+        batch.keep(kept)
+        return [live[i] for i in kept], batch

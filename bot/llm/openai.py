@@ -1,0 +1,155 @@
+"""OpenAI's API and every OpenAI-compatible server (vLLM, Ollama, LM Studio, Azure-style)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import openai
+
+from bot.llm.base import BackendError, FailureKind, GenerationOptions
+from bot.llm.tokens import TokenCounter
+from bot.types import ChatMessage, Delta, Role, Usage
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "gpt-4o-mini"
+UNKNOWN_MODEL_WINDOW = 8192
+_WINDOWS = (  # longest prefix first wins
+    ("gpt-4.1", 1_047_576),
+    ("gpt-5", 400_000),
+    ("gpt-4o", 128_000),
+    ("gpt-4-turbo", 128_000),
+    ("o1", 200_000),
+    ("o3", 200_000),
+    ("o4", 200_000),
+    ("gpt-4", 8_192),
+    ("gpt-3.5-turbo", 16_385),
+)
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def window_for(model: str) -> int:
+    for prefix, window in _WINDOWS:
+        if model.startswith(prefix):
+            return window
+    return UNKNOWN_MODEL_WINDOW
+
+
+class OpenAIBackend:
+    """Streams chat completions with the official client, which retries 429/5xx and timeouts."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None,
+        base_url: str | None,
+        timeout: float,
+        max_retries: int,
+        name_field: bool,
+    ) -> None:
+        self._client = openai.AsyncOpenAI(
+            # Local servers want no key, but the client insists on one.
+            api_key=api_key or "unused",
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+        )
+        self._official = base_url is None
+        self._name_field = name_field
+        self._tokens = TokenCounter()
+
+    async def stream(
+        self, messages: Sequence[ChatMessage], options: GenerationOptions
+    ) -> AsyncIterator[Delta]:
+        limit = "max_completion_tokens" if self._official else "max_tokens"
+        try:
+            response = await self._client.chat.completions.create(
+                model=options.model,
+                messages=[self._payload(message) for message in messages],
+                temperature=options.temperature,
+                stream=True,
+                stream_options={"include_usage": True},
+                **{limit: options.max_tokens},
+            )
+        except openai.APIError as error:
+            raise _classify(error) from error
+        finish_reason: str | None = None
+        try:
+            async with response:
+                async for chunk in response:
+                    usage = _usage(chunk)
+                    for choice in chunk.choices:
+                        finish_reason = choice.finish_reason or finish_reason
+                        if choice.delta.content:
+                            yield Delta(choice.delta.content)
+                    if usage is not None:
+                        yield Delta("", finish_reason=finish_reason, usage=usage)
+        except openai.APIError as error:
+            raise BackendError(FailureKind.INTERRUPTED, str(error)) from error
+        except (OSError, ValueError) as error:  # the connection dropped or the stream was garbled
+            raise BackendError(FailureKind.INTERRUPTED, repr(error)) from error
+        if finish_reason is None:
+            raise BackendError(FailureKind.INTERRUPTED, "the stream ended without a finish reason")
+
+    def count_tokens(self, messages: Sequence[ChatMessage], model: str) -> int:
+        return self._tokens.count(messages, model)
+
+    def context_window(self, model: str) -> int:
+        return window_for(model)
+
+    async def served_models(self) -> list[str]:
+        """The model ids the server offers (raises BackendError when it cannot be asked)."""
+        try:
+            return [model.id async for model in self._client.models.list()]
+        except openai.APIError as error:
+            raise _classify(error) from error
+
+    async def ping(self) -> None:
+        await self.served_models()
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    def _payload(self, message: ChatMessage) -> dict[str, Any]:
+        content: Any = message.content
+        if message.role is Role.USER and message.name and not self._name_field:
+            content = f"{message.name}: {content}"
+        if message.images:
+            content = [
+                {"type": "text", "text": content},
+                *({"type": "image_url", "image_url": {"url": url}} for url in message.images),
+            ]
+        payload: dict[str, Any] = {"role": str(message.role), "content": content}
+        if message.role is Role.USER and message.name and self._name_field:
+            payload["name"] = _NAME_UNSAFE.sub("_", message.name)[:64] or "user"
+        return payload
+
+
+def _usage(chunk: Any) -> Usage | None:
+    if chunk.usage is None:
+        return None
+    return Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0)
+
+
+def _classify(error: openai.APIError) -> BackendError:
+    detail = str(error)
+    if isinstance(error, openai.APITimeoutError):
+        return BackendError(FailureKind.TIMEOUT, detail)
+    if isinstance(error, openai.APIConnectionError):
+        return BackendError(FailureKind.UNAVAILABLE, detail)
+    if isinstance(error, openai.RateLimitError):
+        retry_after = error.response.headers.get("retry-after")
+        seconds = float(retry_after) if retry_after and retry_after.isdigit() else None
+        return BackendError(FailureKind.RATE_LIMITED, detail, retry_after=seconds)
+    if isinstance(error, openai.AuthenticationError | openai.PermissionDeniedError):
+        return BackendError(FailureKind.AUTH, detail)
+    if isinstance(error, openai.BadRequestError):
+        if error.code == "context_length_exceeded" or "context" in detail.lower():
+            return BackendError(FailureKind.CONTEXT_TOO_LONG, detail)
+        return BackendError(FailureKind.BAD_REQUEST, detail)
+    if isinstance(error, openai.APIStatusError) and error.status_code < 500:
+        return BackendError(FailureKind.BAD_REQUEST, detail)
+    return BackendError(FailureKind.UNAVAILABLE, detail)

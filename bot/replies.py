@@ -1,0 +1,190 @@
+"""How an answer reaches a platform: the ReplySink protocol, a throttled relay, size splitting."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import aclosing, suppress
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from bot.llm.base import BackendError
+from bot.types import Delta, Usage
+
+log = logging.getLogger(__name__)
+
+STOPPED_MARK = "_(stopped)_"
+EMPTY_ANSWER = "_(the model returned an empty answer)_"
+
+
+class ReplySink(Protocol):
+    """One answer's place on a platform: a message to create, edit and finish."""
+
+    max_len: int
+    """The platform's limit for one message; longer answers continue in new messages."""
+    min_edit_interval: float
+    """Seconds between visible updates of one answer."""
+
+    async def start(self) -> None:
+        """The turn began: show a typing indicator or placeholder."""
+        ...
+
+    async def update(self, text: str) -> None:
+        """Show the answer so far (the whole text, not a delta)."""
+        ...
+
+    async def finish(self, text: str) -> None:
+        """Show the final answer (also used for command output)."""
+        ...
+
+    async def fail(self, message: str) -> None:
+        """Tell the user, in one short line, that no answer is coming."""
+        ...
+
+
+class Outcome(StrEnum):
+    COMPLETE = "complete"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class RelayResult:
+    text: str
+    outcome: Outcome
+    usage: Usage | None = None
+    error: BackendError | None = None
+    first_text_at: float | None = None
+    """time.monotonic() when the first text arrived, for time-to-first-token."""
+
+
+class _Throttle:
+    """Shows the latest text at most once per interval, without holding up the stream."""
+
+    def __init__(self, sink: ReplySink) -> None:
+        self._sink = sink
+        self._text = ""
+        self._dirty = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def show(self, text: str) -> None:
+        self._text = text
+        self._dirty.set()
+        if self._task is None:
+            self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._dirty.wait()
+            self._dirty.clear()
+            started = loop.time()
+            try:
+                await self._sink.update(self._text)
+            except Exception:
+                log.warning("reply update failed", exc_info=True)
+            await asyncio.sleep(self._sink.min_edit_interval - (loop.time() - started))
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+
+
+async def relay(
+    stream: AsyncIterator[Delta], sink: ReplySink, stop_requested: asyncio.Event
+) -> RelayResult:
+    """Start the sink and pump a backend stream into it.
+
+    A stop (cancellation while `stop_requested` is set) keeps what was shown, marked as stopped.
+    """
+    parts: list[str] = []
+    usage: Usage | None = None
+    first_text_at: float | None = None
+    throttle = _Throttle(sink)
+    try:
+        await sink.start()
+        async with aclosing(stream):
+            async for delta in stream:
+                if delta.usage is not None:
+                    usage = delta.usage
+                if delta.text:
+                    if first_text_at is None:
+                        first_text_at = time.monotonic()
+                    parts.append(delta.text)
+                    throttle.show("".join(parts))
+    except BackendError as error:
+        await throttle.close()
+        shown = "".join(parts)
+        if shown:
+            await sink.finish(f"{shown}\n\n_({error.user_message})_")
+        else:
+            await sink.fail(error.user_message)
+        return RelayResult(shown, Outcome.FAILED, usage, error, first_text_at)
+    except asyncio.CancelledError:
+        await throttle.close()
+        if not stop_requested.is_set():
+            raise
+        current = asyncio.current_task()
+        if current is not None:
+            current.uncancel()
+        shown = "".join(parts)
+        await sink.finish(f"{shown}\n\n{STOPPED_MARK}" if shown else STOPPED_MARK)
+        return RelayResult(shown, Outcome.STOPPED, usage, first_text_at=first_text_at)
+    await throttle.close()
+    text = "".join(parts)
+    await sink.finish(text or EMPTY_ANSWER)
+    return RelayResult(text, Outcome.COMPLETE, usage, first_text_at=first_text_at)
+
+
+_FENCE = "```"
+_FENCE_ROOM = len("\n" + _FENCE)
+_MAX_LANG = 20
+_BOUNDARIES = ("\n\n", "\n", ". ", "! ", "? ", "; ", ", ", " ")
+
+
+def split_message(text: str, max_len: int) -> list[str]:
+    """Split text into pieces of at most max_len at the best natural boundary.
+
+    A cut inside a code block closes the fence and reopens it, with its language, in the next
+    piece. Earlier pieces never change as the text grows, so a streamed answer can be split live.
+    """
+    pieces: list[str] = []
+    reopen = ""
+    rest = text
+    while len(reopen) + len(rest) > max_len:
+        room = max_len - len(reopen) - _FENCE_ROOM
+        cut = _best_cut(rest[:room])
+        piece = reopen + rest[:cut]
+        language = _open_fence_language(piece)
+        if language is None:
+            pieces.append(piece)
+            reopen = ""
+        else:
+            pieces.append(piece + ("" if piece.endswith("\n") else "\n") + _FENCE)
+            reopen = f"{_FENCE}{language}\n"
+        rest = rest[cut:]
+    pieces.append(reopen + rest)
+    return pieces
+
+
+def _best_cut(window: str) -> int:
+    for boundary in _BOUNDARIES:
+        index = window.rfind(boundary)
+        if index >= len(window) // 2:
+            return index + len(boundary)
+    return len(window)
+
+
+def _open_fence_language(text: str) -> str | None:
+    """The language of a code fence left open at the end of text ('' if none given), else None."""
+    language: str | None = None
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if stripped.startswith(_FENCE):
+            language = None if language is not None else stripped[3:].strip()[:_MAX_LANG]
+    return language

@@ -1,0 +1,1 @@
+"""Where conversations live: the Store contract and its SQLite and PostgreSQL homes."""

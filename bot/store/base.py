@@ -1,0 +1,85 @@
+"""The Store protocol: the contract every store passes (tests/store runs it on each)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.types import ChatMessage, ConversationKey, ConversationSettings, ConversationStats
+
+UNSET: object = object()
+"""Marks a setting left as it is in `Store.set_settings`."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExportFilter:
+    platform: str | None = None
+    space: str | None = None
+    since: float | None = None
+    until: float | None = None
+
+
+class Store(Protocol):
+    async def open(self) -> None:
+        """Connect and bring the schema up to date (safe when several processes start at once)."""
+        ...
+
+    async def close(self) -> None:
+        """Flush pending writes and disconnect."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise when the store is unreachable."""
+        ...
+
+    def turn_lock(self, key: ConversationKey) -> AbstractAsyncContextManager[None]:
+        """Serialize turns of one conversation, in arrival order (across replicas where shared)."""
+        ...
+
+    async def claim_event(self, event_id: str) -> bool:
+        """True only for the first claimant of this platform event id, across replicas."""
+        ...
+
+    async def load(self, key: ConversationKey, max_tokens: int) -> list[ChatMessage]:
+        """The newest messages since the last reset whose tokens fit, oldest first."""
+        ...
+
+    async def append(
+        self, key: ConversationKey, messages: Sequence[ChatMessage], *, output_tokens: int = 0
+    ) -> None:
+        """Store one turn atomically: all of `messages` or none."""
+        ...
+
+    async def reset(self, key: ConversationKey) -> None:
+        """Start a fresh context; stored messages stay for export."""
+        ...
+
+    async def get_settings(self, key: ConversationKey) -> ConversationSettings: ...
+
+    async def set_settings(
+        self, key: ConversationKey, *, system_prompt: object = UNSET, model: object = UNSET
+    ) -> None:
+        """Change the given settings; None restores the default, UNSET leaves one as it is."""
+        ...
+
+    async def stats(self, key: ConversationKey) -> ConversationStats: ...
+
+    async def forget(self, author_id: str) -> int:
+        """Delete every turn this author asked (their messages and the answers to them)."""
+        ...
+
+    async def purge(self, older_than: float) -> int:
+        """Delete messages created before this Unix time (retention); return how many."""
+        ...
+
+    async def expire(self, before: float) -> None:
+        """Delete processed-event records and usage counters last touched before this time."""
+        ...
+
+    def export(
+        self, filter: ExportFilter
+    ) -> AsyncIterator[tuple[ConversationKey, list[ChatMessage]]]:
+        """Every matching conversation's messages, oldest first."""
+        ...

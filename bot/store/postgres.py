@@ -1,0 +1,374 @@
+"""The scale-out store: many replicas share one PostgreSQL database (asyncpg).
+
+Turns of one conversation are serialized in two steps: an in-process FIFO lock (cheap, keeps
+arrival order), then a session advisory lock so replicas take turns too. The advisory locks of a
+process live on ONE dedicated connection rather than a pooled one per turn: holding a pool
+connection for a whole turn (an LLM answer takes seconds) would cap concurrent turns at the pool
+size and deadlock once every pooled connection held a lock its turn needs another connection for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import partial
+from typing import Any
+
+import asyncpg
+
+from bot.store import sql
+from bot.store.base import UNSET, ExportFilter
+from bot.store.errors import StoreError, redacted_url
+from bot.store.locks import KeyedLock
+from bot.store.sql import TurnTotals, chat_message, message_rows
+from bot.types import ChatMessage, ConversationKey, ConversationSettings, ConversationStats
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
+    (
+        "initial",
+        (
+            """CREATE TABLE conversations (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                key TEXT NOT NULL UNIQUE,
+                platform TEXT NOT NULL,
+                space TEXT NOT NULL,
+                channel TEXT NOT NULL,
+                thread TEXT,
+                system_prompt TEXT,
+                model TEXT,
+                context_start BIGINT NOT NULL DEFAULT 0,
+                tokens_total BIGINT NOT NULL DEFAULT 0,
+                message_count BIGINT NOT NULL DEFAULT 0,
+                turns BIGINT NOT NULL DEFAULT 0,
+                input_tokens BIGINT NOT NULL DEFAULT 0,
+                output_tokens BIGINT NOT NULL DEFAULT 0,
+                created_at DOUBLE PRECISION NOT NULL,
+                updated_at DOUBLE PRECISION NOT NULL
+            )""",
+            "CREATE INDEX conversations_place ON conversations (platform, space)",
+            """CREATE TABLE messages (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                conv_id BIGINT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+                role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+                content TEXT NOT NULL,
+                name TEXT,
+                author_id TEXT,
+                images TEXT,
+                tokens INTEGER NOT NULL CHECK (tokens >= 0),
+                tokens_before BIGINT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL
+            )""",
+            "CREATE INDEX messages_window ON messages (conv_id, tokens_before)",
+            "CREATE INDEX messages_author ON messages (author_id) WHERE author_id IS NOT NULL",
+            "CREATE INDEX messages_created ON messages (created_at)",
+            """CREATE TABLE events (
+                event_id TEXT PRIMARY KEY,
+                claimed_at DOUBLE PRECISION NOT NULL
+            )""",
+            "CREATE INDEX events_claimed ON events (claimed_at)",
+            """CREATE TABLE usage (
+                scope TEXT PRIMARY KEY,
+                amount BIGINT NOT NULL,
+                updated_at DOUBLE PRECISION NOT NULL
+            )""",
+            "CREATE INDEX usage_updated ON usage (updated_at)",
+        ),
+    ),
+]
+"""Named schema migrations, applied in order; never edit one that has shipped, append a new one."""
+
+_MIGRATION_LOCK = int.from_bytes(b"parley-m", "big", signed=True)
+"""The advisory lock id that serializes migrating replicas."""
+
+_APPEND_TURN = sql.numbered(sql.APPEND_TURN)
+_INSERT_MESSAGE = sql.numbered(sql.INSERT_MESSAGE)
+_LOAD = sql.numbered(sql.LOAD)
+_RESET = sql.numbered(sql.RESET)
+_RECOUNT_WINDOW = sql.numbered(sql.RECOUNT_WINDOW)
+_RECOUNT_TOTALS = sql.numbered(sql.RECOUNT_TOTALS)
+_ADD_USAGE = sql.numbered(sql.ADD_USAGE)
+_CLAIM = (
+    "INSERT INTO events (event_id, claimed_at) VALUES ($1, $2) "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+)
+_LOCK_POLL_SECONDS = (0.005, 0.2)
+"""First and longest wait between tries for an advisory lock another replica holds."""
+
+_CONNECT_ERRORS = (
+    OSError,
+    asyncio.TimeoutError,
+    ValueError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
+
+
+class _AdvisoryLocks:
+    """Session advisory locks for many keys, all held on one dedicated connection."""
+
+    def __init__(self, connect: Callable[[], Awaitable[asyncpg.Connection]], namespace: str):
+        self._connect = connect
+        self._namespace = namespace
+        self._conn: asyncpg.Connection | None = None
+        self._guard = asyncio.Lock()
+        self._cleanups: set[asyncio.Task[Any]] = set()
+
+    def lock_id(self, key: str) -> int:
+        digest = hashlib.blake2b(f"{self._namespace}\n{key}".encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big", signed=True)
+
+    async def _call(self, function: str, lock_id: int) -> bool:
+        async with self._guard:
+            if self._conn is None or self._conn.is_closed():
+                # A lost connection took its locks with it; the server already released them.
+                self._conn = await self._connect()
+            return bool(await self._conn.fetchval(f"SELECT {function}($1)", lock_id))
+
+    async def _try(self, lock_id: int) -> bool:
+        attempt = asyncio.ensure_future(self._call("pg_try_advisory_lock", lock_id))
+        try:
+            return await asyncio.shield(attempt)
+        except asyncio.CancelledError:
+            # The try may still succeed on the server: give the lock back if it does.
+            attempt.add_done_callback(partial(self._unlock_if_taken, lock_id))
+            raise
+
+    def _unlock_if_taken(self, lock_id: int, attempt: asyncio.Future[bool]) -> None:
+        if not attempt.cancelled() and attempt.exception() is None and attempt.result():
+            self._release_in_background(lock_id)
+
+    def _release_in_background(self, lock_id: int) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(self._release(lock_id))
+        self._cleanups.add(task)
+        task.add_done_callback(self._cleanups.discard)
+        return task
+
+    async def _release(self, lock_id: int) -> None:
+        try:
+            await self._call("pg_advisory_unlock", lock_id)
+        except _CONNECT_ERRORS as error:
+            log.warning("could not release a conversation lock (%s); its session ended", error)
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock_id = self.lock_id(key)
+        wait = _LOCK_POLL_SECONDS[0]
+        while not await self._try(lock_id):
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, _LOCK_POLL_SECONDS[1])
+        try:
+            yield
+        finally:
+            # Shielded: a cancelled turn must still give the lock back.
+            await asyncio.shield(self._release_in_background(lock_id))
+
+    async def close(self) -> None:
+        if self._cleanups:
+            await asyncio.gather(*self._cleanups, return_exceptions=True)
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+
+class PostgresStore:
+    """The Store contract on a PostgreSQL database shared by every replica."""
+
+    def __init__(self, dsn: str, *, min_pool: int = 2, max_pool: int = 20) -> None:
+        self._dsn = dsn
+        self._min_pool = min_pool
+        self._max_pool = max_pool
+        self._pool: asyncpg.Pool | None = None
+        self._turns = KeyedLock()
+        self._locks: _AdvisoryLocks | None = None
+
+    async def open(self) -> None:
+        try:
+            self._pool = await asyncpg.create_pool(
+                self._dsn, min_size=self._min_pool, max_size=self._max_pool
+            )
+            async with self._pool.acquire() as conn:
+                await _migrate(conn)
+                namespace = await conn.fetchval(
+                    "SELECT current_database() || '.' || current_schema()"
+                )
+        except _CONNECT_ERRORS as error:
+            if self._pool is not None:
+                await self._pool.close()
+                self._pool = None
+            raise StoreError(
+                f"cannot use the PostgreSQL database {redacted_url(self._dsn)} ({error}); "
+                "check PARLEY_DATABASE_URL"
+            ) from error
+        self._locks = _AdvisoryLocks(partial(asyncpg.connect, self._dsn), namespace)
+
+    async def close(self) -> None:
+        if self._locks is not None:
+            await self._locks.close()
+            self._locks = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise StoreError("the PostgreSQL store is not open")
+        return self._pool
+
+    async def ping(self) -> None:
+        await self.pool.fetchval("SELECT 1")
+
+    @asynccontextmanager
+    async def _turn(self, key: ConversationKey) -> AsyncIterator[None]:
+        async with self._turns.lock(key):
+            if self._locks is None:
+                raise StoreError("the PostgreSQL store is not open")
+            async with self._locks.hold(str(key)):
+                yield
+
+    def turn_lock(self, key: ConversationKey) -> AbstractAsyncContextManager[None]:
+        return self._turn(key)
+
+    # -- reads --------------------------------------------------------------------------------
+
+    async def _fetch(self, statement: str, params: Sequence[object]) -> list[asyncpg.Record]:
+        return await self.pool.fetch(sql.numbered(statement), *params)
+
+    async def load(self, key: ConversationKey, max_tokens: int) -> list[ChatMessage]:
+        if max_tokens <= 0:
+            return []
+        return [chat_message(row) for row in await self.pool.fetch(_LOAD, str(key), max_tokens)]
+
+    async def get_settings(self, key: ConversationKey) -> ConversationSettings:
+        row = await self.pool.fetchrow(
+            "SELECT system_prompt, model FROM conversations WHERE key = $1", str(key)
+        )
+        return ConversationSettings(*row) if row else ConversationSettings()
+
+    async def stats(self, key: ConversationKey) -> ConversationStats:
+        row = await self.pool.fetchrow(
+            "SELECT turns, message_count, input_tokens, output_tokens FROM conversations "
+            "WHERE key = $1",
+            str(key),
+        )
+        return ConversationStats(*row) if row else ConversationStats()
+
+    def export(
+        self, filter: ExportFilter
+    ) -> AsyncIterator[tuple[ConversationKey, list[ChatMessage]]]:
+        return sql.export_conversations(self._fetch, filter)
+
+    # -- writes -------------------------------------------------------------------------------
+
+    async def claim_event(self, event_id: str) -> bool:
+        return await self.pool.fetchval(_CLAIM, event_id, time.time()) is not None
+
+    async def append(
+        self, key: ConversationKey, messages: Sequence[ChatMessage], *, output_tokens: int = 0
+    ) -> None:
+        if not messages:
+            return
+        totals = TurnTotals.of(messages, output_tokens)
+        async with self.pool.acquire() as conn, conn.transaction():
+            # The upsert locks the conversation row, so concurrent appends from other replicas
+            # queue here and each computes its window offsets from the committed total.
+            conv_id, tokens_total = await conn.fetchrow(
+                _APPEND_TURN, *sql.append_row(key, totals, time.time())
+            )
+            await conn.executemany(
+                _INSERT_MESSAGE, message_rows(conv_id, messages, tokens_total - totals.weight)
+            )
+
+    async def reset(self, key: ConversationKey) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            # Lock first: the UPDATE's snapshot must include appends committed while it waited.
+            await conn.execute("SELECT 1 FROM conversations WHERE key = $1 FOR UPDATE", str(key))
+            await conn.execute(_RESET, time.time(), str(key))
+
+    async def set_settings(
+        self, key: ConversationKey, *, system_prompt: object = UNSET, model: object = UNSET
+    ) -> None:
+        changes = {
+            column: value
+            for column, value in (("system_prompt", system_prompt), ("model", model))
+            if value is not UNSET
+        }
+        if changes:
+            await self.pool.execute(
+                sql.numbered(sql.settings_upsert(changes)),
+                *sql.conversation_row(key, time.time()),
+                *changes.values(),
+            )
+
+    async def forget(self, author_id: str) -> int:
+        return await self._delete_messages("author_id = $1", author_id)
+
+    async def purge(self, older_than: float) -> int:
+        return await self._delete_messages("created_at < $1", older_than)
+
+    async def expire(self, before: float) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("DELETE FROM events WHERE claimed_at < $1", before)
+            await conn.execute("DELETE FROM usage WHERE updated_at < $1", before)
+
+    async def count_usage(self, scopes: Sequence[str]) -> dict[str, int]:
+        if not scopes:
+            return {}
+        rows = await self.pool.fetch(
+            "SELECT scope, amount FROM usage WHERE scope = ANY($1)", scopes
+        )
+        return {row[0]: row[1] for row in rows}
+
+    async def add_usage(self, amounts: Mapping[str, int]) -> None:
+        if amounts:
+            now = time.time()
+            # In scope order, so concurrent replicas take the row locks in one order.
+            rows = [(scope, amounts[scope], now) for scope in sorted(amounts)]
+            await self.pool.executemany(_ADD_USAGE, rows)
+
+    async def _delete_messages(self, where: str, value: object) -> int:
+        """Delete matching messages and recompute the window of the conversations they left."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            deleted = await conn.fetch(
+                f"DELETE FROM messages WHERE {where} RETURNING conv_id", value
+            )
+            conv_ids = sorted({row[0] for row in deleted})
+            # Lock before recounting (in id order: no deadlocks): the recount must see every
+            # append that committed meanwhile, and none may interleave with it.
+            await conn.execute(
+                "SELECT 1 FROM conversations WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE",
+                conv_ids,
+            )
+            await conn.executemany(_RECOUNT_WINDOW, [(conv_id,) for conv_id in conv_ids])
+            await conn.executemany(_RECOUNT_TOTALS, [(conv_id,) for conv_id in conv_ids])
+        return len(deleted)
+
+
+async def _migrate(conn: asyncpg.Connection) -> None:
+    """Apply missing migrations in one transaction, one replica at a time."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)"
+        )
+        applied = {row[0] for row in await conn.fetch("SELECT version FROM schema_migrations")}
+        if applied and max(applied) > len(MIGRATIONS):
+            raise ValueError(f"schema version {max(applied)} is newer than this Parley knows")
+        for version, (name, statements) in enumerate(MIGRATIONS, start=1):
+            if version in applied:
+                continue
+            for statement in statements:
+                await conn.execute(statement)
+            await conn.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+                version,
+                name,
+                time.time(),
+            )

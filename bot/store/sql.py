@@ -1,0 +1,243 @@
+"""What both stores share: the SQL (with ? placeholders), a turn's totals, rows <-> messages."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.store.base import ExportFilter
+from bot.types import ChatMessage, ConversationKey, Role
+
+BUSY_TIMEOUT_SECONDS = 5.0
+EXPORT_PAGE = 200
+
+
+def weight(tokens: int) -> int:
+    """What a message costs in the token window: at least 1, so a window of N tokens holds at most
+    N messages and loading stays bounded even when token counts are missing."""
+    return max(tokens, 1)
+
+
+WEIGHT = "(CASE WHEN tokens > 1 THEN tokens ELSE 1 END)"
+"""`weight` in SQL, for recounting the window after deletes."""
+
+
+@dataclass(frozen=True, slots=True)
+class TurnTotals:
+    """How one append call changes its conversation's counters."""
+
+    turns: int
+    messages: int
+    input_tokens: int
+    output_tokens: int
+    weight: int
+
+    @classmethod
+    def of(cls, messages: Sequence[ChatMessage], output_tokens: int) -> TurnTotals:
+        user_tokens = sum(m.tokens for m in messages if m.role == Role.USER)
+        answer_tokens = sum(m.tokens for m in messages if m.role == Role.ASSISTANT)
+        return cls(
+            turns=int(any(m.role == Role.USER for m in messages)),
+            messages=len(messages),
+            input_tokens=user_tokens,
+            output_tokens=output_tokens or answer_tokens,
+            weight=sum(weight(m.tokens) for m in messages),
+        )
+
+
+MESSAGE_COLUMNS = "role, content, name, author_id, images, tokens, created_at"
+"""The columns `chat_message` reads, in its order."""
+
+
+APPEND_TURN = """
+INSERT INTO conversations (key, platform, space, channel, thread, tokens_total, message_count,
+                           turns, input_tokens, output_tokens, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (key) DO UPDATE SET
+    tokens_total = conversations.tokens_total + excluded.tokens_total,
+    message_count = conversations.message_count + excluded.message_count,
+    turns = conversations.turns + excluded.turns,
+    input_tokens = conversations.input_tokens + excluded.input_tokens,
+    output_tokens = conversations.output_tokens + excluded.output_tokens,
+    updated_at = excluded.updated_at
+RETURNING id, tokens_total
+"""
+
+INSERT_MESSAGE = """
+INSERT INTO messages (conv_id, role, content, name, author_id, images, tokens, tokens_before,
+                      created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+# The window: messages since the reset marker whose weights, summed up to the newest, fit.
+# `tokens_before` grows strictly with id, so this is one range scan of messages_window.
+LOAD = f"""
+SELECT {", ".join(f"m.{column}" for column in MESSAGE_COLUMNS.split(", "))}
+FROM conversations AS c JOIN messages AS m ON m.conv_id = c.id
+WHERE c.key = ? AND m.tokens_before >= c.tokens_total - ? AND m.id > c.context_start
+ORDER BY m.tokens_before
+"""
+
+# The newest message tops messages_window because tokens_before grows strictly with id.
+RESET = """
+UPDATE conversations SET
+    context_start = COALESCE(
+        (SELECT id FROM messages WHERE conv_id = conversations.id
+         ORDER BY tokens_before DESC LIMIT 1),
+        context_start),
+    updated_at = ?
+WHERE key = ?
+"""
+
+RECOUNT_WINDOW = f"""
+UPDATE messages SET tokens_before = w.before
+FROM (
+    SELECT id, SUM({WEIGHT}) OVER (ORDER BY id) - {WEIGHT} AS before
+    FROM messages WHERE conv_id = ?
+) AS w
+WHERE messages.id = w.id AND messages.tokens_before != w.before
+"""
+
+RECOUNT_TOTALS = f"""
+UPDATE conversations SET
+    tokens_total = (SELECT COALESCE(SUM({WEIGHT}), 0) FROM messages
+                    WHERE conv_id = conversations.id),
+    message_count = (SELECT COUNT(*) FROM messages WHERE conv_id = conversations.id)
+WHERE id = ?
+"""
+
+
+ADD_USAGE = """
+INSERT INTO usage (scope, amount, updated_at) VALUES (?, ?, ?)
+ON CONFLICT (scope) DO UPDATE SET
+    amount = usage.amount + excluded.amount,
+    updated_at = excluded.updated_at
+"""
+
+
+def count_usage(scopes: int) -> str:
+    """The statement reading `scopes` usage counters."""
+    return f"SELECT scope, amount FROM usage WHERE scope IN ({', '.join('?' * scopes)})"
+
+
+def numbered(sql: str) -> str:
+    """The same statement with PostgreSQL's $1, $2, ... placeholders (our SQL has no ? literals)."""
+    parts = sql.split("?")
+    return "".join(f"{part}${index}" for index, part in enumerate(parts[:-1], start=1)) + parts[-1]
+
+
+def settings_upsert(changes: dict[str, object]) -> str:
+    """Insert the conversation or change only the given settings columns."""
+    columns = ", ".join(changes)
+    updates = ", ".join(f"{column} = excluded.{column}" for column in changes)
+    return (
+        f"INSERT INTO conversations (key, platform, space, channel, thread, created_at, "
+        f"updated_at, {columns}) VALUES (?, ?, ?, ?, ?, ?, ?{', ?' * len(changes)}) "
+        f"ON CONFLICT (key) DO UPDATE SET {updates}, updated_at = excluded.updated_at"
+    )
+
+
+def conversation_row(key: ConversationKey, now: float) -> tuple[object, ...]:
+    """The values `settings_upsert` starts with."""
+    return (str(key), key.platform, key.space, key.channel, key.thread, now, now)
+
+
+def append_row(key: ConversationKey, totals: TurnTotals, now: float) -> tuple[object, ...]:
+    """The values of APPEND_TURN."""
+    return (
+        str(key),
+        key.platform,
+        key.space,
+        key.channel,
+        key.thread,
+        totals.weight,
+        totals.messages,
+        totals.turns,
+        totals.input_tokens,
+        totals.output_tokens,
+        now,
+        now,
+    )
+
+
+async def export_conversations(
+    fetch: Callable[[str, Sequence[object]], Awaitable[Sequence[Sequence[Any]]]],
+    filter: ExportFilter,
+) -> AsyncIterator[tuple[ConversationKey, list[ChatMessage]]]:
+    """Page through matching conversations; one query per conversation for its messages."""
+    place, place_params = "", []
+    for column, value in (("platform", filter.platform), ("space", filter.space)):
+        if value is not None:
+            place += f" AND {column} = ?"
+            place_params.append(value)
+    period, period_params = "", []
+    period_bounds = (("created_at >= ?", filter.since), ("created_at < ?", filter.until))
+    for condition, value in period_bounds:
+        if value is not None:
+            period += f" AND {condition}"
+            period_params.append(value)
+    after = 0
+    while True:
+        page = await fetch(
+            "SELECT id, platform, space, channel, thread FROM conversations "
+            f"WHERE id > ?{place} ORDER BY id LIMIT {EXPORT_PAGE}",
+            (after, *place_params),
+        )
+        if not page:
+            return
+        for conv_id, platform, space, channel, thread in page:
+            rows = await fetch(
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conv_id = ?{period} ORDER BY id",
+                (conv_id, *period_params),
+            )
+            if rows:
+                yield (
+                    ConversationKey(platform, space, channel, thread),
+                    [chat_message(r) for r in rows],
+                )
+        after = page[-1][0]
+
+
+def encode_images(images: tuple[str, ...]) -> str | None:
+    return json.dumps(list(images)) if images else None
+
+
+def message_rows(
+    conv_id: int, messages: Sequence[ChatMessage], tokens_before: int
+) -> list[tuple[object, ...]]:
+    """Rows for the messages table, each with the window weight of the messages before it."""
+    rows = []
+    for m in messages:
+        rows.append(
+            (
+                conv_id,
+                str(m.role),
+                m.content,
+                m.name,
+                m.author_id,
+                encode_images(m.images),
+                m.tokens,
+                tokens_before,
+                m.created_at,
+            )
+        )
+        tokens_before += weight(m.tokens)
+    return rows
+
+
+_ROLES = {role.value: role for role in Role}
+
+
+def chat_message(row: Sequence[object]) -> ChatMessage:
+    role, content, name, author_id, images, tokens, created_at = row
+    return ChatMessage(
+        role=_ROLES[role],  # type: ignore[index]
+        content=content,  # type: ignore[arg-type]
+        name=name,  # type: ignore[arg-type]
+        author_id=author_id,  # type: ignore[arg-type]
+        tokens=tokens,  # type: ignore[arg-type]
+        created_at=created_at,  # type: ignore[arg-type]
+        images=tuple(json.loads(images)) if images else (),  # type: ignore[arg-type]
+    )

@@ -1,0 +1,125 @@
+"""The core's vocabulary: where a conversation lives, who speaks, what they said."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationKey:
+    """Where a conversation lives; `str(key)` is stable and is the store key."""
+
+    platform: str
+    space: str
+    channel: str
+    thread: str | None = None
+
+    def __str__(self) -> str:
+        parts = [self.platform, self.space, self.channel]
+        if self.thread:
+            parts.append(self.thread)
+        return ":".join(parts)
+
+    @classmethod
+    def parse(cls, text: str) -> ConversationKey:
+        parts = text.split(":")
+        if len(parts) not in (3, 4) or not all(parts):
+            raise ValueError(f"not a conversation key: {text!r}")
+        return cls(*parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    """Who spoke. `roles` are platform role ids; `is_admin` is the platform's own admin right."""
+
+    id: str
+    name: str
+    is_bot: bool = False
+    roles: frozenset[str] = frozenset()
+    is_admin: bool = False
+
+
+class Kind(StrEnum):
+    MENTION = "mention"
+    DM = "dm"
+    THREAD = "thread"
+    COMMAND = "command"
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with a message: text is inlined into the prompt, images go by URL."""
+
+    name: str
+    content_type: str
+    size: int
+    text: str | None = None
+    image_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One platform event, already translated by an adapter."""
+
+    key: ConversationKey
+    author: Author
+    text: str
+    event_id: str
+    kind: Kind
+    command: str | None = None
+    args: str = ""
+    attachments: tuple[Attachment, ...] = ()
+    prior: tuple[ChatMessage, ...] = ()
+    """Messages from before Parley was addressed here (a thread it joins), stored first."""
+
+
+class Role(StrEnum):
+    SYSTEM = "system"
+    USER = "user"
+    ASSISTANT = "assistant"
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """A message in the chat-completion format, as stored. `author_id` ties a turn to its asker."""
+
+    role: Role
+    content: str
+    name: str | None = None
+    author_id: str | None = None
+    tokens: int = 0
+    created_at: float = field(default_factory=time.time)
+    images: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int
+    output_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """A piece of a streamed answer; the last one carries the finish reason and usage."""
+
+    text: str
+    finish_reason: str | None = None
+    usage: Usage | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSettings:
+    """Per-conversation overrides; None means the configured default."""
+
+    system_prompt: str | None = None
+    model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationStats:
+    turns: int = 0
+    messages: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0

@@ -1,0 +1,133 @@
+"""The composition root: Settings in; store, backend and DialogueManager out."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bot.access import access_policies
+from bot.config import ConfigError, Settings
+from bot.dialogue import DialogueManager, DialoguePolicy
+from bot.limits import LimitPolicy
+from bot.llm.base import Backend, BackendError
+from bot.llm.breaker import CircuitBreaker, GuardedBackend
+from bot.ops import OpsServer
+from bot.store.base import Store
+from bot.store.factory import create_store
+
+if TYPE_CHECKING:
+    from bot.llm.openai import OpenAIBackend
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Runtime:
+    """Everything a door needs, built once per process and shared by all adapters."""
+
+    settings: Settings
+    store: Store
+    backend: Backend
+    dialogue: DialogueManager
+    model: str
+    ops: OpsServer
+    """Health, metrics and adapter routes; started by `parley serve` and the platform doors."""
+
+
+def choose_backend_kind(settings: Settings) -> str:
+    """openai when a key or server is configured, else local when transformers is installed."""
+    if settings.backend != "auto":
+        return settings.backend
+    if settings.openai_api_key or settings.openai_base_url:
+        return "openai"
+    if importlib.util.find_spec("transformers") is not None:
+        return "local"
+    raise ConfigError(
+        "no model configured: set OPENAI_API_KEY for OpenAI, or OPENAI_BASE_URL for an "
+        "OpenAI-compatible server, or install parley-bot[local] and set PARLEY_MODEL"
+    )
+
+
+async def build_backend(settings: Settings) -> tuple[Backend, str]:
+    """The backend the settings choose, and the model it answers with by default."""
+    if choose_backend_kind(settings) == "local":
+        from bot.llm.local import DEFAULT_LOCAL_MODEL, LocalBackend
+
+        return await LocalBackend.load(settings), settings.model or DEFAULT_LOCAL_MODEL
+
+    from bot.llm.openai import DEFAULT_MODEL, OpenAIBackend
+
+    backend = OpenAIBackend(
+        api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
+        base_url=settings.openai_base_url,
+        timeout=settings.request_timeout,
+        max_retries=settings.max_retries,
+        name_field=settings.name_style == "field"
+        or (settings.name_style == "auto" and settings.openai_base_url is None),
+    )
+    return backend, settings.model or await _served_model(backend, settings) or DEFAULT_MODEL
+
+
+async def _served_model(backend: OpenAIBackend, settings: Settings) -> str | None:
+    """With a compatible server and no PARLEY_MODEL, answer with the first model it serves."""
+    if settings.openai_base_url is None:
+        return None
+    try:
+        served = await backend.served_models()
+    except BackendError as error:
+        log.warning("could not list the server's models (%s); set PARLEY_MODEL", error.kind)
+        return None
+    return served[0] if served else None
+
+
+def dialogue_policy(settings: Settings, model: str) -> DialoguePolicy:
+    return DialoguePolicy(
+        model=model,
+        system_prompt=settings.system_prompt,
+        max_tokens=settings.max_tokens,
+        temperature=settings.temperature,
+        models_allowed=tuple(settings.models_allowed),
+        context_window=settings.context_window,
+        max_attachment_chars=settings.max_attachment_bytes,
+        access=access_policies(settings),
+    )
+
+
+def limit_policy(settings: Settings) -> LimitPolicy:
+    return LimitPolicy(
+        user_turns_per_minute=settings.user_turns_per_minute,
+        conversation_turns_per_minute=settings.conversation_turns_per_minute,
+        user_daily_tokens=settings.user_daily_tokens,
+        space_daily_tokens=settings.space_daily_tokens,
+    )
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: Settings, *, backend: Backend | None = None
+) -> AsyncIterator[Runtime]:
+    """Open the store and backend; on exit finish turns in flight, then close both."""
+    store = create_store(settings.effective_database_url)
+    await store.open()
+    try:
+        if backend is None:
+            backend, model = await build_backend(settings)
+        else:
+            model = settings.model or "default"
+        breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_cooldown_seconds)
+        backend = GuardedBackend(backend, breaker)
+        dialogue = DialogueManager(
+            dialogue_policy(settings, model), store, backend, limits=limit_policy(settings)
+        )
+        try:
+            ops = OpsServer(store, backend, dialogue.metrics)
+            yield Runtime(settings, store, backend, dialogue, model, ops)
+        finally:
+            await dialogue.shutdown(settings.shutdown_grace_seconds)
+            await backend.aclose()
+    finally:
+        await store.close()

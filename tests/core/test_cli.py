@@ -1,0 +1,99 @@
+"""The `parley` command as a user runs it: help, a bad config, and the console over a pipe."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HEAVY = ("torch", "transformers", "discord", "slack_bolt", "slack_sdk", "openai", "asyncpg")
+
+
+def run_parley(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+    )
+
+
+def test_help_lists_the_commands_and_imports_nothing_heavy():
+    result = run_parley("--help")
+    assert result.returncode == 0
+    for command in ("console", "discord", "slack", "serve", "export", "doctor"):
+        assert command in result.stdout
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
+    assert not {name for name in imported if name.split(".")[0] in HEAVY}
+
+
+def test_core_never_imports_a_platform_or_an_adapter():
+    forbidden = ("discord", "slack_bolt", "slack_sdk", "adapters")
+    for path in Path("bot").rglob("*.py"):
+        for line in path.read_text().splitlines():
+            words = line.strip().split()
+            if len(words) >= 2 and words[0] in ("import", "from"):
+                assert words[1].split(".")[0] not in forbidden, f"{path}: {line}"
+
+
+def test_a_bad_setting_is_one_line_naming_it_and_exit_2(tmp_path):
+    result = run_parley(
+        "console", env={"PARLEY_TEMPERATURE": "hot", "PARLEY_DATA_DIR": str(tmp_path)}
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    message = [line for line in result.stderr.splitlines() if not line.startswith("import time:")]
+    assert len(message) == 1 and "PARLEY_TEMPERATURE" in message[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_a_secret_in_the_config_file_is_refused(tmp_path):
+    config = tmp_path / "parley.toml"
+    config.write_text('discord_token = "abc"\n')
+    result = run_parley("--config", str(config), "console")
+    assert result.returncode == 2
+    assert "DISCORD_TOKEN" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_no_model_configured_says_how_to_configure_one(tmp_path):
+    env = {"PARLEY_DATA_DIR": str(tmp_path), "PARLEY_BACKEND": "openai", "OPENAI_BASE_URL": "x"}
+    result = run_parley("console", env=env)
+    assert result.returncode == 2 and "OPENAI_BASE_URL" in result.stderr
+
+
+async def chat(lines: str, env: dict[str, str]) -> str:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "console",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **env},
+    )
+    out, err = await asyncio.wait_for(process.communicate(lines.encode()), 60)
+    assert process.returncode == 0, err.decode()
+    return out.decode()
+
+
+async def test_console_over_a_pipe_answers_each_line_and_remembers_across_runs(
+    tmp_path, openai_peer
+):
+    env = {
+        "PARLEY_DATA_DIR": str(tmp_path),
+        "OPENAI_BASE_URL": openai_peer.base_url,
+        "PARLEY_MODEL": "peer-model",
+    }
+    first = await chat("my name is Zed\nsecond line\n", env)
+    answers = first.splitlines()
+    assert len(answers) == 2
+    assert answers[0].startswith("echo: ") and answers[0].endswith(": my name is Zed")
+    assert answers[1].endswith(": second line")
+    await chat("what is my name?\n", env)
+    contents = [m["content"] for m in openai_peer.requests[-1]["messages"]]
+    assert any("my name is Zed" in content for content in contents)
+    assert len(contents) == 1 + 2 * 2 + 1

@@ -1,0 +1,120 @@
+"""The reply sinks against the Discord peer, through a real discord.py client (no core)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import suppress
+
+import discord
+import pytest
+
+from adapters.discord.app import build_client, discord_endpoints
+from adapters.discord.sink import MAX_LEN, ChannelReply
+from tests.discord.conftest import GUILD_READY_TIMEOUT, World, discord_settings
+
+NO_MENTIONS = {"parse": []}
+
+
+@pytest.fixture
+async def client(world: World, tmp_path) -> AsyncIterator[discord.Client]:
+    settings = discord_settings(world.peer, tmp_path)
+    client = build_client(settings)
+    client._connection.guild_ready_timeout = GUILD_READY_TIMEOUT
+    with discord_endpoints(settings):
+        async with client:
+            await client.login(world.peer.token)
+            task = asyncio.create_task(client.connect())
+            async with asyncio.timeout(10):
+                await client.wait_until_ready()
+            yield client
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+
+
+async def user_message(world: World, client: discord.Client, text: str) -> discord.Message:
+    channel = client.get_channel(world.general)
+    assert isinstance(channel, discord.TextChannel)
+    payload = await world.peer.post_message(world.general, world.alice, text)
+    return await channel.fetch_message(int(payload["id"]))
+
+
+def fences_balanced(piece: str) -> bool:
+    return sum(line.strip().startswith("```") for line in piece.split("\n")) % 2 == 0
+
+
+async def test_a_long_answer_continues_in_new_messages_with_balanced_fences(
+    world: World, client: discord.Client
+) -> None:
+    peer = world.peer
+    question = await user_message(world, client, "write a lot")
+    code = "\n".join(f"    value_{i} = compute({i})" for i in range(80))
+    answer = "Intro paragraph.\n\n" + "Some prose. " * 80 + f"\n\n```python\n{code}\n```\n\nDone."
+    assert len(answer) > MAX_LEN + 500
+    sink = ChannelReply(client.get_channel(world.general), reply_to=question, min_edit_interval=1)
+    before = len(peer.requests)
+    await sink.start()
+    for end in range(400, len(answer), 400):  # the text grows as a stream would
+        await sink.update(answer[:end])
+    await sink.finish(answer)
+
+    pieces = [m["content"] for m in peer.bot_messages(world.general)]
+    assert len(pieces) >= 2
+    assert all(len(piece) <= MAX_LEN for piece in pieces)
+    assert all(fences_balanced(piece) for piece in pieces)
+    assert pieces[-1].endswith("Done.")
+    assert any(piece.startswith("```python\n") for piece in pieces[1:]), "fence reopened"
+    writes = peer.message_writes()[-(len(peer.requests) - before) :]
+    assert writes and all(w.body["allowed_mentions"] == NO_MENTIONS for w in writes)
+    first_id = peer.bot_messages(world.general)[0]["id"]
+    first_edits = [w for w in writes if w.method == "PATCH" and w.path.endswith(first_id)]
+    creates = [w for w in writes if w.method == "POST"]
+    assert len(creates) == len(pieces)
+    assert creates[0].body["message_reference"]["message_id"] == question.id
+    # The first piece is edited while it grows and gets its final cut before the second appears;
+    # a finished piece is never edited again.
+    position = {id(request): index for index, request in enumerate(peer.requests)}
+    assert first_edits
+    assert all(position[id(edit)] < position[id(creates[1])] for edit in first_edits)
+
+
+async def test_an_unchanged_finish_sends_no_edit(world: World, client: discord.Client) -> None:
+    peer = world.peer
+    question = await user_message(world, client, "hi")
+    sink = ChannelReply(client.get_channel(world.general), reply_to=question, min_edit_interval=1)
+    await sink.start()
+    await sink.update("Hello there")
+    await sink.finish("Hello there")
+    assert [m["content"] for m in peer.bot_messages(world.general)] == ["Hello there"]
+    assert not peer.calls("PATCH", f"/channels/{world.general}/messages")
+
+
+async def test_typing_shows_until_the_first_words(world: World, client: discord.Client) -> None:
+    peer = world.peer
+    question = await user_message(world, client, "hi")
+    sink = ChannelReply(client.get_channel(world.general), reply_to=question, min_edit_interval=1)
+    await sink.start()
+    await peer.wait_for(lambda: peer.calls("POST", f"/channels/{world.general}/typing"))
+    await sink.finish("Hello")
+    typing = peer.calls("POST", f"/channels/{world.general}/typing")
+    create = peer.calls("POST", f"/channels/{world.general}/messages")[-1]
+    assert len(typing) == 1 and typing[0].at <= create.at
+
+
+async def test_an_archived_thread_is_logged_not_raised(
+    world: World, client: discord.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    peer = world.peer
+    question = await user_message(world, client, "hi")
+    sink = ChannelReply(client.get_channel(world.general), reply_to=question, min_edit_interval=1)
+    await sink.start()
+    await sink.update("Hello")
+    peer.edit_status = 400
+    with caplog.at_level(logging.WARNING, logger="adapters.discord.sink"):
+        await sink.update("Hello, wor")
+        edits_after_failure = len(peer.calls("PATCH"))
+        await sink.finish("Hello, world")
+    assert "code 50083" in caplog.text
+    assert len(peer.calls("PATCH")) == edits_after_failure, "no retries into a closed thread"

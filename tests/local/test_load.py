@@ -1,0 +1,66 @@
+"""Loading: the real code path from a directory, and one clear line when there is no model."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from bot.llm.local import LocalBackend, ModelLoadError
+
+
+async def test_loads_a_model_directory_and_logs_what_it_loaded(
+    chat_model_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.llm")
+    backend = await LocalBackend.load(Settings(model=str(chat_model_dir)))
+    await backend.aclose()
+
+    assert (backend.device, backend.dtype) == ("cpu", "float32")
+    line = next(r.getMessage() for r in caplog.records if "loaded" in r.getMessage())
+    assert "cpu" in line and "float32" in line and "parameters" in line
+
+
+async def test_an_explicit_dtype_is_honoured(chat_model_dir: Path) -> None:
+    backend = await LocalBackend.load(Settings(model=str(chat_model_dir), local_dtype="bfloat16"))
+    await backend.aclose()
+    assert backend.dtype == "bfloat16"
+
+
+async def load_error(**settings: object) -> str:
+    with pytest.raises(ModelLoadError) as caught:
+        await LocalBackend.load(Settings(**settings))
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+async def test_a_missing_path_is_one_clear_line(tmp_path: Path) -> None:
+    message = await load_error(model=str(tmp_path / "nothing-here"))
+    assert message.startswith(f"PARLEY_MODEL={tmp_path / 'nothing-here'}: no model there")
+    assert "OPENAI_BASE_URL" in message
+
+
+async def test_a_directory_without_a_model_is_one_clear_line(tmp_path: Path) -> None:
+    message = await load_error(model=str(tmp_path))
+    assert "no model there (expected a directory with config.json" in message
+
+
+async def test_a_broken_model_directory_is_one_clear_line(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{ not json")
+    message = await load_error(model=str(tmp_path))
+    assert message.startswith(f"PARLEY_MODEL={tmp_path}: could not load the model")
+
+
+async def test_an_uncached_hub_id_offline_says_how_to_download_it() -> None:
+    message = await load_error(model="parley-tests/no-such-model")
+    assert "not downloaded" in message
+    assert "HF_HUB_OFFLINE=1" in message
+    assert "hf download parley-tests/no-such-model" in message
+
+
+async def test_an_unavailable_device_is_one_clear_line(chat_model_dir: Path) -> None:
+    message = await load_error(model=str(chat_model_dir), local_device="cuda")
+    assert message.startswith("PARLEY_LOCAL_DEVICE=cuda")

@@ -1,0 +1,147 @@
+"""An OpenAI-compatible server on 127.0.0.1 streaming SSE like the real API, faults on demand."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+def echo_answer(request: dict[str, Any]) -> str:
+    """Repeat the last user message, so tests can see what reached the model."""
+    last = request["messages"][-1]["content"]
+    if isinstance(last, list):
+        last = " ".join(part.get("text", "") for part in last)
+    return f"echo: {last}"
+
+
+@dataclass
+class Fault:
+    """What the next request meets: an HTTP status, a hang, or a stream cut after some chunks."""
+
+    status: int | None = None
+    retry_after: float | None = None
+    hang: float | None = None
+    cut_after_chunks: int | None = None
+
+
+@dataclass
+class OpenAIPeer:
+    answer: Callable[[dict[str, Any]], str] = echo_answer
+    chunk_chars: int = 4
+    chunk_delay: float = 0.0
+    models: tuple[str, ...] = ("peer-model",)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    faults: deque[Fault] = field(default_factory=deque)
+    _runner: web.AppRunner | None = None
+    port: int = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    async def start(self) -> OpenAIPeer:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._completions)
+        app.router.add_get("/v1/models", self._models)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _models(self, request: web.Request) -> web.Response:
+        data = [
+            {"id": name, "object": "model", "created": 0, "owned_by": "peer"}
+            for name in self.models
+        ]
+        return web.json_response({"object": "list", "data": data})
+
+    async def _completions(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.requests.append(body)
+        fault = self.faults.popleft() if self.faults else Fault()
+        if fault.hang:
+            await asyncio.sleep(fault.hang)
+        if fault.status:
+            headers = (
+                {"retry-after": str(fault.retry_after)} if fault.retry_after is not None else {}
+            )
+            error = {
+                "error": {"message": f"peer fault {fault.status}", "type": "peer", "code": None}
+            }
+            return web.json_response(error, status=fault.status, headers=headers)
+        text = self.answer(body)
+        pieces = [text[i : i + self.chunk_chars] for i in range(0, len(text), self.chunk_chars)]
+        if not body.get("stream"):
+            return web.json_response(_completion(body, text))
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        with suppress(ConnectionResetError):  # the client went away: a stopped answer
+            await self._stream(request, response, body, pieces, fault)
+        return response
+
+    async def _stream(
+        self,
+        request: web.Request,
+        response: web.StreamResponse,
+        body: dict[str, Any],
+        pieces: list[str],
+        fault: Fault,
+    ) -> None:
+        for index, piece in enumerate(pieces):
+            if fault.cut_after_chunks is not None and index == fault.cut_after_chunks:
+                request.transport.close()  # type: ignore[union-attr]
+                return
+            if self.chunk_delay:
+                await asyncio.sleep(self.chunk_delay)
+            await _send(response, _chunk(body, {"content": piece}, None))
+        await _send(response, _chunk(body, {}, "stop"))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            usage = {
+                "prompt_tokens": sum(len(str(m["content"])) // 4 + 4 for m in body["messages"]),
+                "completion_tokens": len(pieces),
+                "total_tokens": 0,
+            }
+            await _send(response, {**_chunk(body, {}, None), "choices": [], "usage": usage})
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+
+
+async def _send(response: web.StreamResponse, payload: dict[str, Any]) -> None:
+    await response.write(f"data: {json.dumps(payload)}\n\n".encode())
+
+
+def _chunk(body: dict[str, Any], delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-peer",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": body["model"],
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+
+
+def _completion(body: dict[str, Any], text: str) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-peer",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body["model"],
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+        ],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }

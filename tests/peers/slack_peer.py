@@ -1,0 +1,303 @@
+"""Slack on loopback: a Web API peer that records every call, and the Events API side that sends
+correctly signed events and slash commands to an app."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import aiohttp
+from aiohttp import web
+from slack_sdk.signature import SignatureVerifier
+
+TEAM = "T0TEAM"
+BOT_USER = "U0PARLEY"
+BOT_ID = "B0PARLEY"
+UPDATE_LIMIT = 4_000
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    method: str
+    params: dict[str, Any]
+    at: float
+
+
+@dataclass(slots=True)
+class Message:
+    channel: str
+    ts: str
+    text: str
+    thread_ts: str | None = None
+    markdown: bool = False
+    streaming: bool = False
+    edits: int = 0
+
+
+@dataclass
+class SlackPeer:
+    """Answers `POST /api/<method>` like Slack; `POST /respond/<id>` is a response_url."""
+
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    threads: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    not_in_channel: set[str] = field(default_factory=set)
+    streaming: bool = True
+    users_stop_streams: bool = False
+    calls: list[Call] = field(default_factory=list)
+    messages: dict[tuple[str, str], Message] = field(default_factory=dict)
+    responses: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    socket_acks: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._ts = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+        self._sockets: list[web.WebSocketResponse] = []
+        self.port = 0
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    def response_url(self, name: str = "") -> str:
+        return f"http://127.0.0.1:{self.port}/respond/{name or uuid.uuid4().hex}"
+
+    def next_ts(self) -> str:
+        return f"{1_700_000_000 + next(self._ts)}.000100"
+
+    def called(self, method: str) -> list[Call]:
+        return [call for call in self.calls if call.method == method]
+
+    def thread(self, channel: str, thread_ts: str | None) -> list[Message]:
+        return [
+            m for m in self.messages.values() if m.channel == channel and m.thread_ts == thread_ts
+        ]
+
+    async def wait_for(self, condition: Callable[[], object], within: float = 10.0) -> None:
+        """Poll until condition() is truthy (listeners run after the ack)."""
+        deadline = asyncio.get_running_loop().time() + within
+        while not condition():
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"timed out; calls: {[c.method for c in self.calls]}")
+            await asyncio.sleep(0.02)
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)
+        app.router.add_post("/respond/{name}", self._respond)
+        app.router.add_get("/link", self._socket_mode)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        for socket in self._sockets:
+            await socket.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def socket_connected(self) -> bool:
+        return any(not socket.closed for socket in self._sockets)
+
+    async def push(self, body: dict[str, Any], kind: str = "events_api") -> str:
+        """Deliver a payload over Socket Mode, as Slack does; returns its envelope id."""
+        envelope_id = uuid.uuid4().hex
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": kind,
+            "payload": body,
+            "accepts_response_payload": kind != "events_api",
+            "retry_attempt": 0,
+            "retry_reason": "",
+        }
+        for socket in self._sockets:
+            if not socket.closed:
+                await socket.send_str(json.dumps(envelope))
+        return envelope_id
+
+    async def _socket_mode(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self._sockets.append(socket)
+        await socket.send_str(json.dumps({"type": "hello", "num_connections": 1}))
+        async for frame in socket:
+            if frame.type == aiohttp.WSMsgType.TEXT:
+                self.socket_acks.append(json.loads(frame.data))
+        return socket
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        self.responses.append((request.match_info["name"], await request.json()))
+        return web.Response(text="ok")
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params: dict[str, Any] = dict(request.query)
+        body = await request.read()
+        if request.content_type == "application/json" and body:
+            params.update(json.loads(body))
+        elif body:
+            params.update(parse_qsl(body.decode()))
+        self.calls.append(Call(method, params, asyncio.get_running_loop().time()))
+        handler = getattr(self, "_" + method.replace(".", "_"), None)
+        answer = handler(params) if handler else {"ok": True}
+        return web.json_response(answer)
+
+    def _apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/link"}
+
+    def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "user_id": BOT_USER,
+            "bot_id": BOT_ID,
+            "team_id": TEAM,
+            "user": "parley",
+        }
+
+    def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        user_id = params["user"]
+        user = self.users.get(user_id, {"id": user_id, "name": user_id.lower()})
+        return {"ok": True, "user": user}
+
+    def _chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = params["channel"]
+        if channel in self.not_in_channel:
+            return {"ok": False, "error": "not_in_channel"}
+        ts = self.next_ts()
+        markdown = "markdown_text" in params
+        text = params.get("markdown_text") if markdown else params.get("text", "")
+        self.messages[(channel, ts)] = Message(
+            channel, ts, text or "", params.get("thread_ts"), markdown=markdown
+        )
+        return {"ok": True, "channel": channel, "ts": ts}
+
+    def _chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        message = self.messages.get((params["channel"], params["ts"]))
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        if len(params.get("text", "")) > UPDATE_LIMIT:
+            return {"ok": False, "error": "msg_too_long"}
+        message.text = params.get("text", "")
+        message.markdown = False
+        message.edits += 1
+        return {"ok": True, "channel": message.channel, "ts": message.ts}
+
+    def _chat_startStream(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not self.streaming:
+            return {"ok": False, "error": "unknown_method"}
+        channel = params["channel"]
+        if not params.get("thread_ts"):
+            return {"ok": False, "error": "invalid_arguments"}
+        if channel.startswith("C") and not (
+            params.get("recipient_user_id") and params.get("recipient_team_id")
+        ):
+            return {"ok": False, "error": "missing_recipient_user_id"}
+        ts = self.next_ts()
+        self.messages[(channel, ts)] = Message(
+            channel,
+            ts,
+            params.get("markdown_text", ""),
+            params["thread_ts"],
+            markdown=True,
+            streaming=True,
+        )
+        return {"ok": True, "channel": channel, "ts": ts}
+
+    def _chat_appendStream(self, params: dict[str, Any]) -> dict[str, Any]:
+        message = self.messages[(params["channel"], params["ts"])]
+        if self.users_stop_streams:
+            message.streaming = False
+            return {"ok": False, "error": "stopped_by_user"}
+        if not message.streaming:
+            return {"ok": False, "error": "message_not_in_streaming_state"}
+        message.text += params.get("markdown_text", "")
+        message.edits += 1
+        return {"ok": True, "channel": message.channel, "ts": message.ts}
+
+    def _chat_stopStream(self, params: dict[str, Any]) -> dict[str, Any]:
+        message = self.messages[(params["channel"], params["ts"])]
+        if not message.streaming:
+            return {"ok": False, "error": "message_not_in_streaming_state"}
+        message.text += params.get("markdown_text", "")
+        message.streaming = False
+        return {"ok": True, "channel": message.channel, "ts": message.ts}
+
+    def _conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        messages = self.threads.get((params["channel"], params["ts"]), [])
+        return {"ok": True, "messages": messages[: int(params.get("limit", 1000))]}
+
+
+@dataclass
+class SlackSender:
+    """Slack's side of the Events API: posts signed events and slash commands to an app."""
+
+    url: str
+    signing_secret: str
+    session: aiohttp.ClientSession
+    team: str = TEAM
+
+    async def event(
+        self,
+        event: dict[str, Any],
+        *,
+        event_id: str | None = None,
+        retry_num: int | None = None,
+        age: float = 0.0,
+        secret: str | None = None,
+    ) -> tuple[int, str]:
+        envelope = {
+            "token": "legacy",
+            "team_id": self.team,
+            "api_app_id": "A0PARLEY",
+            "type": "event_callback",
+            "event_id": event_id or "Ev" + uuid.uuid4().hex[:10].upper(),
+            "event_time": int(time.time()),
+            "event": event,
+            "authorizations": [{"team_id": self.team, "user_id": BOT_USER, "is_bot": True}],
+        }
+        headers = {"Content-Type": "application/json"}
+        if retry_num is not None:
+            headers |= {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "timeout"}
+        return await self._post(json.dumps(envelope), headers, age=age, secret=secret)
+
+    async def command(
+        self, command: str, text: str, *, user: str, channel: str, response_url: str
+    ) -> tuple[int, str]:
+        form = {
+            "token": "legacy",
+            "team_id": self.team,
+            "team_domain": "test",
+            "channel_id": channel,
+            "channel_name": "general",
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": command,
+            "text": text,
+            "api_app_id": "A0PARLEY",
+            "response_url": response_url,
+            "trigger_id": uuid.uuid4().hex,
+        }
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        return await self._post(urlencode(form), headers)
+
+    async def _post(
+        self, body: str, headers: dict[str, str], *, age: float = 0.0, secret: str | None = None
+    ) -> tuple[int, str]:
+        timestamp = str(int(time.time() - age))
+        signer = SignatureVerifier(secret or self.signing_secret)
+        headers = headers | {
+            "X-Slack-Request-Timestamp": timestamp,
+            "X-Slack-Signature": signer.generate_signature(timestamp=timestamp, body=body),
+        }
+        async with self.session.post(self.url, data=body, headers=headers) as response:
+            return response.status, await response.text()

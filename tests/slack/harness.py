@@ -1,0 +1,118 @@
+"""The real bolt app on 127.0.0.1, wired to the real runtime, against the Slack peer."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from adapters.slack.app import EVENTS_PATH, SlackDoor
+from bot.config import Settings
+from bot.wiring import Runtime, open_runtime
+from tests.peers.slack_peer import SlackPeer, SlackSender
+from tests.support.backends import ScriptedBackend
+
+SIGNING_SECRET = "test-signing-secret"
+CHANNEL = "C0GENERAL"
+DM = "D0ALICE"
+ALICE = "U0ALICE"
+
+
+@dataclass
+class Slack:
+    peer: SlackPeer
+    sender: SlackSender
+    backend: ScriptedBackend
+    runtime: Runtime
+    door: SlackDoor
+
+    def __post_init__(self) -> None:
+        self._ts = itertools.count(1)
+
+    def ts(self) -> str:
+        """A user message timestamp, distinct from the peer's own."""
+        return f"{1_600_000_000 + next(self._ts)}.000200"
+
+    def mention(self, text: str, *, ts: str | None = None, thread_ts: str | None = None) -> dict:
+        event: dict[str, Any] = {
+            "type": "app_mention",
+            "user": ALICE,
+            "text": f"<@U0PARLEY> {text}",
+            "ts": ts or self.ts(),
+            "channel": CHANNEL,
+            "team": "T0TEAM",
+        }
+        if thread_ts:
+            event["thread_ts"] = thread_ts
+        return event
+
+    def message(
+        self,
+        text: str,
+        *,
+        channel: str = DM,
+        channel_type: str = "im",
+        ts: str | None = None,
+        thread_ts: str | None = None,
+        **extra: Any,
+    ) -> dict:
+        event: dict[str, Any] = {
+            "type": "message",
+            "user": ALICE,
+            "text": text,
+            "ts": ts or self.ts(),
+            "channel": channel,
+            "channel_type": channel_type,
+            "team": "T0TEAM",
+            **extra,
+        }
+        if thread_ts:
+            event["thread_ts"] = thread_ts
+        return event
+
+
+@asynccontextmanager
+async def running_slack(
+    tmp_path: Path, backend: ScriptedBackend | None = None, **overrides: Any
+) -> AsyncIterator[Slack]:
+    peer = SlackPeer()
+    await peer.start()
+    settings = Settings(
+        **{
+            "data_dir": tmp_path,
+            "slack_bot_token": "xoxb-test",
+            "slack_signing_secret": SIGNING_SECRET,
+            "slack_api_url": peer.api_url,
+            "slack_edit_interval": 0.2,
+            "shutdown_grace_seconds": 5,
+        }
+        | overrides
+    )
+    backend = backend or ScriptedBackend()
+    runner: web.AppRunner | None = None
+    try:
+        async with open_runtime(settings, backend=backend) as runtime:
+            door = SlackDoor(runtime)
+            web_app = web.Application()
+            door.add_routes(web_app)
+            runner = web.AppRunner(web_app)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            async with aiohttp.ClientSession() as session:
+                sender = SlackSender(
+                    f"http://127.0.0.1:{port}{EVENTS_PATH}", SIGNING_SECRET, session
+                )
+                yield Slack(peer, sender, backend, runtime, door)
+                await runtime.dialogue.shutdown(5)
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        await peer.stop()

@@ -1,0 +1,340 @@
+"""The Store contract, run on every store (see conftest.py)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.store.base import UNSET, ExportFilter, Store
+from bot.types import (
+    ChatMessage,
+    ConversationKey,
+    ConversationSettings,
+    ConversationStats,
+    Role,
+)
+from tests.store.conftest import Stores
+
+KEY = ConversationKey("discord", "guild", "channel")
+OTHER = ConversationKey("slack", "team", "general", "1700000000.000100")
+
+
+def user(
+    text: str, tokens: int = 10, author: str = "alice", at: float | None = None
+) -> ChatMessage:
+    if at is None:
+        return ChatMessage(Role.USER, text, name=author, author_id=author, tokens=tokens)
+    return ChatMessage(Role.USER, text, name=author, author_id=author, tokens=tokens, created_at=at)
+
+
+def answer(
+    text: str, tokens: int = 10, asker: str = "alice", at: float | None = None
+) -> ChatMessage:
+    if at is None:
+        return ChatMessage(Role.ASSISTANT, text, author_id=asker, tokens=tokens)
+    return ChatMessage(Role.ASSISTANT, text, author_id=asker, tokens=tokens, created_at=at)
+
+
+async def append_turns(
+    store: Store, key: ConversationKey, count: int, asker: str = "alice"
+) -> None:
+    for index in range(count):
+        await store.append(key, [user(f"q{index}", author=asker), answer(f"a{index}", asker=asker)])
+
+
+def contents(messages: list[ChatMessage]) -> list[str]:
+    return [message.content for message in messages]
+
+
+# -- events -----------------------------------------------------------------------------------
+
+
+async def test_an_event_is_claimed_once(store: Store) -> None:
+    assert await store.claim_event("evt-1") is True
+    assert await store.claim_event("evt-1") is False
+    assert await store.claim_event("evt-2") is True
+
+
+async def test_fifty_concurrent_claims_of_one_event_have_one_winner(store: Store) -> None:
+    results = await asyncio.gather(*(store.claim_event("evt-race") for _ in range(50)))
+    assert results.count(True) == 1
+
+
+async def test_two_instances_on_one_database_have_one_winner(stores: Stores) -> None:
+    first, second = await stores.open(), await stores.open()
+    claims = [store.claim_event(f"evt-{n}") for n in range(20) for store in (first, second)]
+    results = await asyncio.gather(*claims)
+    assert [results[2 * n] + results[2 * n + 1] for n in range(20)] == [1] * 20
+
+
+# -- load -------------------------------------------------------------------------------------
+
+
+async def test_load_returns_the_newest_messages_that_fit_oldest_first(store: Store) -> None:
+    await append_turns(store, KEY, 5)
+    assert contents(await store.load(KEY, 45)) == ["q3", "a3", "q4", "a4"]
+    assert contents(await store.load(KEY, 40)) == ["q3", "a3", "q4", "a4"]
+    assert contents(await store.load(KEY, 1000)) == [
+        m for i in range(5) for m in (f"q{i}", f"a{i}")
+    ]
+    assert await store.load(KEY, 0) == []
+    assert await store.load(OTHER, 1000) == []
+
+
+async def test_load_never_returns_a_message_that_alone_exceeds_the_budget(store: Store) -> None:
+    await store.append(KEY, [user("short", tokens=5), answer("long", tokens=50)])
+    assert await store.load(KEY, 49) == []
+    assert contents(await store.load(KEY, 55)) == ["short", "long"]
+
+
+async def test_load_of_a_long_history_returns_only_the_rows_that_fit(store: Store) -> None:
+    rows = [m for i in range(300) for m in (user(f"q{i}"), answer(f"a{i}"))]
+    await store.append(KEY, rows)
+    assert contents(await store.load(KEY, 30)) == ["a298", "q299", "a299"]
+
+
+async def test_messages_without_token_counts_still_bound_the_window(store: Store) -> None:
+    await store.append(KEY, [user(f"m{i}", tokens=0) for i in range(100)])
+    assert contents(await store.load(KEY, 3)) == ["m97", "m98", "m99"]
+
+
+async def test_messages_round_trip_with_every_field(store: Store) -> None:
+    message = ChatMessage(
+        Role.USER,
+        "look ✨ at this",
+        name="Alice",
+        author_id="u-1",
+        tokens=7,
+        created_at=1_700_000_000.25,
+        images=("https://example.invalid/a.png",),
+    )
+    system = ChatMessage(Role.SYSTEM, "be brief", tokens=2, created_at=1_700_000_000.5)
+    await store.append(KEY, [message, system])
+    assert await store.load(KEY, 100) == [message, system]
+
+
+# -- append -----------------------------------------------------------------------------------
+
+
+async def test_an_append_lands_whole_or_not_at_all(store: Store) -> None:
+    await append_turns(store, KEY, 1)
+    broken = ChatMessage(Role.ASSISTANT, None, tokens=3)  # type: ignore[arg-type]
+    with pytest.raises(Exception):  # noqa: B017 - each database names the violation its own way
+        await store.append(KEY, [user("lost"), broken])
+    assert contents(await store.load(KEY, 1000)) == ["q0", "a0"]
+    assert await store.stats(KEY) == ConversationStats(1, 2, 10, 10)
+    await append_turns(store, KEY, 1)
+    assert len(await store.load(KEY, 1000)) == 4
+
+
+async def test_stats_count_turns_messages_and_tokens(store: Store) -> None:
+    assert await store.stats(KEY) == ConversationStats()
+    await store.append(KEY, [user("q", tokens=12), answer("a", tokens=30)], output_tokens=31)
+    await store.append(KEY, [user("q2", tokens=5), answer("a2", tokens=8)])
+    await store.append(KEY, [ChatMessage(Role.SYSTEM, "note", tokens=1)])
+    assert await store.stats(KEY) == ConversationStats(
+        turns=2, messages=5, input_tokens=17, output_tokens=39
+    )
+    assert await store.stats(OTHER) == ConversationStats()
+
+
+async def test_concurrent_appends_from_two_instances_keep_the_window_exact(stores: Stores) -> None:
+    first, second = await stores.open(), await stores.open()
+    await asyncio.gather(
+        append_turns(first, KEY, 20, asker="first"), append_turns(second, KEY, 20, asker="second")
+    )
+    assert (await first.stats(KEY)).turns == 40
+    assert len(await second.load(KEY, 10_000)) == 80
+    window = await first.load(KEY, 70)
+    assert len(window) == 7
+    assert window == (await second.load(KEY, 10_000))[-7:]
+
+
+# -- reset and settings -----------------------------------------------------------------------
+
+
+async def test_reset_starts_a_fresh_context_but_keeps_messages_for_export(store: Store) -> None:
+    await append_turns(store, KEY, 2)
+    await store.reset(KEY)
+    assert await store.load(KEY, 1000) == []
+    await store.append(KEY, [user("after"), answer("reply")])
+    assert contents(await store.load(KEY, 1000)) == ["after", "reply"]
+    exported = [item async for item in store.export(ExportFilter())]
+    assert [(key, contents(messages)) for key, messages in exported] == [
+        (KEY, ["q0", "a0", "q1", "a1", "after", "reply"])
+    ]
+    assert (await store.stats(KEY)).messages == 6
+
+
+async def test_reset_of_an_unknown_conversation_is_harmless(store: Store) -> None:
+    await store.reset(OTHER)
+    assert await store.load(OTHER, 100) == []
+
+
+async def test_settings_set_keep_and_clear(store: Store) -> None:
+    assert await store.get_settings(KEY) == ConversationSettings()
+    await store.set_settings(KEY, system_prompt="be terse")
+    await store.set_settings(KEY, model="small")
+    assert await store.get_settings(KEY) == ConversationSettings("be terse", "small")
+    await store.set_settings(KEY, system_prompt=UNSET, model=None)
+    assert await store.get_settings(KEY) == ConversationSettings("be terse", None)
+    await store.set_settings(KEY)
+    await store.set_settings(KEY, system_prompt=None)
+    assert await store.get_settings(KEY) == ConversationSettings()
+    assert await store.get_settings(OTHER) == ConversationSettings()
+    await append_turns(store, KEY, 1)
+    assert (await store.stats(KEY)).turns == 1
+
+
+# -- forget and purge -------------------------------------------------------------------------
+
+
+async def test_forget_deletes_an_authors_turns_and_the_window_still_fills(store: Store) -> None:
+    for index in range(6):
+        asker = "alice" if index % 2 == 0 else "bob"
+        await store.append(KEY, [user(f"q{index}", author=asker), answer(f"a{index}", asker=asker)])
+    await append_turns(store, OTHER, 2, asker="alice")
+    assert await store.forget("alice") == 10
+    assert await store.forget("alice") == 0
+    assert contents(await store.load(KEY, 40)) == ["q3", "a3", "q5", "a5"]
+    assert contents(await store.load(KEY, 1000)) == ["q1", "a1", "q3", "a3", "q5", "a5"]
+    assert await store.load(OTHER, 1000) == []
+    assert (await store.stats(KEY)).messages == 6
+    await store.append(KEY, [user("q6", author="bob"), answer("a6", asker="bob")])
+    assert contents(await store.load(KEY, 40)) == ["q5", "a5", "q6", "a6"]
+
+
+async def test_forget_after_reset_keeps_the_reset(store: Store) -> None:
+    await append_turns(store, KEY, 2, asker="bob")
+    await store.append(KEY, [user("last", author="alice"), answer("reply", asker="alice")])
+    await store.reset(KEY)
+    await store.forget("alice")
+    assert await store.load(KEY, 1000) == []
+    await append_turns(store, KEY, 1, asker="carol")
+    assert contents(await store.load(KEY, 1000)) == ["q0", "a0"]
+
+
+async def test_purge_deletes_old_messages(store: Store) -> None:
+    await store.append(KEY, [user("old", at=1000.0), answer("old reply", at=1001.0)])
+    await store.append(KEY, [user("new", at=5000.0), answer("new reply", at=5001.0)])
+    assert await store.purge(older_than=2000.0) == 2
+    assert contents(await store.load(KEY, 20)) == ["new", "new reply"]
+    assert contents(await store.load(KEY, 1000)) == ["new", "new reply"]
+    assert await store.purge(older_than=float("inf")) == 2
+    assert await store.load(KEY, 1000) == []
+
+
+async def test_expire_forgets_old_events_and_usage_counters(store: Store) -> None:
+    assert await store.claim_event("evt-old")
+    await store.add_usage({"turns:user:a:1": 1})
+    await store.expire(before=0.0)
+    assert await store.claim_event("evt-old") is False
+    assert await store.count_usage(["turns:user:a:1"]) == {"turns:user:a:1": 1}
+    await store.expire(before=float("inf"))
+    assert await store.claim_event("evt-old") is True
+    assert await store.count_usage(["turns:user:a:1"]) == {}
+
+
+# -- usage counters ---------------------------------------------------------------------------
+
+
+async def test_usage_counters_add_up_and_unknown_ones_are_absent(store: Store) -> None:
+    assert await store.count_usage([]) == {}
+    await store.add_usage({"a": 1, "b": 5})
+    await store.add_usage({"a": 2})
+    await asyncio.gather(*(store.add_usage({"c": 1}) for _ in range(20)))
+    assert await store.count_usage(["a", "b", "c", "missing"]) == {"a": 3, "b": 5, "c": 20}
+
+
+# -- export -----------------------------------------------------------------------------------
+
+
+async def test_export_filters_by_place_and_period(store: Store) -> None:
+    dm = ConversationKey("discord", "dm", "d1")
+    await store.append(KEY, [user("k1", at=100.0), answer("k2", at=200.0)])
+    await store.append(OTHER, [user("o1", at=150.0)])
+    await store.append(dm, [user("d1", at=300.0)])
+
+    async def export(**criteria: object) -> list[tuple[ConversationKey, list[str]]]:
+        found = store.export(ExportFilter(**criteria))  # type: ignore[arg-type]
+        return [(key, contents(messages)) async for key, messages in found]
+
+    assert await export() == [(KEY, ["k1", "k2"]), (OTHER, ["o1"]), (dm, ["d1"])]
+    assert await export(platform="discord") == [(KEY, ["k1", "k2"]), (dm, ["d1"])]
+    assert await export(platform="discord", space="dm") == [(dm, ["d1"])]
+    assert await export(since=150.0) == [(KEY, ["k2"]), (OTHER, ["o1"]), (dm, ["d1"])]
+    assert await export(since=150.0, until=300.0) == [(KEY, ["k2"]), (OTHER, ["o1"])]
+    assert await export(platform="matrix") == []
+
+
+async def test_export_pages_through_many_conversations(store: Store) -> None:
+    keys = [ConversationKey("discord", "g", f"c{n:03}") for n in range(450)]
+    await asyncio.gather(*(store.append(key, [user(key.channel)]) for key in keys))
+    exported = [key async for key, _ in store.export(ExportFilter())]
+    assert sorted(exported, key=str) == sorted(keys, key=str)
+
+
+# -- turn lock --------------------------------------------------------------------------------
+
+
+async def test_turns_of_one_conversation_run_in_arrival_order(store: Store) -> None:
+    order: list[int] = []
+    release = asyncio.Event()
+
+    async def turn(number: int) -> None:
+        async with store.turn_lock(KEY):
+            if number == 0:
+                await release.wait()
+            order.append(number)
+
+    tasks = [asyncio.create_task(turn(n)) for n in range(20)]
+    await asyncio.sleep(0.05)
+    assert order == []
+    release.set()
+    await asyncio.gather(*tasks)
+    assert order == list(range(20))
+
+
+async def test_different_conversations_do_not_wait_for_each_other(store: Store) -> None:
+    held = asyncio.Event()
+    release = asyncio.Event()
+
+    async def hold_key() -> None:
+        async with store.turn_lock(KEY):
+            held.set()
+            await release.wait()
+
+    holder = asyncio.create_task(hold_key())
+    await held.wait()
+    async with asyncio.timeout(10):
+        async with store.turn_lock(OTHER):
+            assert not holder.done()
+    release.set()
+    await holder
+
+
+# -- life cycle -------------------------------------------------------------------------------
+
+
+async def test_data_survives_closing_and_reopening(stores: Stores) -> None:
+    store = await stores.open()
+    await append_turns(store, KEY, 2)
+    await store.set_settings(KEY, model="m")
+    assert await store.claim_event("evt")
+    await store.close()
+    reopened = await stores.open()
+    assert contents(await reopened.load(KEY, 1000)) == ["q0", "a0", "q1", "a1"]
+    assert await reopened.get_settings(KEY) == ConversationSettings(None, "m")
+    assert await reopened.claim_event("evt") is False
+
+
+async def test_instances_opening_at_once_migrate_once(stores: Stores) -> None:
+    fresh = [stores.new() for _ in range(3)]
+    await asyncio.gather(*(store.open() for store in fresh))
+    again = await stores.open()
+    await again.ping()
+    assert await stores.scalar("SELECT COUNT(*) FROM schema_migrations") == 1
+    assert await stores.scalar("SELECT name FROM schema_migrations WHERE version = 1") == "initial"
+    await append_turns(fresh[0], KEY, 1)
+    assert len(await fresh[2].load(KEY, 100)) == 2
