@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import statistics
 import tempfile
 import time
@@ -17,7 +18,7 @@ from pathlib import Path
 from bot.config import Settings
 from bot.llm.base import GenerationOptions
 from bot.types import Author, ChatMessage, ConversationKey, Delta, Incoming, Kind, Role, Usage
-from bot.wiring import open_runtime
+from bot.wiring import Runtime, open_runtime
 
 
 class InstantBackend:
@@ -73,68 +74,94 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-async def concurrent_turns(settings: Settings, conversations: int, turns_each: int) -> str:
+async def throughput(settings: Settings, conversations: int, turns_each: int) -> float:
+    """Turns/s with every conversation sending its next message as soon as it is answered."""
     async with open_runtime(settings, backend=InstantBackend()) as runtime:
-        latencies: list[float] = []
 
         async def converse(name: str) -> None:
             for _ in range(turns_each):
+                await runtime.dialogue.handle(incoming(name), NullSink())
+
+        names = [f"t{conversations}-{n}" for n in range(conversations)]
+        started = time.perf_counter()
+        await asyncio.gather(*(converse(name) for name in names))
+        return conversations * turns_each / (time.perf_counter() - started)
+
+
+async def added_latency(settings: Settings, conversations: int, seconds: float) -> list[float]:
+    """Per-turn latency while every conversation sends one message a second, phases spread."""
+    async with open_runtime(settings, backend=InstantBackend()) as runtime:
+        latencies: list[float] = []
+
+        async def converse(name: str, phase: float) -> None:
+            await asyncio.sleep(phase)
+            for _ in range(int(seconds)):
                 started = time.perf_counter()
                 await runtime.dialogue.handle(incoming(name), NullSink())
-                latencies.append(time.perf_counter() - started)
+                elapsed = time.perf_counter() - started
+                latencies.append(elapsed)
+                await asyncio.sleep(max(0.0, 1.0 - elapsed))
 
-        started = time.perf_counter()
+        rng = random.Random(7)
         await asyncio.gather(
-            *(converse(f"c{n}-{uuid.uuid4().hex[:6]}") for n in range(conversations))
+            *(converse(f"l{conversations}-{n}", rng.random()) for n in range(conversations))
         )
-        elapsed = time.perf_counter() - started
-    total = conversations * turns_each
-    return (
-        f"{conversations:>6} conversations  {total:>6} turns  {total / elapsed:>8.0f} turns/s  "
-        f"p50 {percentile(latencies, 0.5) * 1000:6.2f} ms  "
-        f"p99 {percentile(latencies, 0.99) * 1000:6.2f} ms"
-    )
+        return latencies
 
 
-async def fill(runtime, key: ConversationKey, messages: int) -> None:
+async def fill(runtime: Runtime, key: ConversationKey, messages: int) -> None:
     batch = 1000
     for start in range(0, messages, batch):
         rows = [
-            ChatMessage(
-                Role.USER if n % 2 == 0 else Role.ASSISTANT, f"stored message {n}", tokens=6
-            )
+            ChatMessage(Role.USER if n % 2 else Role.ASSISTANT, f"stored message {n}", tokens=6)
             for n in range(start, min(messages, start + batch))
         ]
         await runtime.store.append(key, rows)
 
 
-async def per_turn_time(settings: Settings, stored: int, turns: int) -> float:
+async def per_turn_times(settings: Settings, stored: tuple[int, ...], turns: int) -> list[float]:
+    """Median turn time in conversations holding `stored` messages, measured interleaved."""
     async with open_runtime(settings, backend=InstantBackend()) as runtime:
-        name = f"long-{stored}"
-        await fill(runtime, incoming(name).key, stored)
-        times = []
+        names = [f"history-{count}" for count in stored]
+        for name, count in zip(names, stored, strict=True):
+            await fill(runtime, incoming(name).key, count)
+        times: dict[str, list[float]] = {name: [] for name in names}
         for _ in range(turns):
-            started = time.perf_counter()
-            await runtime.dialogue.handle(incoming(name), NullSink())
-            times.append(time.perf_counter() - started)
-    return statistics.median(times)
+            for name in names:
+                started = time.perf_counter()
+                await runtime.dialogue.handle(incoming(name), NullSink())
+                times[name].append(time.perf_counter() - started)
+    return [statistics.median(times[name]) for name in names]
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--turns", type=int, default=5000, help="turns per concurrency level")
+    parser.add_argument("--turns", type=int, default=6000, help="turns per throughput level")
+    parser.add_argument("--seconds", type=float, default=8, help="length of each latency run")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
-        settings = Settings(data_dir=Path(directory), openai_base_url="http://unused")
-        print("Concurrent conversations (instant model, SQLite on disk, WAL):")
+        settings = Settings(
+            data_dir=Path(directory),
+            openai_base_url="http://unused",
+            user_turns_per_minute=None,  # one bench user sends thousands of turns a minute
+            conversation_turns_per_minute=None,
+        )
+        print("Instant model, SQLite on disk (WAL), the whole DialogueManager path.")
+        print("conversations   turns/s (saturated)   added latency at 1 msg/s each: p50 / p99")
         for conversations in (1, 100, 1000):
-            turns_each = max(1, args.turns // conversations)
-            print(" ", await concurrent_turns(settings, conversations, turns_each))
-        print("Per-turn time against stored history in one conversation:")
-        short = await per_turn_time(settings, 10, 300)
-        long = await per_turn_time(settings, 100_000, 300)
-        print(f"  10 stored messages:      {short * 1000:6.3f} ms (median of 300 turns)")
-        print(f"  100,000 stored messages: {long * 1000:6.3f} ms (median of 300 turns)")
+            rate = await throughput(settings, conversations, max(1, args.turns // conversations))
+            latencies = await added_latency(settings, conversations, args.seconds)
+            print(
+                f"{conversations:>13}   {rate:>19,.0f}   "
+                f"{percentile(latencies, 0.5) * 1000:>8.2f} ms / "
+                f"{percentile(latencies, 0.99) * 1000:.2f} ms  ({len(latencies)} turns)"
+            )
+        # A window of about 15 messages either way, so only the stored history differs.
+        same_window = settings.model_copy(update={"context_window": 1250, "max_tokens": 1024})
+        short, long = await per_turn_times(same_window, (10, 100_000), turns=400)
+        print("Per-turn time by stored history (same ~15-message window, median of 400 turns):")
+        print(f"  10 stored messages:      {short * 1000:6.3f} ms")
+        print(f"  100,000 stored messages: {long * 1000:6.3f} ms")
         print(f"  ratio: {long / short:.2f}x")
 
 

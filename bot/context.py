@@ -12,13 +12,6 @@ CUT_MARKER = "\n[… cut here: the message was too long for the model's context]
 TokenCounter = Callable[[ChatMessage], int]
 
 
-def history_budget(
-    window: int, reply_reserve: int, system: ChatMessage, current: ChatMessage
-) -> int:
-    """Tokens left for earlier messages once the reply, system prompt and current message fit."""
-    return max(0, window - reply_reserve - system.tokens - current.tokens)
-
-
 def build(
     system: ChatMessage,
     history: Sequence[ChatMessage],

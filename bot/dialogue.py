@@ -169,19 +169,24 @@ class DialogueManager:
             return
         key, platform, arrived = incoming.key, incoming.key.platform, time.monotonic()
         self.metrics.saw(str(key))
-        overrides = await self._store.get_settings(key)
-        model = overrides.model or self._policy.model
+        model = self._policy.model
+        current = self._counted(self._user_message(incoming), model)
+        # History sized for the default model, the system prompt not yet known: build() trims.
+        overrides, history = await self._store.load_turn(key, self._room(model, current))
+        if overrides.model and overrides.model != model:  # another window and tokenizer
+            model = overrides.model
+            current = self._counted(current, model)
+            history = await self._store.load(key, self._room(model, current))
         system = self._counted(
             ChatMessage(Role.SYSTEM, overrides.system_prompt or self._policy.system_prompt), model
         )
-        current = self._counted(self._user_message(incoming), model)
         prior = [self._counted(message, model) for message in incoming.prior]
-        window = self._policy.context_window or self._backend.context_window(model)
-        budget = max(0, window - self._policy.max_tokens)
-        room = context.history_budget(window, self._policy.max_tokens, system, current)
-        history = [*await self._store.load(key, room), *prior]
         messages = context.build(
-            system, history, current, budget, lambda message: self._count(message, model)
+            system,
+            [*history, *prior],
+            current,
+            self._window(model) - self._policy.max_tokens,
+            lambda message: self._count(message, model),
         )
         options = GenerationOptions(model, self._policy.max_tokens, self._policy.temperature)
         result = await self._stream(key, messages, options, sink)
@@ -250,6 +255,13 @@ class DialogueManager:
             f"[The user attached {attachment.name} ({attachment.content_type}); "
             "only text files and images can be read, so say that it was not read.]"
         )
+
+    def _window(self, model: str) -> int:
+        return self._policy.context_window or self._backend.context_window(model)
+
+    def _room(self, model: str, current: ChatMessage) -> int:
+        """Tokens the history may take beside the reply and the current message."""
+        return max(0, self._window(model) - self._policy.max_tokens - current.tokens)
 
     def _count(self, message: ChatMessage, model: str) -> int:
         return self._backend.count_tokens([message], model)

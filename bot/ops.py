@@ -59,6 +59,7 @@ class OpsServer:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+            self._runner, self.port = None, None
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         handler = self._routes.get((request.method, request.path))

@@ -90,4 +90,3 @@ async def _until_signalled(
             return 0
         finally:
             loop.remove_signal_handler(signal.SIGTERM)
-            await runtime.ops.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import logging
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ from bot.dialogue import DialogueManager, DialoguePolicy
 from bot.limits import LimitPolicy
 from bot.llm.base import Backend, BackendError
 from bot.llm.breaker import CircuitBreaker, GuardedBackend
+from bot.maintenance import keep_tidy
 from bot.ops import OpsServer
 from bot.store.base import Store
 from bot.store.factory import create_store
@@ -123,11 +125,14 @@ async def open_runtime(
         dialogue = DialogueManager(
             dialogue_policy(settings, model), store, backend, limits=limit_policy(settings)
         )
+        ops = OpsServer(store, backend, dialogue.metrics)
+        housekeeping = asyncio.create_task(keep_tidy(store, settings.retention_days))
         try:
-            ops = OpsServer(store, backend, dialogue.metrics)
             yield Runtime(settings, store, backend, dialogue, model, ops)
         finally:
+            housekeeping.cancel()
             await dialogue.shutdown(settings.shutdown_grace_seconds)
+            await ops.stop()
             await backend.aclose()
     finally:
         await store.close()

@@ -17,6 +17,7 @@ class SlackAdapter:
     """The `slack` entry of the `parley.adapters` group."""
 
     summary = "answer in Slack: mentions, DMs, threads, /ask and assistant threads"
+    uses_http_server = True
 
     def is_configured(self, settings: Settings) -> bool:
         return bool(settings.slack_bot_token)
@@ -30,6 +31,11 @@ class SlackAdapter:
 
         choose_mode(settings)
         return None
+
+    async def diagnose(self, settings: Settings) -> list[str]:
+        from adapters.slack.doctor import check_token
+
+        return await check_token(settings)
 
     async def run(self, runtime: Runtime, args: argparse.Namespace) -> int:
         await self.serve(runtime)

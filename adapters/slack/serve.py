@@ -6,8 +6,6 @@ import asyncio
 import logging
 from typing import Literal
 
-from aiohttp import web
-
 from adapters.slack.app import EVENTS_PATH, SlackDoor
 from bot.config import ConfigError, Settings
 from bot.wiring import Runtime
@@ -43,7 +41,7 @@ async def serve(runtime: Runtime) -> None:
     if mode == "socket":
         await _serve_socket(door, runtime.settings)
     else:
-        await _serve_http(door, runtime.settings)
+        await _serve_http(door, runtime)
 
 
 async def _serve_socket(door: SlackDoor, settings: Settings) -> None:
@@ -59,19 +57,10 @@ async def _serve_socket(door: SlackDoor, settings: Settings) -> None:
         await handler.close_async()
 
 
-async def _serve_http(door: SlackDoor, settings: Settings) -> None:
-    web_app = web.Application()
-    door.add_routes(web_app)
-    runner = web.AppRunner(web_app)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, settings.http_host, settings.http_port).start()
-        log.info(
-            "Slack: Events API at http://%s:%d%s",
-            settings.http_host,
-            settings.http_port,
-            EVENTS_PATH,
-        )
-        await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()
+async def _serve_http(door: SlackDoor, runtime: Runtime) -> None:
+    """Answer the Events API on the process's one HTTP server, beside /healthz and /metrics."""
+    runtime.ops.mount("POST", EVENTS_PATH, door.handle_http)
+    if runtime.ops.port is None:  # not started by `parley slack` / `parley serve`: embedded use
+        await runtime.ops.start(runtime.settings.http_host, runtime.settings.http_port)
+    log.info("Slack: Events API at %s on port %s", EVENTS_PATH, runtime.ops.port)
+    await asyncio.Event().wait()

@@ -46,6 +46,12 @@ class Store(Protocol):
         """The newest messages since the last reset whose tokens fit, oldest first."""
         ...
 
+    async def load_turn(
+        self, key: ConversationKey, max_tokens: int
+    ) -> tuple[ConversationSettings, list[ChatMessage]]:
+        """`get_settings` and `load` in one round trip: what every turn reads."""
+        ...
+
     async def append(
         self, key: ConversationKey, messages: Sequence[ChatMessage], *, output_tokens: int = 0
     ) -> None:

@@ -89,6 +89,7 @@ _MIGRATION_LOCK = int.from_bytes(b"parley-m", "big", signed=True)
 _APPEND_TURN = sql.numbered(sql.APPEND_TURN)
 _INSERT_MESSAGE = sql.numbered(sql.INSERT_MESSAGE)
 _LOAD = sql.numbered(sql.LOAD)
+_SETTINGS = sql.numbered(sql.SETTINGS)
 _RESET = sql.numbered(sql.RESET)
 _RECOUNT_WINDOW = sql.numbered(sql.RECOUNT_WINDOW)
 _RECOUNT_TOTALS = sql.numbered(sql.RECOUNT_TOTALS)
@@ -245,10 +246,17 @@ class PostgresStore:
             return []
         return [chat_message(row) for row in await self.pool.fetch(_LOAD, str(key), max_tokens)]
 
+    async def load_turn(
+        self, key: ConversationKey, max_tokens: int
+    ) -> tuple[ConversationSettings, list[ChatMessage]]:
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(_SETTINGS, str(key))
+            rows = await conn.fetch(_LOAD, str(key), max_tokens) if max_tokens > 0 else []
+        settings = ConversationSettings(*row) if row else ConversationSettings()
+        return settings, [chat_message(row) for row in rows]
+
     async def get_settings(self, key: ConversationKey) -> ConversationSettings:
-        row = await self.pool.fetchrow(
-            "SELECT system_prompt, model FROM conversations WHERE key = $1", str(key)
-        )
+        row = await self.pool.fetchrow(_SETTINGS, str(key))
         return ConversationSettings(*row) if row else ConversationSettings()
 
     async def stats(self, key: ConversationKey) -> ConversationStats:

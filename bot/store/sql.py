@@ -80,6 +80,8 @@ WHERE c.key = ? AND m.tokens_before >= c.tokens_total - ? AND m.id > c.context_s
 ORDER BY m.tokens_before
 """
 
+SETTINGS = "SELECT system_prompt, model FROM conversations WHERE key = ?"
+
 # The newest message tops messages_window because tokens_before grows strictly with id.
 RESET = """
 UPDATE conversations SET

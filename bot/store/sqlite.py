@@ -258,10 +258,14 @@ class SqliteStore:
             return []
         return [chat_message(row) for row in await self._read(sql.LOAD, (str(key), max_tokens))]
 
+    async def load_turn(
+        self, key: ConversationKey, max_tokens: int
+    ) -> tuple[ConversationSettings, list[ChatMessage]]:
+        settings, rows = await self._reader.call(partial(_read_turn, str(key), max_tokens))  # type: ignore[misc]
+        return settings, [chat_message(row) for row in rows]
+
     async def get_settings(self, key: ConversationKey) -> ConversationSettings:
-        rows = await self._read(
-            "SELECT system_prompt, model FROM conversations WHERE key = ?", (str(key),)
-        )
+        rows = await self._read(sql.SETTINGS, (str(key),))
         return ConversationSettings(*rows[0]) if rows else ConversationSettings()
 
     async def stats(self, key: ConversationKey) -> ConversationStats:
@@ -366,6 +370,14 @@ def _write_batch(conn: sqlite3.Connection, batch: list[_Request]) -> list[object
 
 def _fetchall(statement: str, params: Sequence[object], conn: sqlite3.Connection) -> list[object]:
     return conn.execute(statement, params).fetchall()
+
+
+def _read_turn(
+    key: str, max_tokens: int, conn: sqlite3.Connection
+) -> tuple[ConversationSettings, list[object]]:
+    found = conn.execute(sql.SETTINGS, (key,)).fetchone()
+    rows = conn.execute(sql.LOAD, (key, max_tokens)).fetchall() if max_tokens > 0 else []
+    return ConversationSettings(*found) if found else ConversationSettings(), rows
 
 
 def _write_failure(error: sqlite3.Error) -> StoreError:

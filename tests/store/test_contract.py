@@ -338,3 +338,13 @@ async def test_instances_opening_at_once_migrate_once(stores: Stores) -> None:
     assert await stores.scalar("SELECT name FROM schema_migrations WHERE version = 1") == "initial"
     await append_turns(fresh[0], KEY, 1)
     assert len(await fresh[2].load(KEY, 100)) == 2
+
+
+async def test_load_turn_reads_settings_and_history_together(store: Store) -> None:
+    assert await store.load_turn(KEY, 100) == (ConversationSettings(), [])
+    await store.set_settings(KEY, system_prompt="Be brief.")
+    await append_turns(store, KEY, 3)
+    settings, history = await store.load_turn(KEY, 1000)
+    assert settings == ConversationSettings(system_prompt="Be brief.")
+    assert history == await store.load(KEY, 1000)
+    assert (await store.load_turn(KEY, 0))[1] == []

@@ -1,0 +1,36 @@
+"""Housekeeping on a schedule: retention of messages, and forgetting old event ids and counters."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from bot.store.base import Store
+
+log = logging.getLogger(__name__)
+
+INTERVAL_SECONDS = 3600.0
+EVENT_MEMORY_SECONDS = 2 * 86_400.0
+"""How long an event id is remembered for dedupe: platforms redeliver within minutes."""
+
+
+async def tidy(store: Store, retention_days: int | None, now: float) -> int:
+    """One round: expire old event ids and counters; purge messages past retention."""
+    await store.expire(now - EVENT_MEMORY_SECONDS)
+    if retention_days is None:
+        return 0
+    purged = await store.purge(now - retention_days * 86_400.0)
+    if purged:
+        log.info("retention: deleted %d messages older than %d days", purged, retention_days)
+    return purged
+
+
+async def keep_tidy(store: Store, retention_days: int | None) -> None:
+    """Run `tidy` every hour until cancelled; a failed round is logged and retried next time."""
+    while True:
+        try:
+            await tidy(store, retention_days, time.time())
+        except Exception:
+            log.warning("housekeeping failed; trying again in an hour", exc_info=True)
+        await asyncio.sleep(INTERVAL_SECONDS)

@@ -1,0 +1,95 @@
+"""`parley doctor`: each problem on a line with its fix, and a non-zero exit."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from tests.peers.openai_peer import OpenAIPeer
+from tests.peers.slack_peer import SlackPeer
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def doctor(env: dict[str, str]) -> tuple[int, list[str]]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "doctor",
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 90)
+    return process.returncode, out.decode().splitlines()
+
+
+async def rejecting_slack() -> web.AppRunner:
+    """A Slack Web API that refuses every token, as Slack does a revoked one."""
+
+    async def auth_test(request: web.Request) -> web.Response:
+        return web.json_response({"ok": False, "error": "invalid_auth"})
+
+    app = web.Application()
+    app.router.add_post("/api/auth.test", auth_test)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    return runner
+
+
+async def test_a_bad_slack_token_and_an_unreachable_model_are_both_reported(tmp_path: Path):
+    runner = await rejecting_slack()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        code, lines = await doctor(
+            {
+                "SLACK_BOT_TOKEN": "xoxb-revoked",
+                "SLACK_APP_TOKEN": "xapp-1",
+                "PARLEY_SLACK_API_URL": f"http://127.0.0.1:{port}/api/",
+                "OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
+                "PARLEY_MODEL": "any",
+                "PARLEY_MAX_RETRIES": "0",
+                "PARLEY_DATA_DIR": str(tmp_path),
+            }
+        )
+    finally:
+        await runner.cleanup()
+    assert code != 0
+    slack = [line for line in lines if line.startswith("FAIL  slack:")]
+    model = [line for line in lines if line.startswith("FAIL  model:")]
+    assert len(slack) == 1 and "invalid_auth" in slack[0] and "set SLACK_BOT_TOKEN" in slack[0]
+    assert len(model) == 1 and "fix OPENAI_BASE_URL or start the model server" in model[0]
+    assert any(line.startswith("ok    store:") for line in lines)
+
+
+async def test_a_healthy_setup_passes(tmp_path: Path):
+    openai_peer = await OpenAIPeer().start()
+    slack = SlackPeer()
+    await slack.start()
+    try:
+        code, lines = await doctor(
+            {
+                "SLACK_BOT_TOKEN": "xoxb-good",
+                "SLACK_APP_TOKEN": "xapp-1",
+                "PARLEY_SLACK_API_URL": slack.api_url,
+                "OPENAI_BASE_URL": openai_peer.base_url,
+                "PARLEY_DATA_DIR": str(tmp_path),
+            }
+        )
+    finally:
+        await slack.stop()
+        await openai_peer.stop()
+    assert code == 0, lines
+    assert all(line.startswith("ok") for line in lines)
+    assert any("model peer-model" in line for line in lines)
