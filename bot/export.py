@@ -7,7 +7,7 @@ import asyncio
 import json
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -42,7 +42,13 @@ def _date(text: str | None, option: str) -> float | None:
         raise ConfigError(f"{option} {text!r}: use a date like 2026-01-31") from None
 
 
-async def export(store: Store, settings: Settings, where: ExportFilter, out: IO[str]) -> int:
+async def export(
+    store: Store,
+    settings: Settings,
+    where: ExportFilter,
+    out: IO[str],
+    progress: Callable[[int], None] = lambda written: None,
+) -> int:
     """Write one JSON line per conversation that has an answer; return how many were written."""
     written = 0
     async for key, messages in store.export(where):
@@ -51,6 +57,7 @@ async def export(store: Store, settings: Settings, where: ExportFilter, out: IO[
         if line is not None:
             out.write(json.dumps(line, ensure_ascii=False) + "\n")
             written += 1
+            progress(written)
     return written
 
 
@@ -74,15 +81,24 @@ def run_export(args: argparse.Namespace) -> int:
         until=_date(args.until, "--until"),
     )
 
-    async def main() -> int:
+    async def main(progress: Callable[[int], None]) -> int:
         store = create_store(settings.effective_database_url)
         await store.open()
         try:
             with _output(args.output) as out:
-                return await export(store, settings, where, out)
+                return await export(store, settings, where, out, progress)
         finally:
             await store.close()
 
-    written = asyncio.run(main())
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    console = Console(stderr=True)
+    columns = (SpinnerColumn(), TextColumn("exported {task.completed} conversations"))
+    with Progress(
+        *columns, console=console, transient=True, disable=not console.is_terminal
+    ) as bar:
+        task = bar.add_task("export", total=None)
+        written = asyncio.run(main(lambda count: bar.update(task, completed=count)))
     print(f"exported {written} conversations", file=sys.stderr)
     return 0

@@ -86,13 +86,21 @@ async def _served_model(backend: OpenAIBackend, settings: Settings) -> str | Non
     return served[0] if served else None
 
 
+def _is_local(settings: Settings) -> bool:
+    try:
+        return choose_backend_kind(settings) == "local"
+    except ConfigError:
+        return False
+
+
 def dialogue_policy(settings: Settings, model: str) -> DialoguePolicy:
     return DialoguePolicy(
         model=model,
         system_prompt=settings.system_prompt,
         max_tokens=settings.max_tokens,
         temperature=settings.temperature,
-        models_allowed=tuple(settings.models_allowed),
+        # A local backend holds one model in memory: there is nothing else to switch to.
+        models_allowed=() if _is_local(settings) else tuple(settings.models_allowed),
         context_window=settings.context_window,
         max_attachment_chars=settings.max_attachment_bytes,
         access=access_policies(settings),

@@ -6,6 +6,8 @@ so a failing request fails alone), commits once and resolves the callers in subm
 Reads are batched the same way on a second connection, without the transaction. A hop between
 the event loop and a thread costs more than a query here (about 0.3 ms measured on a 2-core VM),
 so it is paid once per batch, not once per call; the event loop itself never touches the disk.
+aiosqlite, the usual choice, hops once per statement and has no public way to run a batch in
+its thread, which is why the two worker threads here are written by hand.
 """
 
 from __future__ import annotations
