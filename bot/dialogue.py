@@ -79,30 +79,35 @@ class DialogueManager:
         """Handle one event; never raises for the event's own failures (the user is told)."""
         if not self._accepting or incoming.author.is_bot:
             return
-        access = self._policy.access.get(incoming.key.platform)
-        if access is not None and not access.allows(incoming):
-            log.debug("event outside the allowlists dropped")
-            return
-        with bind_turn(str(incoming.key), incoming.event_id):
-            try:
+        try:
+            with bind_turn(str(incoming.key), str(incoming.event_id)):
+                access = self._policy.access.get(incoming.key.platform)
+                if access is not None and not access.allows(incoming):
+                    log.debug("event outside the allowlists dropped")
+                    return
                 await self._dispatch(incoming, sink)
-            except Exception:
-                log.exception("turn failed")
-                self.metrics.turns.labels(incoming.key.platform, "error").inc()
-                await _tell(sink, INTERNAL_ERROR)
+        except Exception:
+            log.exception("turn failed")
+            self.metrics.turns.labels(str(incoming.key.platform), "error").inc()
+            await _tell(sink, INTERNAL_ERROR)
 
     async def knows(self, key: ConversationKey) -> bool:
         """Whether anything of this conversation is stored."""
         return (await self._store.stats(key)).messages > 0
 
     def stop(self, key: ConversationKey) -> bool:
-        """Stop the answer being written in this conversation; False when there is none."""
-        active = self._active.get(key)
-        if active is None:
-            return False
-        active.stop_requested.set()
-        active.task.cancel()
-        return True
+        """Stop the answer being written in this conversation; False when there is none.
+
+        Asked in a channel (a key without a thread), it also stops answers in that channel's
+        threads: Slack's slash commands, for one, cannot be used inside a thread.
+        """
+        stopped = False
+        for active_key, active in list(self._active.items()):
+            if active_key == key or (key.thread is None and _parent(active_key) == key):
+                active.stop_requested.set()
+                active.task.cancel()
+                stopped = True
+        return stopped
 
     async def shutdown(self, grace: float) -> None:
         """Stop taking events; let turns in flight finish within `grace` seconds, then cancel."""
@@ -268,6 +273,10 @@ class DialogueManager:
 
     def _counted(self, message: ChatMessage, model: str) -> ChatMessage:
         return replace(message, tokens=self._count(message, model))
+
+
+def _parent(key: ConversationKey) -> ConversationKey:
+    return ConversationKey(key.platform, key.space, key.channel)
 
 
 async def _tell(sink: ReplySink, line: str) -> None:

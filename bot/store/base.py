@@ -62,7 +62,9 @@ class Store(Protocol):
         """Start a fresh context; stored messages stay for export."""
         ...
 
-    async def get_settings(self, key: ConversationKey) -> ConversationSettings: ...
+    async def get_settings(self, key: ConversationKey) -> ConversationSettings:
+        """The conversation's settings; a thread inherits what its channel sets and it does not."""
+        ...
 
     async def set_settings(
         self, key: ConversationKey, *, system_prompt: object = UNSET, model: object = UNSET

@@ -110,19 +110,23 @@ _CONNECT_ERRORS = (
 )
 
 
-class _AdvisoryLocks:
-    """Session advisory locks for many keys, all held on one dedicated connection."""
+LOCK_CONNECTIONS = 4
+"""Dedicated connections holding conversation locks; each serializes its own lock calls."""
 
-    def __init__(self, connect: Callable[[], Awaitable[asyncpg.Connection]], namespace: str):
+
+def lock_id(namespace: str, key: str) -> int:
+    digest = hashlib.blake2b(f"{namespace}\n{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class _AdvisoryLocks:
+    """Session advisory locks for many conversations, held on one dedicated connection."""
+
+    def __init__(self, connect: Callable[[], Awaitable[asyncpg.Connection]]):
         self._connect = connect
-        self._namespace = namespace
         self._conn: asyncpg.Connection | None = None
         self._guard = asyncio.Lock()
         self._cleanups: set[asyncio.Task[Any]] = set()
-
-    def lock_id(self, key: str) -> int:
-        digest = hashlib.blake2b(f"{self._namespace}\n{key}".encode(), digest_size=8).digest()
-        return int.from_bytes(digest, "big", signed=True)
 
     async def _call(self, function: str, lock_id: int) -> bool:
         async with self._guard:
@@ -157,8 +161,7 @@ class _AdvisoryLocks:
             log.warning("could not release a conversation lock (%s); its session ended", error)
 
     @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock_id = self.lock_id(key)
+    async def hold(self, lock_id: int) -> AsyncIterator[None]:
         wait = _LOCK_POLL_SECONDS[0]
         while not await self._try(lock_id):
             await asyncio.sleep(wait)
@@ -186,7 +189,8 @@ class PostgresStore:
         self._max_pool = max_pool
         self._pool: asyncpg.Pool | None = None
         self._turns = KeyedLock()
-        self._locks: _AdvisoryLocks | None = None
+        self._locks: list[_AdvisoryLocks] = []
+        self._namespace = ""
 
     async def open(self) -> None:
         try:
@@ -206,12 +210,15 @@ class PostgresStore:
                 f"cannot use the PostgreSQL database {redacted_url(self._dsn)} ({error}); "
                 "check PARLEY_DATABASE_URL"
             ) from error
-        self._locks = _AdvisoryLocks(partial(asyncpg.connect, self._dsn), namespace)
+        self._namespace = namespace
+        self._locks = [
+            _AdvisoryLocks(partial(asyncpg.connect, self._dsn)) for _ in range(LOCK_CONNECTIONS)
+        ]
 
     async def close(self) -> None:
-        if self._locks is not None:
-            await self._locks.close()
-            self._locks = None
+        for locks in self._locks:
+            await locks.close()
+        self._locks = []
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -228,9 +235,10 @@ class PostgresStore:
     @asynccontextmanager
     async def _turn(self, key: ConversationKey) -> AsyncIterator[None]:
         async with self._turns.lock(key):
-            if self._locks is None:
+            if not self._locks:
                 raise StoreError("the PostgreSQL store is not open")
-            async with self._locks.hold(str(key)):
+            held = lock_id(self._namespace, str(key))
+            async with self._locks[held % len(self._locks)].hold(held):
                 yield
 
     def turn_lock(self, key: ConversationKey) -> AbstractAsyncContextManager[None]:
@@ -250,14 +258,13 @@ class PostgresStore:
         self, key: ConversationKey, max_tokens: int
     ) -> tuple[ConversationSettings, list[ChatMessage]]:
         async with self.pool.acquire() as conn:
-            row = await conn.fetchrow(_SETTINGS, str(key))
+            found = await conn.fetch(_SETTINGS, *sql.settings_keys(key))
             rows = await conn.fetch(_LOAD, str(key), max_tokens) if max_tokens > 0 else []
-        settings = ConversationSettings(*row) if row else ConversationSettings()
-        return settings, [chat_message(row) for row in rows]
+        return sql.merged_settings(key, found), [chat_message(row) for row in rows]
 
     async def get_settings(self, key: ConversationKey) -> ConversationSettings:
-        row = await self.pool.fetchrow(_SETTINGS, str(key))
-        return ConversationSettings(*row) if row else ConversationSettings()
+        found = await self.pool.fetch(_SETTINGS, *sql.settings_keys(key))
+        return sql.merged_settings(key, found)
 
     async def stats(self, key: ConversationKey) -> ConversationStats:
         row = await self.pool.fetchrow(

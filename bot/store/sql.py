@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.store.base import ExportFilter
-from bot.types import ChatMessage, ConversationKey, Role
+from bot.types import ChatMessage, ConversationKey, ConversationSettings, Role
 
 BUSY_TIMEOUT_SECONDS = 5.0
 EXPORT_PAGE = 200
@@ -80,7 +80,24 @@ WHERE c.key = ? AND m.tokens_before >= c.tokens_total - ? AND m.id > c.context_s
 ORDER BY m.tokens_before
 """
 
-SETTINGS = "SELECT system_prompt, model FROM conversations WHERE key = ?"
+SETTINGS = "SELECT key, system_prompt, model FROM conversations WHERE key IN (?, ?)"
+"""A conversation's own settings and its channel's, which its threads inherit."""
+
+
+def settings_keys(key: ConversationKey) -> tuple[str, str]:
+    """The parameters of SETTINGS: the conversation, then the channel it is a thread of."""
+    return str(key), str(ConversationKey(key.platform, key.space, key.channel))
+
+
+def merged_settings(key: ConversationKey, rows: Sequence[Sequence[Any]]) -> ConversationSettings:
+    """A thread's own settings where it has them, else its channel's."""
+    found = {row[0]: row[1:] for row in rows}
+    own, channel = (found.get(name, (None, None)) for name in settings_keys(key))
+    return ConversationSettings(
+        system_prompt=own[0] if own[0] is not None else channel[0],
+        model=own[1] if own[1] is not None else channel[1],
+    )
+
 
 # The newest message tops messages_window because tokens_before grows strictly with id.
 RESET = """

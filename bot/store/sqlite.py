@@ -263,12 +263,11 @@ class SqliteStore:
     async def load_turn(
         self, key: ConversationKey, max_tokens: int
     ) -> tuple[ConversationSettings, list[ChatMessage]]:
-        settings, rows = await self._reader.call(partial(_read_turn, str(key), max_tokens))  # type: ignore[misc]
+        settings, rows = await self._reader.call(partial(_read_turn, key, max_tokens))  # type: ignore[misc]
         return settings, [chat_message(row) for row in rows]
 
     async def get_settings(self, key: ConversationKey) -> ConversationSettings:
-        rows = await self._read(sql.SETTINGS, (str(key),))
-        return ConversationSettings(*rows[0]) if rows else ConversationSettings()
+        return sql.merged_settings(key, await self._read(sql.SETTINGS, sql.settings_keys(key)))
 
     async def stats(self, key: ConversationKey) -> ConversationStats:
         rows = await self._read(
@@ -375,11 +374,11 @@ def _fetchall(statement: str, params: Sequence[object], conn: sqlite3.Connection
 
 
 def _read_turn(
-    key: str, max_tokens: int, conn: sqlite3.Connection
+    key: ConversationKey, max_tokens: int, conn: sqlite3.Connection
 ) -> tuple[ConversationSettings, list[object]]:
-    found = conn.execute(sql.SETTINGS, (key,)).fetchone()
-    rows = conn.execute(sql.LOAD, (key, max_tokens)).fetchall() if max_tokens > 0 else []
-    return ConversationSettings(*found) if found else ConversationSettings(), rows
+    found = conn.execute(sql.SETTINGS, sql.settings_keys(key)).fetchall()
+    rows = conn.execute(sql.LOAD, (str(key), max_tokens)).fetchall() if max_tokens > 0 else []
+    return sql.merged_settings(key, found), rows
 
 
 def _write_failure(error: sqlite3.Error) -> StoreError:

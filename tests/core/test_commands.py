@@ -115,3 +115,21 @@ async def test_slash_command_events_run_commands(peer_settings, openai_peer):
         await runtime.dialogue.handle(replace(message("hi"), kind=Kind.COMMAND), ask_sink)
     assert sink.final.startswith("This conversation: 0 turns")
     assert ask_sink.final == "echo: Ann: hi"
+
+
+async def test_stop_in_a_channel_stops_answers_in_its_threads(peer_settings, openai_peer):
+    from dataclasses import replace
+
+    from bot.types import ConversationKey
+
+    openai_peer.answer = lambda request: "word " * 200
+    openai_peer.chunk_delay = 0.02
+    async with open_runtime(peer_settings) as runtime:
+        answer = RecordingSink()
+        in_thread = replace(message("talk"), key=ConversationKey("test", "space", "c1", "t1"))
+        turn = runtime.dialogue.submit(in_thread, answer)
+        await answer.updated.wait()
+        stop = await ask(runtime, "/stop")  # the channel "c1" itself, no thread
+        await turn
+    assert stop.final == "Stopped."
+    assert answer.final.endswith(STOPPED_MARK)

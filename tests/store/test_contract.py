@@ -348,3 +348,16 @@ async def test_load_turn_reads_settings_and_history_together(store: Store) -> No
     assert settings == ConversationSettings(system_prompt="Be brief.")
     assert history == await store.load(KEY, 1000)
     assert (await store.load_turn(KEY, 0))[1] == []
+
+
+async def test_threads_inherit_their_channels_settings(store: Store) -> None:
+    channel = ConversationKey("slack", "T1", "C1")
+    thread = ConversationKey("slack", "T1", "C1", "1.0")
+    await store.set_settings(channel, system_prompt="Channel prompt.", model="m1")
+    await store.set_settings(thread, model="m2")
+    expected = ConversationSettings(system_prompt="Channel prompt.", model="m2")
+    assert await store.get_settings(thread) == expected
+    assert (await store.load_turn(thread, 10))[0] == expected
+    assert await store.get_settings(channel) == ConversationSettings("Channel prompt.", "m1")
+    other = ConversationKey("slack", "T1", "C2", "1.0")
+    assert await store.get_settings(other) == ConversationSettings()

@@ -1,0 +1,156 @@
+"""Scale-out: turns/s with 1, 2 and 3 replica processes on PostgreSQL against one on SQLite.
+
+Run: python -m bench.scale            (about half a minute on 2 cores)
+
+Each process runs the real runtime (DialogueManager, store, breaker) with an instant model on its
+own conversations; all processes open their store first, then start together on a signal, and a
+configuration's time runs from that signal to the last process's finish. PostgreSQL runs use a
+fresh schema each, dropped afterwards; its DSN comes from --postgres or PARLEY_TEST_POSTGRES_DSN.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from bench.core import InstantBackend, NullSink, incoming
+from bot.config import Settings
+from bot.wiring import open_runtime
+
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+READY, GO = "ready", "go"
+
+
+async def worker(database_url: str, conversations: int, turns: int) -> None:
+    """One replica: open the store, say ready, wait for the go line, run every turn, report."""
+    with tempfile.TemporaryDirectory() as data_dir:
+        settings = Settings(
+            data_dir=Path(data_dir),
+            database_url=database_url,
+            openai_base_url="http://unused",
+            user_turns_per_minute=None,  # one bench user sends thousands of turns a minute
+            conversation_turns_per_minute=None,
+        )
+        async with open_runtime(settings, backend=InstantBackend()) as runtime:
+            names = [f"{uuid.uuid4().hex[:8]}-{n}" for n in range(conversations)]
+            # Each conversation's first turn before the clock starts: a conversation row exists.
+            await asyncio.gather(*(runtime.dialogue.handle(incoming(n), NullSink()) for n in names))
+            print(READY, flush=True)
+            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+
+            async def converse(name: str) -> None:
+                for _ in range(turns):
+                    await runtime.dialogue.handle(incoming(name), NullSink())
+
+            await asyncio.gather(*(converse(name) for name in names))
+            print(time.time(), flush=True)
+
+
+async def run_together(database_url: str, processes: int, conversations: int, turns: int) -> float:
+    """Aggregate turns/s of `processes` workers started together on one database."""
+    workers = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.scale",
+            "--worker",
+            database_url,
+            "--conversations",
+            str(conversations),
+            "--turns",
+            str(turns),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        for _ in range(processes)
+    ]
+    for process in workers:
+        assert process.stdout is not None
+        line = (await process.stdout.readline()).decode().strip()
+        if line != READY:
+            raise RuntimeError(f"a worker failed to start (exit {await process.wait()})")
+    started = time.time()
+    for process in workers:
+        assert process.stdin is not None
+        process.stdin.write(f"{GO}\n".encode())
+        await process.stdin.drain()
+    finished = []
+    for process in workers:
+        output, _ = await process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"a worker failed (exit {process.returncode})")
+        finished.append(float(output.decode().split()[-1]))
+    return processes * conversations * turns / (max(finished) - started)
+
+
+def with_search_path(dsn: str, schema: str) -> str:
+    parts = urlsplit(dsn)
+    query = f"{parts.query}&search_path={schema}" if parts.query else f"search_path={schema}"
+    return urlunsplit(parts._replace(query=query))
+
+
+@asynccontextmanager
+async def fresh_schema(dsn: str) -> AsyncIterator[str]:
+    """A DSN whose search_path is a new schema, dropped afterwards."""
+    schema = f"parley_bench_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute(f"CREATE SCHEMA {schema}")
+        yield with_search_path(dsn, schema)
+    finally:
+        await admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await admin.close()
+
+
+async def main(args: argparse.Namespace) -> None:
+    per_process = args.conversations * args.turns
+    print(
+        f"Instant model, {args.conversations} conversations x {args.turns} turns per process "
+        f"({per_process} turns each), {os.cpu_count()} CPUs:"
+    )
+    with tempfile.TemporaryDirectory() as directory:
+        url = f"sqlite:///{Path(directory) / 'parley.db'}"
+        sqlite = await run_together(url, 1, args.conversations, args.turns)
+    print(f"  SQLite      1 process    {sqlite:8.0f} turns/s")
+    postgres = {}
+    for processes in (1, 2, 3):
+        async with fresh_schema(args.postgres) as url:
+            postgres[processes] = await run_together(url, processes, args.conversations, args.turns)
+        print(
+            f"  PostgreSQL  {processes} process{'es' if processes > 1 else '  '}  "
+            f"{postgres[processes]:8.0f} turns/s  "
+            f"({postgres[processes] / postgres[1]:.2f}x one PostgreSQL process, "
+            f"{postgres[processes] / sqlite:.2f}x SQLite)"
+        )
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--conversations", type=int, default=100, help="per process")
+    parser.add_argument("--turns", type=int, default=10, help="per conversation")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("PARLEY_TEST_POSTGRES_DSN", DEFAULT_POSTGRES),
+        help="a PostgreSQL DSN; each configuration gets its own schema in it",
+    )
+    parser.add_argument("--worker", metavar="DATABASE_URL", help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    arguments = parse_args()
+    if arguments.worker:
+        asyncio.run(worker(arguments.worker, arguments.conversations, arguments.turns))
+    else:
+        asyncio.run(main(arguments))
