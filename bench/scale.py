@@ -17,18 +17,13 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
-
-import asyncpg
 
 from bench.core import InstantBackend, NullSink, incoming
 from bot.config import Settings
 from bot.wiring import open_runtime
+from tests.support.postgres import POSTGRES_DSN, postgres_schema
 
-DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 READY, GO = "ready", "go"
 
 
@@ -94,25 +89,6 @@ async def run_together(database_url: str, processes: int, conversations: int, tu
     return processes * conversations * turns / (max(finished) - started)
 
 
-def with_search_path(dsn: str, schema: str) -> str:
-    parts = urlsplit(dsn)
-    query = f"{parts.query}&search_path={schema}" if parts.query else f"search_path={schema}"
-    return urlunsplit(parts._replace(query=query))
-
-
-@asynccontextmanager
-async def fresh_schema(dsn: str) -> AsyncIterator[str]:
-    """A DSN whose search_path is a new schema, dropped afterwards."""
-    schema = f"parley_bench_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(dsn)
-    try:
-        await admin.execute(f"CREATE SCHEMA {schema}")
-        yield with_search_path(dsn, schema)
-    finally:
-        await admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        await admin.close()
-
-
 async def main(args: argparse.Namespace) -> None:
     per_process = args.conversations * args.turns
     print(
@@ -125,7 +101,7 @@ async def main(args: argparse.Namespace) -> None:
     print(f"  SQLite      1 process    {sqlite:8.0f} turns/s")
     postgres = {}
     for processes in (1, 2, 3):
-        async with fresh_schema(args.postgres) as url:
+        async with postgres_schema(args.postgres, prefix="parley_bench") as url:
             postgres[processes] = await run_together(url, processes, args.conversations, args.turns)
         print(
             f"  PostgreSQL  {processes} process{'es' if processes > 1 else '  '}  "
@@ -141,7 +117,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--turns", type=int, default=10, help="per conversation")
     parser.add_argument(
         "--postgres",
-        default=os.environ.get("PARLEY_TEST_POSTGRES_DSN", DEFAULT_POSTGRES),
+        default=POSTGRES_DSN,
         help="a PostgreSQL DSN; each configuration gets its own schema in it",
     )
     parser.add_argument("--worker", metavar="DATABASE_URL", help=argparse.SUPPRESS)

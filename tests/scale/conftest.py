@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.peers.openai_peer import OpenAIPeer
-from tests.store.conftest import postgres_schema
+from tests.support.postgres import postgres_schema
 
 
 @pytest.fixture

@@ -66,7 +66,7 @@ async def test_a_killed_replica_leaves_no_half_turn(tmp_path: Path, openai_peer:
     await answers_reach(answers, KILL_AFTER_ANSWERS)
     await replica.kill()
     answered = {answer["event_id"] for answer in read_answers(answers)}
-    assert len(openai_peer.requests) > len(answered) + 10, "turns were streaming at the kill"
+    assert len(openai_peer.requests) > len(answered), "turns were streaming at the kill"
     assert len(answered) < CONVERSATIONS * TURNS
 
     assert integrity(database) == "ok"

@@ -6,14 +6,11 @@ PARLEY_TEST_POSTGRES_DSN; they fail, never skip, when PostgreSQL is down.
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import uuid
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, closing
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -21,29 +18,7 @@ import pytest
 from bot.store.base import Store
 from bot.store.postgres import PostgresStore
 from bot.store.sqlite import SqliteStore
-
-POSTGRES_DSN = os.environ.get(
-    "PARLEY_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
-)
-
-
-def with_search_path(dsn: str, schema: str) -> str:
-    parts = urlsplit(dsn)
-    query = f"{parts.query}&search_path={schema}" if parts.query else f"search_path={schema}"
-    return urlunsplit(parts._replace(query=query))
-
-
-@asynccontextmanager
-async def postgres_schema() -> AsyncIterator[str]:
-    """A DSN whose search_path is a fresh schema, dropped afterwards."""
-    schema = f"parley_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(POSTGRES_DSN)
-    try:
-        await admin.execute(f"CREATE SCHEMA {schema}")
-        yield with_search_path(POSTGRES_DSN, schema)
-    finally:
-        await admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        await admin.close()
+from tests.support.postgres import postgres_schema
 
 
 @dataclass

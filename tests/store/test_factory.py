@@ -11,7 +11,7 @@ from bot.store.factory import create_store
 from bot.store.postgres import PostgresStore
 from bot.store.sqlite import SqliteStore
 from bot.types import ChatMessage, ConversationKey, Role
-from tests.store.conftest import POSTGRES_DSN
+from tests.support.postgres import POSTGRES_DSN
 
 
 async def test_a_sqlite_url_opens_that_file(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 from bot.store.errors import StoreError
 from bot.store.postgres import PostgresStore
 from bot.types import ChatMessage, ConversationKey, Role
-from tests.store.conftest import postgres_schema
+from tests.support.postgres import postgres_schema
 
 KEY = ConversationKey("slack", "T1", "C1", "1700000000.000100")
 
