@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from bot.access import DIRECT_MESSAGES
 from bot.store.base import Store
 from bot.types import ConversationKey, Incoming
 
@@ -94,7 +95,7 @@ async def _system(context: CommandContext) -> Reply:
         current = (await context.store.get_settings(key)).system_prompt
         origin = "this conversation's" if current else "the default"
         return Reply(f"System prompt ({origin}):\n> {current or context.default_system_prompt}")
-    if not context.is_admin:
+    if not context.is_admin and key.space != DIRECT_MESSAGES:  # a DM is its user's own
         return Reply("Only admins can change the system prompt.", ok=False)
     if context.args.lower() == "default":
         await context.store.set_settings(key, system_prompt=None)

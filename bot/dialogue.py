@@ -92,8 +92,8 @@ class DialogueManager:
             await _tell(sink, INTERNAL_ERROR)
 
     async def knows(self, key: ConversationKey) -> bool:
-        """Whether anything of this conversation is stored."""
-        return (await self._store.stats(key)).messages > 0
+        """Whether Parley was addressed here before (an answer may still be under way)."""
+        return await self._store.knows(key)
 
     def stop(self, key: ConversationKey) -> bool:
         """Stop the answer being written in this conversation; False when there is none.
@@ -125,11 +125,11 @@ class DialogueManager:
     async def _dispatch(self, incoming: Incoming, sink: ReplySink) -> None:
         parsed = commands.parse(incoming)
         if parsed is not None and not parsed[0].serialized:
-            if await self._store.claim_event(incoming.event_id):
+            if await self._store.claim_event(incoming.event_id, incoming.key):
                 await self._command(incoming, sink, *parsed)
             return
         async with self._store.turn_lock(incoming.key):
-            if not await self._store.claim_event(incoming.event_id):
+            if not await self._store.claim_event(incoming.event_id, incoming.key):
                 log.debug("redelivered event dropped")
                 return
             if parsed is not None:

@@ -68,6 +68,7 @@ class _Throttle:
         self._sink = sink
         self._text = ""
         self._dirty = asyncio.Event()
+        self._updating = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
     def show(self, text: str) -> None:
@@ -82,17 +83,22 @@ class _Throttle:
             await self._dirty.wait()
             self._dirty.clear()
             started = loop.time()
-            try:
-                await self._sink.update(self._text)
-            except Exception:
-                log.warning("reply update failed", exc_info=True)
+            async with self._updating:
+                try:
+                    await self._sink.update(self._text)
+                except Exception:
+                    log.warning("reply update failed", exc_info=True)
             await asyncio.sleep(self._sink.min_edit_interval - (loop.time() - started))
 
     async def close(self) -> None:
-        if self._task is not None:
+        """Stop updating; an update already on its way to the platform is let through first,
+        so the sink knows what it has shown before it finishes."""
+        if self._task is None:
+            return
+        async with self._updating:
             self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
+        with suppress(asyncio.CancelledError):
+            await self._task
 
 
 async def relay(

@@ -25,11 +25,14 @@ from adapters.slack.format import asked
 from adapters.slack.people import People
 from adapters.slack.sink import PLATFORM_HICCUPS, MessageSink, OnStart, ResponseUrlSink, StreamSink
 from adapters.slack.translate import BotIdentity, Payload
+from bot.access import access_policies
 from bot.replies import ReplySink
-from bot.types import ConversationKey, Incoming, Kind
+from bot.types import Author, ConversationKey, Incoming, Kind
 from bot.wiring import Runtime
 
 log = logging.getLogger(__name__)
+
+NOT_ENABLED_HERE = "Parley is not enabled here."
 
 EVENTS_PATH = "/slack/events"
 THREAD_READ_LIMIT = 50
@@ -66,6 +69,7 @@ class SlackDoor:
             signing_secret=_secret(settings.slack_signing_secret),
         )
         self._people = People(self.client)
+        self._access = access_policies(settings)[translate.PLATFORM]
         self._register()
 
     def add_routes(self, web_app: web.Application, path: str = EVENTS_PATH) -> None:
@@ -151,8 +155,15 @@ class SlackDoor:
         if not prompt:
             await ack(text=f"Usage: {self._settings.slack_ask_command} <question>")
             return
-        await ack()
         bot = _identity(context)
+        asker = Author(id=str(command.get("user_id", "")), name="")
+        place = ConversationKey(
+            translate.PLATFORM, translate.command_space(command), str(command.get("channel_id"))
+        )
+        if not self._access.allows(translate.ask(command, asker, place, bot)):
+            await ack(text=NOT_ENABLED_HERE)  # before anything is posted in the channel
+            return
+        await ack()
         author = await self._people.author(command["user_id"])
         header = asked(command["user_id"], translate.plain_text(prompt, bot))
         key, sink = await self._ask_place(command, context, header)

@@ -45,10 +45,23 @@ def command_event_id(payload: Payload) -> str:
     return f"{PLATFORM}-command:{payload['trigger_id']}"
 
 
-def is_from_person(event: Payload, bot: BotIdentity) -> bool:
-    """A person's new message: not a bot, not Parley itself, not an edit or deletion."""
+def well_formed(event: Payload) -> bool:
+    """Whether the fields Parley reads have the types Slack sends; anything else is dropped."""
     return (
-        event.get("subtype") in PERSON_SUBTYPES
+        all(isinstance(event.get(field), str) and event[field] for field in ("channel", "ts"))
+        and all(isinstance(event.get(field, ""), str) for field in ("thread_ts", "text"))
+        and all(
+            isinstance(event.get(field), str | None)
+            for field in ("user", "subtype", "bot_id", "channel_type")
+        )
+    )
+
+
+def is_from_person(event: Payload, bot: BotIdentity) -> bool:
+    """A person's new, well-formed message: not a bot, not Parley, not an edit or deletion."""
+    return (
+        well_formed(event)
+        and event.get("subtype") in PERSON_SUBTYPES
         and not event.get("bot_id")
         and bool(event.get("user"))
         and event.get("user") != bot.user_id

@@ -38,8 +38,15 @@ class Store(Protocol):
         """Serialize turns of one conversation, in arrival order (across replicas where shared)."""
         ...
 
-    async def claim_event(self, event_id: str) -> bool:
-        """True only for the first claimant of this platform event id, across replicas."""
+    async def claim_event(self, event_id: str, key: ConversationKey | None = None) -> bool:
+        """True only for the first claimant of this platform event id, across replicas.
+
+        The event remembers its conversation (`key`), so `knows` is true from the first claim.
+        """
+        ...
+
+    async def knows(self, key: ConversationKey) -> bool:
+        """Whether this conversation has stored messages or a claimed event (a turn under way)."""
         ...
 
     async def load(self, key: ConversationKey, max_tokens: int) -> list[ChatMessage]:

@@ -80,6 +80,7 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
             "CREATE INDEX usage_updated ON usage (updated_at)",
         ),
     ),
+    ("events_remember_their_conversation", sql.EVENTS_CONVERSATION),
 ]
 """Named schema migrations, applied in order; never edit one that has shipped, append a new one."""
 
@@ -90,12 +91,13 @@ _APPEND_TURN = sql.numbered(sql.APPEND_TURN)
 _INSERT_MESSAGE = sql.numbered(sql.INSERT_MESSAGE)
 _LOAD = sql.numbered(sql.LOAD)
 _SETTINGS = sql.numbered(sql.SETTINGS)
+_KNOWS = sql.numbered(sql.KNOWS)
 _RESET = sql.numbered(sql.RESET)
 _RECOUNT_WINDOW = sql.numbered(sql.RECOUNT_WINDOW)
 _RECOUNT_TOTALS = sql.numbered(sql.RECOUNT_TOTALS)
 _ADD_USAGE = sql.numbered(sql.ADD_USAGE)
 _CLAIM = (
-    "INSERT INTO events (event_id, claimed_at) VALUES ($1, $2) "
+    "INSERT INTO events (event_id, conversation, claimed_at) VALUES ($1, $2, $3) "
     "ON CONFLICT DO NOTHING RETURNING event_id"
 )
 _LOCK_POLL_SECONDS = (0.005, 0.2)
@@ -281,8 +283,12 @@ class PostgresStore:
 
     # -- writes -------------------------------------------------------------------------------
 
-    async def claim_event(self, event_id: str) -> bool:
-        return await self.pool.fetchval(_CLAIM, event_id, time.time()) is not None
+    async def claim_event(self, event_id: str, key: ConversationKey | None = None) -> bool:
+        conversation = str(key) if key is not None else None
+        return await self.pool.fetchval(_CLAIM, event_id, conversation, time.time()) is not None
+
+    async def knows(self, key: ConversationKey) -> bool:
+        return bool(await self.pool.fetchval(_KNOWS, str(key), str(key)))
 
     async def append(
         self, key: ConversationKey, messages: Sequence[ChatMessage], *, output_tokens: int = 0

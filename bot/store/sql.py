@@ -80,6 +80,17 @@ WHERE c.key = ? AND m.tokens_before >= c.tokens_total - ? AND m.id > c.context_s
 ORDER BY m.tokens_before
 """
 
+EVENTS_CONVERSATION = (
+    "ALTER TABLE events ADD COLUMN conversation TEXT",
+    "CREATE INDEX events_conversation ON events (conversation) WHERE conversation IS NOT NULL",
+)
+"""Migration: an event remembers its conversation, so a turn in flight is already known."""
+
+KNOWS = """
+SELECT EXISTS (SELECT 1 FROM conversations WHERE key = ? AND message_count > 0)
+    OR EXISTS (SELECT 1 FROM events WHERE conversation = ?)
+"""
+
 SETTINGS = "SELECT key, system_prompt, model FROM conversations WHERE key IN (?, ?)"
 """A conversation's own settings and its channel's, which its threads inherit."""
 

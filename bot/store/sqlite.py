@@ -82,6 +82,7 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
             "CREATE INDEX usage_updated ON usage (updated_at)",
         ),
     ),
+    ("events_remember_their_conversation", sql.EVENTS_CONVERSATION),
 ]
 """Named schema migrations, applied in order; never edit one that has shipped, append a new one."""
 
@@ -102,6 +103,7 @@ class _Call:
 @dataclass(slots=True)
 class _Claim:
     event_id: str
+    conversation: str | None
     claimed_at: float
     future: asyncio.Future[object]
 
@@ -269,6 +271,9 @@ class SqliteStore:
     async def get_settings(self, key: ConversationKey) -> ConversationSettings:
         return sql.merged_settings(key, await self._read(sql.SETTINGS, sql.settings_keys(key)))
 
+    async def knows(self, key: ConversationKey) -> bool:
+        return bool((await self._read(sql.KNOWS, (str(key), str(key))))[0][0])
+
     async def stats(self, key: ConversationKey) -> ConversationStats:
         rows = await self._read(
             "SELECT turns, message_count, input_tokens, output_tokens FROM conversations "
@@ -284,11 +289,12 @@ class SqliteStore:
 
     # -- writes -------------------------------------------------------------------------------
 
-    async def claim_event(self, event_id: str) -> bool:
+    async def claim_event(self, event_id: str, key: ConversationKey | None = None) -> bool:
         if not isinstance(event_id, str):
             raise TypeError(f"event_id must be a str, not {type(event_id).__name__}")
         future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
-        self._writer.submit(_Claim(event_id, time.time(), future))
+        conversation = str(key) if key is not None else None
+        self._writer.submit(_Claim(event_id, conversation, time.time(), future))
         return bool(await future)
 
     async def append(
@@ -449,21 +455,21 @@ def _claim_all(
     conn: sqlite3.Connection, claims: list[tuple[int, _Claim]], outcomes: list[object]
 ) -> None:
     """Claim a batch's event ids with as few statements as possible; the first claimant wins."""
-    winners: dict[str, tuple[int, float]] = {}
+    winners: dict[str, tuple[int, _Claim]] = {}
     for index, claim in claims:
         if claim.event_id in winners:
             outcomes[index] = False
         else:
-            winners[claim.event_id] = (index, claim.claimed_at)
-    params = [(event_id, claimed_at) for event_id, (_, claimed_at) in winners.items()]
+            winners[claim.event_id] = (index, claim)
+    params = [(c.event_id, c.conversation, c.claimed_at) for _, c in winners.values()]
     claimed: set[str] = set()
     for start in range(0, len(params), _CLAIMS_PER_STATEMENT):
         chunk = params[start : start + _CLAIMS_PER_STATEMENT]
-        values = ", ".join(["(?, ?)"] * len(chunk))
+        values = ", ".join(["(?, ?, ?)"] * len(chunk))
         rows = conn.execute(
-            f"INSERT INTO events (event_id, claimed_at) VALUES {values} "
+            f"INSERT INTO events (event_id, conversation, claimed_at) VALUES {values} "
             "ON CONFLICT DO NOTHING RETURNING event_id",
-            [value for pair in chunk for value in pair],
+            [value for row in chunk for value in row],
         ).fetchall()
         claimed.update(row[0] for row in rows)
     for event_id, (index, _) in winners.items():

@@ -133,3 +133,20 @@ async def test_stop_in_a_channel_stops_answers_in_its_threads(peer_settings, ope
         await turn
     assert stop.final == "Stopped."
     assert answer.final.endswith(STOPPED_MARK)
+
+
+async def test_anyone_may_set_the_system_prompt_of_their_own_dm(peer_settings, openai_peer):
+    from dataclasses import replace
+
+    from bot.types import ConversationKey
+
+    async with open_runtime(peer_settings) as runtime:
+        sink = RecordingSink()
+        dm = replace(
+            message("/system Talk like a sailor."), key=ConversationKey("test", "dm", "d1")
+        )
+        await runtime.dialogue.handle(dm, sink)
+        model = RecordingSink()
+        await runtime.dialogue.handle(replace(dm, text="/model other", event_id="m1"), model)
+    assert sink.final == "System prompt set for this conversation."
+    assert model.failure == "Only admins can change the model."

@@ -81,3 +81,18 @@ async def test_an_empty_answer_is_said_plainly():
     sink = RecordingSink()
     await relay(deltas([]), sink, asyncio.Event())
     assert "empty" in sink.final
+
+
+class SlowSink(RecordingSink):
+    """A platform whose edits take a while, so the answer can end while one is on its way."""
+
+    async def update(self, text: str) -> None:
+        await asyncio.sleep(0.2)
+        await super().update(text)
+
+
+async def test_an_update_in_flight_is_let_through_before_the_final_text():
+    sink = SlowSink(min_edit_interval=0.05)
+    await relay(deltas(["alpha ", "beta"], pause=0.05), sink, asyncio.Event())
+    assert sink.updates == ["alpha "]  # started before the end, so it completed
+    assert sink.final == "alpha beta"

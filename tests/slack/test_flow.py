@@ -96,3 +96,27 @@ async def test_empty_ask_gets_usage_in_the_ack(tmp_path: Path) -> None:
             "/ask", "  ", user=ALICE, channel=CHANNEL, response_url=slack.peer.response_url()
         )
         assert status == 200 and "Usage: /ask" in body
+
+
+async def test_ask_outside_the_allowlist_posts_nothing(tmp_path: Path) -> None:
+    async with running_slack(tmp_path, slack_channels=["C0OTHER"]) as slack:
+        status, body = await slack.sender.command(
+            "/ask", "hi?", user=ALICE, channel=CHANNEL, response_url=slack.peer.response_url()
+        )
+        assert status == 200 and "not enabled here" in body
+        assert not slack.peer.called("chat.postMessage")
+        assert not slack.backend.calls
+
+
+async def test_a_reply_while_the_first_answer_streams_is_answered_too(tmp_path: Path) -> None:
+    async with running_slack(tmp_path, ScriptedBackend(duration=1.0)) as slack:
+        first = slack.mention("first question")
+        await slack.sender.event(first)
+        await slack.peer.wait_for(lambda: slack.peer.called("chat.startStream"))
+        reply = slack.message(
+            "and a follow-up", channel=CHANNEL, channel_type="channel", thread_ts=first["ts"]
+        )
+        await slack.sender.event(reply)
+        await slack.peer.wait_for(lambda: len(slack.peer.called("chat.stopStream")) == 2)
+        answers = [m.text for m in slack.peer.thread(CHANNEL, first["ts"])]
+        assert answers == ["echo: first question", "echo: and a follow-up"]

@@ -55,7 +55,7 @@ def test_message_kinds() -> None:
 
 
 def test_bots_edits_and_parley_itself_are_not_people() -> None:
-    person = {"user": "U0ALICE", "text": "hi", "ts": "1"}
+    person = {"user": "U0ALICE", "text": "hi", "ts": "1", "channel": "C1"}
     assert translate.is_from_person(person, BOT)
     assert translate.is_from_person(person | {"subtype": "thread_broadcast"}, BOT)
     assert not translate.is_from_person(person | {"bot_id": "B9"}, BOT)
@@ -63,6 +63,12 @@ def test_bots_edits_and_parley_itself_are_not_people() -> None:
     assert not translate.is_from_person(person | {"subtype": "message_changed"}, BOT)
     assert not translate.is_from_person(person | {"subtype": "message_deleted"}, BOT)
     assert not translate.is_from_person(person | {"user": "U0PARLEY"}, BOT)
+
+
+def test_malformed_messages_are_not_taken() -> None:
+    person = {"user": "U0ALICE", "text": "hi", "ts": "1", "channel": "C1"}
+    for broken in ({"ts": None}, {"channel": ""}, {"thread_ts": {"x": 1}}, {"text": ["hi"]}):
+        assert not translate.is_from_person(person | broken, BOT), broken
 
 
 def _command(text: str, channel: str = "C1") -> dict:

@@ -334,8 +334,11 @@ async def test_instances_opening_at_once_migrate_once(stores: Stores) -> None:
     await asyncio.gather(*(store.open() for store in fresh))
     again = await stores.open()
     await again.ping()
-    assert await stores.scalar("SELECT COUNT(*) FROM schema_migrations") == 1
+    assert await stores.scalar("SELECT COUNT(*) FROM schema_migrations") == 2
     assert await stores.scalar("SELECT name FROM schema_migrations WHERE version = 1") == "initial"
+    assert await stores.scalar("SELECT name FROM schema_migrations WHERE version = 2") == (
+        "events_remember_their_conversation"
+    )
     await append_turns(fresh[0], KEY, 1)
     assert len(await fresh[2].load(KEY, 100)) == 2
 
@@ -361,3 +364,15 @@ async def test_threads_inherit_their_channels_settings(store: Store) -> None:
     assert await store.get_settings(channel) == ConversationSettings("Channel prompt.", "m1")
     other = ConversationKey("slack", "T1", "C2", "1.0")
     assert await store.get_settings(other) == ConversationSettings()
+
+
+async def test_a_conversation_is_known_from_its_first_claim(store: Store) -> None:
+    other = ConversationKey("slack", "T1", "C1", "2.0")
+    assert not await store.knows(KEY)
+    assert await store.claim_event("first-event", KEY)
+    assert await store.knows(KEY)
+    assert not await store.knows(other)
+    await store.expire(before=float("inf"))
+    assert not await store.knows(KEY)
+    await append_turns(store, KEY, 1)
+    assert await store.knows(KEY)
