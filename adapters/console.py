@@ -86,24 +86,34 @@ class PlainSink:
         print(message, flush=True)
 
 
-def _lines(
-    read: Callable[[], str | None], loop: asyncio.AbstractEventLoop
-) -> asyncio.Queue[str | None]:
-    """Read lines on a daemon thread (so quitting never waits for Enter); None marks the end."""
-    queue: asyncio.Queue[str | None] = asyncio.Queue()
+class LineReader:
+    """Reads a line when asked, on a daemon thread: the prompt never races an answer being drawn,
+    and quitting never waits for Enter. None marks the end of input."""
 
-    def reader() -> None:
+    def __init__(self, read: Callable[[], str | None]) -> None:
+        self._read = read
+        self._loop = asyncio.get_running_loop()
+        self._wanted = threading.Semaphore(0)
+        self._lines: asyncio.Queue[str | None] = asyncio.Queue()
+        threading.Thread(target=self._run, name="console-input", daemon=True).start()
+
+    def _run(self) -> None:
         while True:
+            self._wanted.acquire()
             try:
-                line: str | None = read()
+                line = self._read()
             except (EOFError, KeyboardInterrupt):
                 line = None
-            loop.call_soon_threadsafe(queue.put_nowait, line)
+            self._loop.call_soon_threadsafe(self._lines.put_nowait, line)
             if line is None:
                 return
 
-    threading.Thread(target=reader, name="console-input", daemon=True).start()
-    return queue
+    async def next(self) -> str | None:
+        self._wanted.release()
+        return await self._lines.get()
+
+    def end(self) -> None:
+        self._lines.put_nowait(None)
 
 
 class ConsoleAdapter:
@@ -138,8 +148,8 @@ class ConsoleAdapter:
         return None
 
     async def _scripted(self, runtime: Runtime, key: ConversationKey, author: Author) -> int:
-        lines = _lines(lambda: sys.stdin.readline() or None, asyncio.get_running_loop())
-        while (line := await lines.get()) is not None:
+        lines = LineReader(lambda: sys.stdin.readline() or None)
+        while (line := await lines.next()) is not None:
             if line.strip():
                 await runtime.dialogue.handle(_incoming(key, author, line), PlainSink())
         return 0
@@ -155,17 +165,17 @@ class ConsoleAdapter:
         )
         loop = asyncio.get_running_loop()
         quit_requested = asyncio.Event()
-        lines = _lines(lambda: console.input("[bold green]you ›[/] "), loop)
+        lines = LineReader(lambda: console.input("[bold green]you ›[/] "))
 
         def on_interrupt() -> None:
             if not runtime.dialogue.stop(key):
                 quit_requested.set()
-                lines.put_nowait(None)
+                lines.end()
 
         loop.add_signal_handler(signal.SIGINT, on_interrupt)
         try:
             while not quit_requested.is_set():
-                line = await lines.get()
+                line = await lines.next()
                 if line is None or line.strip() in QUIT_WORDS:
                     break
                 if line.strip():

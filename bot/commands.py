@@ -132,9 +132,14 @@ async def _forget(context: CommandContext) -> Reply:
 async def _stats(context: CommandContext) -> Reply:
     stats = await context.store.stats(context.incoming.key)
     return Reply(
-        f"This conversation: {stats.turns} turns, {stats.messages} stored messages, "
+        f"This conversation: {_counted(stats.turns, 'turn')}, "
+        f"{_counted(stats.messages, 'stored message')}, "
         f"{stats.input_tokens} tokens in, {stats.output_tokens} tokens out."
     )
+
+
+def _counted(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 _HANDLERS: dict[str, Callable[[CommandContext], Awaitable[Reply]]] = {
