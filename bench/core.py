@@ -12,7 +12,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
 
 from bot.config import Settings
@@ -26,7 +26,7 @@ class InstantBackend:
 
     async def stream(
         self, messages: Sequence[ChatMessage], options: GenerationOptions
-    ) -> AsyncIterator[Delta]:
+    ) -> AsyncGenerator[Delta, None]:
         yield Delta("an instant answer", finish_reason="stop", usage=Usage(len(messages), 4))
 
     def count_tokens(self, messages: Sequence[ChatMessage], model: str) -> int:

@@ -62,7 +62,7 @@ async def check_backend(settings: Settings) -> Finding:
 
 
 async def check_platforms(settings: Settings) -> list[Finding]:
-    findings = []
+    findings: list[Finding] = []
     for name in adapter_names():
         plugin = load_adapter(name)
         if not plugin.is_configured(settings):

@@ -68,7 +68,8 @@ class _TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
         conversation = getattr(record, "conversation", None)
-        return f"{line} [{conversation} {record.event_id}]" if conversation else line
+        event_id = getattr(record, "event_id", None)
+        return f"{line} [{conversation} {event_id}]" if conversation else line
 
 
 def configure_logging(level: str, log_format: str, secrets: Iterable[str] = ()) -> None:

@@ -50,10 +50,8 @@ class OpsServer:
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        sockets = site._server.sockets if site._server else ()  # type: ignore[union-attr]
-        self.port = sockets[0].getsockname()[1] if sockets else port
+        await web.TCPSite(self._runner, host, port).start()
+        self.port = self._runner.addresses[0][1]
         log.info("HTTP server on %s:%s (/healthz, /readyz, /metrics)", host, self.port)
 
     async def stop(self) -> None:

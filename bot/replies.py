@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing, suppress
 from dataclasses import dataclass
 from enum import StrEnum
@@ -102,7 +102,7 @@ class _Throttle:
 
 
 async def relay(
-    stream: AsyncIterator[Delta], sink: ReplySink, stop_requested: asyncio.Event
+    stream: AsyncGenerator[Delta, None], sink: ReplySink, stop_requested: asyncio.Event
 ) -> RelayResult:
     """Start the sink and pump a backend stream into it.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 
 from bot.llm.base import Backend, BackendError, FailureKind, GenerationOptions
@@ -58,7 +58,7 @@ class GuardedBackend:
 
     async def stream(
         self, messages: Sequence[ChatMessage], options: GenerationOptions
-    ) -> AsyncIterator[Delta]:
+    ) -> AsyncGenerator[Delta, None]:
         self.breaker.check()
         try:
             async with aclosing(self.inner.stream(messages, options)) as stream:

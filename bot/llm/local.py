@@ -10,7 +10,7 @@ it is produced. Cancelling a turn (closing its stream) takes its row out of the 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bot.config import Settings
@@ -70,7 +70,7 @@ class LocalBackend:
 
     async def stream(
         self, messages: Sequence[ChatMessage], options: GenerationOptions
-    ) -> AsyncIterator[Delta]:
+    ) -> AsyncGenerator[Delta, None]:
         async for delta in self.generate(self.request(messages, options)):
             yield delta
 
@@ -104,7 +104,7 @@ class LocalBackend:
         )
         return GenerationRequest(tuple(prompt.ids), sampling, prompt.stops)
 
-    async def generate(self, request: GenerationRequest) -> AsyncIterator[Delta]:
+    async def generate(self, request: GenerationRequest) -> AsyncGenerator[Delta, None]:
         """Run one request in the shared batch, yielding text as the model thread produces it."""
         from bot.llm.local_row import Finished
 

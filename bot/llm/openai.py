@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 import openai
@@ -63,7 +63,7 @@ class OpenAIBackend:
 
     async def stream(
         self, messages: Sequence[ChatMessage], options: GenerationOptions
-    ) -> AsyncIterator[Delta]:
+    ) -> AsyncGenerator[Delta, None]:
         limit = "max_completion_tokens" if self._official else "max_tokens"
         try:
             response = await self._client.chat.completions.create(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -91,6 +91,14 @@ class Store(Protocol):
 
     async def expire(self, before: float) -> None:
         """Delete processed-event records and usage counters last touched before this time."""
+        ...
+
+    async def count_usage(self, scopes: Sequence[str]) -> dict[str, int]:
+        """Current values of these usage counters (absent ones are 0), for rate limits."""
+        ...
+
+    async def add_usage(self, amounts: Mapping[str, int]) -> None:
+        """Add to usage counters, creating them (`expire` deletes those left untouched)."""
         ...
 
     def export(

@@ -197,17 +197,17 @@ async def export_conversations(
     filter: ExportFilter,
 ) -> AsyncIterator[tuple[ConversationKey, list[ChatMessage]]]:
     """Page through matching conversations; one query per conversation for its messages."""
-    place, place_params = "", []
+    place, place_params = "", list[object]()
     for column, value in (("platform", filter.platform), ("space", filter.space)):
         if value is not None:
             place += f" AND {column} = ?"
             place_params.append(value)
-    period, period_params = "", []
+    period, period_params = "", list[object]()
     period_bounds = (("created_at >= ?", filter.since), ("created_at < ?", filter.until))
-    for condition, value in period_bounds:
-        if value is not None:
+    for condition, bound in period_bounds:
+        if bound is not None:
             period += f" AND {condition}"
-            period_params.append(value)
+            period_params.append(bound)
     after = 0
     while True:
         page = await fetch(
@@ -260,14 +260,15 @@ def message_rows(
 _ROLES = {role.value: role for role in Role}
 
 
-def chat_message(row: Sequence[object]) -> ChatMessage:
+def chat_message(row: Sequence[Any]) -> ChatMessage:
+    """A messages row, in MESSAGE_COLUMNS order, as a ChatMessage."""
     role, content, name, author_id, images, tokens, created_at = row
     return ChatMessage(
-        role=_ROLES[role],  # type: ignore[index]
-        content=content,  # type: ignore[arg-type]
-        name=name,  # type: ignore[arg-type]
-        author_id=author_id,  # type: ignore[arg-type]
-        tokens=tokens,  # type: ignore[arg-type]
-        created_at=created_at,  # type: ignore[arg-type]
-        images=tuple(json.loads(images)) if images else (),  # type: ignore[arg-type]
+        role=_ROLES[role],
+        content=content,
+        name=name,
+        author_id=author_id,
+        tokens=tokens,
+        created_at=created_at,
+        images=tuple(json.loads(images)) if images else (),
     )

@@ -21,6 +21,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any, TypeVar
 
 from bot.store import sql
 from bot.store.base import UNSET, ExportFilter
@@ -28,6 +29,8 @@ from bot.store.errors import StoreError
 from bot.store.locks import KeyedLock
 from bot.store.sql import BUSY_TIMEOUT_SECONDS, TurnTotals, chat_message, message_rows
 from bot.types import ChatMessage, ConversationKey, ConversationSettings, ConversationStats
+
+T = TypeVar("T")
 
 MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
     (
@@ -162,8 +165,8 @@ class _BatchWorker:
         self._pending.append(request)
         self._wake.set()
 
-    async def call(self, apply: Callable[[sqlite3.Connection], object]) -> object:
-        future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+    async def call(self, apply: Callable[[sqlite3.Connection], T]) -> T:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.submit(_Call(apply, future))
         return await future
 
@@ -254,8 +257,8 @@ class SqliteStore:
 
     # -- reads --------------------------------------------------------------------------------
 
-    async def _read(self, statement: str, params: Sequence[object]) -> list[tuple[object, ...]]:
-        return await self._reader.call(partial(_fetchall, statement, params))  # type: ignore[return-value]
+    async def _read(self, statement: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        return await self._reader.call(partial(_fetchall, statement, params))
 
     async def load(self, key: ConversationKey, max_tokens: int) -> list[ChatMessage]:
         if max_tokens <= 0:
@@ -265,7 +268,7 @@ class SqliteStore:
     async def load_turn(
         self, key: ConversationKey, max_tokens: int
     ) -> tuple[ConversationSettings, list[ChatMessage]]:
-        settings, rows = await self._reader.call(partial(_read_turn, key, max_tokens))  # type: ignore[misc]
+        settings, rows = await self._reader.call(partial(_read_turn, key, max_tokens))
         return settings, [chat_message(row) for row in rows]
 
     async def get_settings(self, key: ConversationKey) -> ConversationSettings:
@@ -320,11 +323,10 @@ class SqliteStore:
             await self._writer.call(partial(_set_settings, key, changes, time.time()))
 
     async def forget(self, author_id: str) -> int:
-        deleted = await self._writer.call(partial(_delete_messages, "author_id = ?", (author_id,)))
-        return deleted  # type: ignore[return-value]
+        return await self._writer.call(partial(_delete_messages, "author_id = ?", (author_id,)))
 
     async def purge(self, older_than: float) -> int:
-        return await self._writer.call(partial(_purge, older_than))  # type: ignore[return-value]
+        return await self._writer.call(partial(_purge, older_than))
 
     async def expire(self, before: float) -> None:
         await self._writer.call(partial(_expire, before))
@@ -333,7 +335,7 @@ class SqliteStore:
         if not scopes:
             return {}
         rows = await self._read(sql.count_usage(len(scopes)), tuple(scopes))
-        return dict(rows)  # type: ignore[arg-type]
+        return {scope: amount for scope, amount in rows}
 
     async def add_usage(self, amounts: Mapping[str, int]) -> None:
         if amounts:
@@ -375,13 +377,15 @@ def _write_batch(conn: sqlite3.Connection, batch: list[_Request]) -> list[object
     return outcomes
 
 
-def _fetchall(statement: str, params: Sequence[object], conn: sqlite3.Connection) -> list[object]:
+def _fetchall(
+    statement: str, params: Sequence[object], conn: sqlite3.Connection
+) -> list[tuple[Any, ...]]:
     return conn.execute(statement, params).fetchall()
 
 
 def _read_turn(
     key: ConversationKey, max_tokens: int, conn: sqlite3.Connection
-) -> tuple[ConversationSettings, list[object]]:
+) -> tuple[ConversationSettings, list[tuple[Any, ...]]]:
     found = conn.execute(sql.SETTINGS, sql.settings_keys(key)).fetchall()
     rows = conn.execute(sql.LOAD, (str(key), max_tokens)).fetchall() if max_tokens > 0 else []
     return sql.merged_settings(key, found), rows

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 
 from bot.llm.base import BackendError, GenerationOptions
 from bot.types import ChatMessage, Delta, Usage
@@ -39,7 +39,7 @@ class ScriptedBackend:
 
     async def stream(
         self, messages: Sequence[ChatMessage], options: GenerationOptions
-    ) -> AsyncIterator[Delta]:
+    ) -> AsyncGenerator[Delta, None]:
         self.calls.append(list(messages))
         if self.fail_with is not None:
             raise self.fail_with
