@@ -315,11 +315,7 @@ class PostgresStore:
     async def set_settings(
         self, key: ConversationKey, *, system_prompt: object = UNSET, model: object = UNSET
     ) -> None:
-        changes = {
-            column: value
-            for column, value in (("system_prompt", system_prompt), ("model", model))
-            if value is not UNSET
-        }
+        changes = sql.settings_changes(system_prompt=system_prompt, model=model)
         if changes:
             await self.pool.execute(
                 sql.numbered(sql.settings_upsert(changes)),

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.store.base import ExportFilter
+from bot.store.base import UNSET, ExportFilter
 from bot.types import ChatMessage, ConversationKey, ConversationSettings, Role
 
 BUSY_TIMEOUT_SECONDS = 5.0
@@ -156,6 +156,11 @@ def numbered(sql: str) -> str:
     """The same statement with PostgreSQL's $1, $2, ... placeholders (our SQL has no ? literals)."""
     parts = sql.split("?")
     return "".join(f"{part}${index}" for index, part in enumerate(parts[:-1], start=1)) + parts[-1]
+
+
+def settings_changes(**columns: object) -> dict[str, object]:
+    """The settings columns `set_settings` was given (UNSET ones left out)."""
+    return {column: value for column, value in columns.items() if value is not UNSET}
 
 
 def settings_upsert(changes: dict[str, object]) -> str:

@@ -314,11 +314,7 @@ class SqliteStore:
     async def set_settings(
         self, key: ConversationKey, *, system_prompt: object = UNSET, model: object = UNSET
     ) -> None:
-        changes = {
-            column: value
-            for column, value in (("system_prompt", system_prompt), ("model", model))
-            if value is not UNSET
-        }
+        changes = sql.settings_changes(system_prompt=system_prompt, model=model)
         if changes:
             await self._writer.call(partial(_set_settings, key, changes, time.time()))
 
