@@ -87,8 +87,19 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
 _MIGRATION_LOCK = int.from_bytes(b"parley-m", "big", signed=True)
 """The advisory lock id that serializes migrating replicas."""
 
-_APPEND_TURN = sql.numbered(sql.APPEND_TURN)
-_INSERT_MESSAGE = sql.numbered(sql.INSERT_MESSAGE)
+_APPEND = f"""
+WITH conversation AS ({sql.numbered(sql.APPEND_TURN)})
+INSERT INTO messages (conv_id, role, content, name, author_id, images, tokens, tokens_before,
+                      created_at)
+SELECT c.id, m.role, m.content, m.name, m.author_id, m.images, m.tokens,
+       c.tokens_total - $13 + m.offset_in_turn, m.created_at
+FROM conversation AS c,
+     unnest($14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::int[],
+            $20::bigint[], $21::float8[])
+         AS m(role, content, name, author_id, images, tokens, offset_in_turn, created_at)
+"""
+"""A whole turn in one statement (one round trip): the upsert locks the conversation row, so
+appends from other replicas queue and each places its messages after the committed total."""
 _LOAD = sql.numbered(sql.LOAD)
 _SETTINGS = sql.numbered(sql.SETTINGS)
 _KNOWS = sql.numbered(sql.KNOWS)
@@ -296,15 +307,14 @@ class PostgresStore:
         if not messages:
             return
         totals = TurnTotals.of(messages, output_tokens)
-        async with self.pool.acquire() as conn, conn.transaction():
-            # The upsert locks the conversation row, so concurrent appends from other replicas
-            # queue here and each computes its window offsets from the committed total.
-            conv_id, tokens_total = await conn.fetchrow(
-                _APPEND_TURN, *sql.append_row(key, totals, time.time())
-            )
-            await conn.executemany(
-                _INSERT_MESSAGE, message_rows(conv_id, messages, tokens_total - totals.weight)
-            )
+        rows = message_rows(0, messages, 0)  # window offsets within the turn, from 0
+        columns = list(zip(*rows, strict=True))
+        await self.pool.execute(
+            _APPEND,
+            *sql.append_row(key, totals, time.time()),
+            totals.weight,
+            *(list(column) for column in columns[1:]),
+        )
 
     async def reset(self, key: ConversationKey) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
