@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import random
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
 
@@ -59,12 +59,16 @@ class NullSink:
         raise AssertionError(message)
 
 
+_EVENT_IDS = itertools.count()
+"""Cheap unique event ids: uuid4 would cost the bench more than some of what it measures."""
+
+
 def incoming(conversation: str, text: str = "how are you today?") -> Incoming:
     return Incoming(
         key=ConversationKey("bench", "space", conversation),
         author=Author("u1", "Ann"),
         text=text,
-        event_id=uuid.uuid4().hex,
+        event_id=f"bench-{next(_EVENT_IDS)}",
         kind=Kind.MENTION,
     )
 
@@ -134,30 +138,36 @@ async def per_turn_times(settings: Settings, stored: tuple[int, ...], turns: int
     return [statistics.median(times[name]) for name in names]
 
 
+def fresh_settings(directory: str, **overrides: object) -> Settings:
+    """Settings for one measurement, with its own empty database."""
+    return Settings(
+        data_dir=Path(tempfile.mkdtemp(dir=directory)),
+        openai_base_url="http://unused",
+        user_turns_per_minute=None,  # one bench user sends thousands of turns a minute
+        conversation_turns_per_minute=None,
+        **overrides,
+    )
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--turns", type=int, default=6000, help="turns per throughput level")
-    parser.add_argument("--seconds", type=float, default=8, help="length of each latency run")
+    parser.add_argument("--seconds", type=float, default=10, help="length of each latency run")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
-        settings = Settings(
-            data_dir=Path(directory),
-            openai_base_url="http://unused",
-            user_turns_per_minute=None,  # one bench user sends thousands of turns a minute
-            conversation_turns_per_minute=None,
-        )
         print("Instant model, SQLite on disk (WAL), the whole DialogueManager path.")
         print("conversations   turns/s (saturated)   added latency at 1 msg/s each: p50 / p99")
         for conversations in (1, 100, 1000):
-            rate = await throughput(settings, conversations, max(1, args.turns // conversations))
-            latencies = await added_latency(settings, conversations, args.seconds)
+            turns_each = max(1, args.turns // conversations)
+            rate = await throughput(fresh_settings(directory), conversations, turns_each)
+            latencies = await added_latency(fresh_settings(directory), conversations, args.seconds)
             print(
                 f"{conversations:>13}   {rate:>19,.0f}   "
                 f"{percentile(latencies, 0.5) * 1000:>8.2f} ms / "
                 f"{percentile(latencies, 0.99) * 1000:.2f} ms  ({len(latencies)} turns)"
             )
         # A window of about 15 messages either way, so only the stored history differs.
-        same_window = settings.model_copy(update={"context_window": 1250, "max_tokens": 1024})
+        same_window = fresh_settings(directory, context_window=1250, max_tokens=1024)
         short, long = await per_turn_times(same_window, (10, 100_000), turns=400)
         print("Per-turn time by stored history (same ~15-message window, median of 400 turns):")
         print(f"  10 stored messages:      {short * 1000:6.3f} ms")

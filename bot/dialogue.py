@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from bot import commands, context
 from bot.access import AccessPolicy
@@ -88,7 +88,7 @@ class DialogueManager:
                 await self._dispatch(incoming, sink)
         except Exception:
             log.exception("turn failed")
-            self.metrics.turns.labels(str(incoming.key.platform), "error").inc()
+            self.metrics.count_turn(str(incoming.key.platform), "error")
             await _tell(sink, INTERNAL_ERROR)
 
     async def knows(self, key: ConversationKey) -> bool:
@@ -138,8 +138,7 @@ class DialogueManager:
             refusal = await self._limits.admit(incoming)
             if refusal is not None:
                 limit, message = refusal
-                self.metrics.rate_limited.labels(limit).inc()
-                self.metrics.turns.labels(incoming.key.platform, "limited").inc()
+                self.metrics.count_limited(incoming.key.platform, limit)
                 await sink.fail(message)
                 return
             self.metrics.in_flight.inc()
@@ -210,16 +209,15 @@ class DialogueManager:
         await self._limits.spent(incoming, spent + answer.tokens)
 
     def _measure(self, platform: str, arrived: float, result: RelayResult) -> None:
-        metrics = self.metrics
-        metrics.turns.labels(platform, str(result.outcome)).inc()
-        metrics.latency.labels(platform).observe(time.monotonic() - arrived)
-        if result.first_text_at is not None:
-            metrics.first_token.labels(platform).observe(result.first_text_at - arrived)
-        if result.error is not None:
-            metrics.backend_errors.labels(str(result.error.kind)).inc()
-        if result.usage is not None:
-            metrics.tokens.labels("in").inc(result.usage.input_tokens)
-            metrics.tokens.labels("out").inc(result.usage.output_tokens)
+        first = result.first_text_at
+        self.metrics.answered(
+            platform,
+            str(result.outcome),
+            time.monotonic() - arrived,
+            first - arrived if first is not None else None,
+            str(result.error.kind) if result.error is not None else None,
+            result.usage,
+        )
 
     async def _stream(
         self,
@@ -272,7 +270,7 @@ class DialogueManager:
         return self._backend.count_tokens([message], model)
 
     def _counted(self, message: ChatMessage, model: str) -> ChatMessage:
-        return replace(message, tokens=self._count(message, model))
+        return message.with_tokens(self._count(message, model))
 
 
 def _parent(key: ConversationKey) -> ConversationKey:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from bot.types import Usage
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 60, 120)
 ACTIVE_WINDOW_SECONDS = 900
@@ -57,7 +60,43 @@ class Metrics:
             registry=self.registry,
         )
         self._last_seen: dict[str, float] = {}
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.active.set_function(self._count_active)
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """A labelled child, kept: prometheus-client's own lookup locks and validates each time."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
+    def count_turn(self, platform: str, outcome: str) -> None:
+        self._child(self.turns, platform, outcome).inc()
+
+    def count_limited(self, platform: str, limit: str) -> None:
+        self._child(self.rate_limited, limit).inc()
+        self.count_turn(platform, "limited")
+
+    def answered(
+        self,
+        platform: str,
+        outcome: str,
+        seconds: float,
+        first_text_seconds: float | None,
+        error_kind: str | None,
+        usage: Usage | None,
+    ) -> None:
+        """Record one answered (or failed, or stopped) turn."""
+        self.count_turn(platform, outcome)
+        self._child(self.latency, platform).observe(seconds)
+        if first_text_seconds is not None:
+            self._child(self.first_token, platform).observe(first_text_seconds)
+        if error_kind is not None:
+            self._child(self.backend_errors, error_kind).inc()
+        if usage is not None:
+            self._child(self.tokens, "in").inc(usage.input_tokens)
+            self._child(self.tokens, "out").inc(usage.output_tokens)
 
     def saw(self, conversation: str) -> None:
         self._last_seen[conversation] = time.monotonic()

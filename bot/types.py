@@ -93,6 +93,12 @@ class ChatMessage:
     created_at: float = field(default_factory=time.time)
     images: tuple[str, ...] = ()
 
+    def with_tokens(self, tokens: int) -> ChatMessage:
+        """The same message with its token count (cheaper than dataclasses.replace per turn)."""
+        return ChatMessage(
+            self.role, self.content, self.name, self.author_id, tokens, self.created_at, self.images
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Usage:
