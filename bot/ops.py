@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from bot.config import ConfigError
 from bot.llm.base import Backend, BackendError
 from bot.metrics import Metrics
 from bot.store.base import Store
@@ -50,7 +51,15 @@ class OpsServer:
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, host, port).start()
+        try:
+            await web.TCPSite(self._runner, host, port).start()
+        except OSError as error:
+            await self._runner.cleanup()
+            self._runner = None
+            raise ConfigError(
+                f"cannot listen on {host}:{port} ({error.strerror}): set PARLEY_HTTP_HOST and "
+                "PARLEY_HTTP_PORT to a free address"
+            ) from None
         self.port = self._runner.addresses[0][1]
         log.info("HTTP server on %s:%s (/healthz, /readyz, /metrics)", host, self.port)
 

@@ -72,21 +72,27 @@ async def _serve_all(runtime: Runtime, plugins: dict[str, AdapterPlugin]) -> int
 async def _until_signalled(
     settings: Settings, body: Callable[[Runtime], Awaitable[int]], *, http: bool
 ) -> int:
-    """Run body with a runtime; SIGTERM stops taking events and lets turns in flight finish."""
+    """Run body with a runtime; SIGTERM stops taking events and lets turns in flight finish.
+
+    Servers (http) treat Ctrl+C the same way; the console keeps Ctrl+C for stopping an answer.
+    """
     async with open_runtime(settings) as runtime:
         if http:
             await runtime.ops.start(settings.http_host, settings.http_port)
         main = asyncio.current_task()
         assert main is not None
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, main.cancel)
+        signals = (signal.SIGTERM, signal.SIGINT) if http else (signal.SIGTERM,)
+        for signum in signals:
+            loop.add_signal_handler(signum, main.cancel)
         try:
             return await body(runtime)
         except asyncio.CancelledError:
             if main.cancelling() > 1:
                 raise
             main.uncancel()
-            log.info("SIGTERM: finishing turns in flight, then stopping")
+            log.info("stopping: finishing turns in flight first")
             return 0
         finally:
-            loop.remove_signal_handler(signal.SIGTERM)
+            for signum in signals:
+                loop.remove_signal_handler(signum)

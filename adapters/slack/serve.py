@@ -6,7 +6,10 @@ import asyncio
 import logging
 from typing import Literal
 
+from slack_sdk.errors import SlackApiError
+
 from adapters.slack.app import EVENTS_PATH, SlackDoor
+from adapters.slack.doctor import check_token
 from bot.config import ConfigError, Settings
 from bot.wiring import Runtime
 
@@ -35,13 +38,23 @@ def choose_mode(settings: Settings) -> Mode:
 
 
 async def serve(runtime: Runtime) -> None:
-    """Serve Slack until cancelled."""
+    """Serve Slack until cancelled; tokens Slack refuses at start-up are one-line errors."""
     mode = choose_mode(runtime.settings)
     door = SlackDoor(runtime)
-    if mode == "socket":
-        await _serve_socket(door, runtime.settings)
-    else:
-        await _serve_http(door, runtime)
+    problems = await check_token(runtime.settings)
+    if problems:
+        raise ConfigError(problems[0])
+    try:
+        if mode == "socket":
+            await _serve_socket(door, runtime.settings)
+        else:
+            await _serve_http(door, runtime)
+    except SlackApiError as error:
+        code = error.response.get("error", "unknown_error")
+        raise ConfigError(
+            f"Slack refused to connect ({code}): check SLACK_APP_TOKEN (an xapp-... token with "
+            "connections:write) and SLACK_BOT_TOKEN"
+        ) from None
 
 
 async def _serve_socket(door: SlackDoor, settings: Settings) -> None:

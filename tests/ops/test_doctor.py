@@ -8,8 +8,6 @@ import socket
 import sys
 from pathlib import Path
 
-from aiohttp import web
-
 from tests.peers.openai_peer import OpenAIPeer
 from tests.peers.slack_peer import SlackPeer
 
@@ -34,29 +32,15 @@ async def doctor(env: dict[str, str]) -> tuple[int, list[str]]:
     return process.returncode, out.decode().splitlines()
 
 
-async def rejecting_slack() -> web.AppRunner:
-    """A Slack Web API that refuses every token, as Slack does a revoked one."""
-
-    async def auth_test(request: web.Request) -> web.Response:
-        return web.json_response({"ok": False, "error": "invalid_auth"})
-
-    app = web.Application()
-    app.router.add_post("/api/auth.test", auth_test)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    return runner
-
-
 async def test_a_bad_slack_token_and_an_unreachable_model_are_both_reported(tmp_path: Path):
-    runner = await rejecting_slack()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    slack = SlackPeer(rejects_tokens=True)
+    await slack.start()
     try:
         code, lines = await doctor(
             {
                 "SLACK_BOT_TOKEN": "xoxb-revoked",
                 "SLACK_APP_TOKEN": "xapp-1",
-                "PARLEY_SLACK_API_URL": f"http://127.0.0.1:{port}/api/",
+                "PARLEY_SLACK_API_URL": slack.api_url,
                 "OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
                 "PARLEY_MODEL": "any",
                 "PARLEY_MAX_RETRIES": "0",
@@ -64,7 +48,7 @@ async def test_a_bad_slack_token_and_an_unreachable_model_are_both_reported(tmp_
             }
         )
     finally:
-        await runner.cleanup()
+        await slack.stop()
     assert code != 0
     slack = [line for line in lines if line.startswith("FAIL  slack:")]
     model = [line for line in lines if line.startswith("FAIL  model:")]

@@ -50,6 +50,8 @@ class SlackPeer:
     not_in_channel: set[str] = field(default_factory=set)
     streaming: bool = True
     users_stop_streams: bool = False
+    rejects_tokens: bool = False
+    """Answer auth.test with invalid_auth, as Slack does for a revoked token."""
     calls: list[Call] = field(default_factory=list)
     messages: dict[tuple[str, str], Message] = field(default_factory=dict)
     responses: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -156,6 +158,8 @@ class SlackPeer:
         return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/link"}
 
     def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
+        if self.rejects_tokens:
+            return {"ok": False, "error": "invalid_auth"}
         return {
             "ok": True,
             "user_id": BOT_USER,
