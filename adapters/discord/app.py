@@ -190,7 +190,7 @@ class DiscordDoor:
                 incoming = replace(incoming, key=conversation_key(thread), kind=Kind.THREAD)
         first_here = self._addressed.first_time(incoming.key)
         if reply_to is not None:  # not in a thread Parley has just opened: something may be missed
-            prior = await self._missed(message, incoming.key, first_here=first_here, bot_id=bot_id)
+            prior = await self._missed(channel, message, incoming.key, first_here=first_here)
             incoming = replace(incoming, prior=prior)
         if message.attachments:
             attachments = await read_attachments(
@@ -213,11 +213,17 @@ class DiscordDoor:
             return None
 
     async def _missed(
-        self, message: discord.Message, key: ConversationKey, *, first_here: bool, bot_id: int
+        self,
+        channel: object,
+        message: discord.Message | None,
+        key: ConversationKey,
+        *,
+        first_here: bool,
     ) -> tuple[ChatMessage, ...]:
-        """What Parley missed, read once: a thread it is first addressed in, or the chain of a
-        reply to a message it never saw. Later turns read nothing: the store is the memory."""
-        channel = message.channel
+        """What Parley missed, read once: a thread it is first addressed in (up to `message`, or
+        all of it for `/ask`), or the chain of a reply to a message it never saw. Later turns
+        read nothing: the store is the memory."""
+        bot_id = self.client.user.id if self.client.user else 0
         try:
             if (
                 isinstance(channel, discord.Thread)
@@ -225,7 +231,7 @@ class DiscordDoor:
                 and not await self._runtime.dialogue.knows(key)
             ):
                 return await thread_history(channel, message, bot_id)
-            if missed_reply(message, bot_id):
+            if message is not None and missed_reply(message, bot_id):
                 return await reply_chain(message, bot_id)
         except discord.HTTPException as error:
             log.warning("could not read earlier messages (HTTP %s)", error.status)
@@ -244,4 +250,12 @@ class DiscordDoor:
             min_edit_interval=self._settings.discord_edit_interval,
         )
         await sink.acknowledge()
-        self._runtime.dialogue.submit(incoming, sink)
+        # Slash commands always come from a channel; 0 only satisfies the type.
+        async with self._order.hold(interaction.channel_id or 0):
+            if command is None:  # /ask is a turn like a mention: it may need to catch up too
+                first_here = self._addressed.first_time(incoming.key)
+                prior = await self._missed(
+                    interaction.channel, None, incoming.key, first_here=first_here
+                )
+                incoming = replace(incoming, prior=prior)
+            self._runtime.dialogue.submit(incoming, sink)

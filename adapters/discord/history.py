@@ -17,11 +17,30 @@ HISTORY_LIMIT = 50
 
 
 async def thread_history(
-    thread: discord.Thread, before: discord.Message, bot_id: int
+    thread: discord.Thread, before: discord.Message | None, bot_id: int
 ) -> tuple[ChatMessage, ...]:
-    """The thread's messages before `before`, oldest first."""
-    newest_first = [message async for message in thread.history(limit=HISTORY_LIMIT, before=before)]
-    return _as_prior(reversed(newest_first), bot_id)
+    """The thread's messages before `before` (all when None), oldest first, after the channel
+    message the thread was opened from, if any."""
+    starter = await _starter_message(thread)
+    limit = HISTORY_LIMIT - (starter is not None)
+    newest_first = [message async for message in thread.history(limit=limit, before=before)]
+    return _as_prior([*([starter] if starter else []), *reversed(newest_first)], bot_id)
+
+
+async def _starter_message(thread: discord.Thread) -> discord.Message | None:
+    """The message in the parent channel a thread was opened from: it shares the thread's id.
+
+    Read from the cache, else with one GET; a thread opened on its own has none (404).
+    """
+    parent = thread.parent
+    if not isinstance(parent, discord.TextChannel):
+        return None  # a forum post's starter message is inside the thread itself
+    if thread.starter_message is not None:
+        return thread.starter_message
+    try:
+        return await parent.fetch_message(thread.id)
+    except discord.HTTPException:
+        return None
 
 
 def missed_reply(message: discord.Message, bot_id: int) -> bool:

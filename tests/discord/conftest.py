@@ -78,11 +78,15 @@ class Running:
 
 @asynccontextmanager
 async def serving(
-    peer: DiscordPeer, settings: Settings, backend: ScriptedBackend
+    peer: DiscordPeer,
+    settings: Settings,
+    backend: ScriptedBackend,
+    *,
+    sync_guild: str | None = None,
 ) -> AsyncIterator[Running]:
     """The real runtime and the Discord door, connected to the peer until the block ends."""
     async with open_runtime(settings, backend=backend) as runtime:
-        door = DiscordDoor(runtime)
+        door = DiscordDoor(runtime, sync_guild=sync_guild)
         door.client._connection.guild_ready_timeout = GUILD_READY_TIMEOUT
         task = asyncio.create_task(door.serve())
         try:

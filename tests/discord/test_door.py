@@ -6,6 +6,8 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
+
 from bot.types import ChatMessage, ConversationKey, Role
 from tests.discord.conftest import World, serving
 from tests.peers.discord_peer import DiscordPeer, PeerUser, Recorded
@@ -257,16 +259,23 @@ async def test_the_first_turn_in_an_existing_thread_reads_it_once(
     world: World, settings_for: Any
 ) -> None:
     peer = world.peer
+    # Opened before Parley started, from a channel message Parley has never seen.
+    starter = await peer.post_message(world.general, world.admin, "deploying v2 now")
+    thread = await peer.add_thread(
+        world.general, "incident", world.alice, starter=int(starter["id"])
+    )
     async with serving(peer, settings_for(), ScriptedBackend()) as running:
-        thread = await peer.add_thread(world.general, "incident", world.alice)
         await peer.post_message(thread, world.alice, "the deploy failed at 10:02")
         await peer.post_message(thread, world.admin, "rollback is done")
         await ask(peer, thread, world.alice, "what happened?")
         await ask(peer, thread, world.admin, "and now?")
-    (read,) = history_reads(peer)
-    assert read.path == f"/channels/{thread}/messages"
+    assert [read.path for read in history_reads(peer)] == [
+        f"/channels/{world.general}/messages/{thread}",
+        f"/channels/{thread}/messages",
+    ]
     first = [(m.role, m.name, m.content) for m in running.backend.calls[0][1:]]
     assert first == [
+        (Role.USER, "Ada", "deploying v2 now"),
         (Role.USER, "Alice", "the deploy failed at 10:02"),
         (Role.USER, "Ada", "rollback is done"),
         (Role.USER, "Alice", "what happened?"),
@@ -346,3 +355,47 @@ async def test_a_process_serves_the_shard_ids_it_is_given(world: World, settings
         client = running.door.client
         assert (client.shard_count, list(client.shards)) == (2, [shard])
         await ask(peer, world.general, world.alice, "sharded hello")
+
+
+async def test_ask_in_a_thread_answers_there_in_the_threads_conversation(
+    world: World, settings_for: Any
+) -> None:
+    peer = world.peer
+    async with serving(peer, settings_for(), ScriptedBackend()) as running:
+        starter = await peer.post_message(world.general, world.alice, "who owns billing?")
+        thread = await peer.add_thread(
+            world.general, "billing", world.alice, starter=int(starter["id"])
+        )
+        await peer.post_message(thread, world.admin, "I think Bob")
+        token = await peer.invoke_command(thread, world.alice, "ask", {"prompt": "summarise"})
+        await peer.wait_for(lambda: peer.interaction_responses.get(token, {}).get("content"))
+        await ask(peer, thread, world.alice, "thanks")
+        key = ConversationKey("discord", str(peer.guild_id), str(world.general), str(thread))
+        assert await running.runtime.dialogue.knows(key)
+    assert peer.interaction_responses[token]["content"] == "echo: summarise"
+    assert not creates_in(peer, world.general), "the answer is the interaction's, in the thread"
+    (read,) = history_reads(peer)  # the starter message was in discord.py's cache
+    assert read.path == f"/channels/{thread}/messages"
+    first = [(m.name, m.content) for m in running.backend.calls[0][1:]]
+    assert first == [("Alice", "who owns billing?"), ("Ada", "I think Bob"), ("Alice", "summarise")]
+    assert [m.content for m in last_prompt(running.backend)[-3:]] == [
+        "summarise",
+        "echo: summarise",
+        "thanks",
+    ]
+
+
+@pytest.mark.parametrize("where", ["setting", "flag", None])
+async def test_commands_sync_to_one_guild_when_asked_else_globally(
+    world: World, settings_for: Any, where: str | None
+) -> None:
+    peer = world.peer
+    guild = str(peer.guild_id)
+    settings = settings_for(discord_sync_guild=guild if where == "setting" else None)
+    flag = guild if where == "flag" else None
+    async with serving(peer, settings, ScriptedBackend(), sync_guild=flag):
+        pass
+    (put,) = peer.calls("PUT")
+    scope = f"/guilds/{guild}" if where else ""
+    assert put.path == f"/applications/{peer.application_id}{scope}/commands"
+    assert {"ask", "reset", "system"} <= {command["name"] for command in put.body}

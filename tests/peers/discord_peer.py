@@ -167,11 +167,27 @@ class DiscordPeer:
         self.messages[channel_id] = {}
         return channel_id
 
-    async def add_thread(self, parent_id: int, name: str, owner: PeerUser) -> int:
-        """A thread someone else opened, announced to the client as Discord does."""
-        thread = self._thread(self.snowflake(), parent_id, name, owner.id)
+    async def add_thread(
+        self, parent_id: int, name: str, owner: PeerUser, *, starter: int | None = None
+    ) -> int:
+        """A thread someone else opened, on its own or from the `starter` message of its parent
+        channel, announced to the client as Discord does.
+
+        A thread opened from a message has that message's id, and Discord puts a system message
+        (type 21) referencing it first in the thread.
+        """
+        thread_id = starter or self.snowflake()
+        thread = self._thread(thread_id, parent_id, name, owner.id)
+        if starter is not None:
+            marker = self._message(thread_id, owner, "")
+            marker["type"] = 21
+            marker["message_reference"] = {
+                "message_id": str(starter),
+                "channel_id": str(parent_id),
+                "guild_id": str(self.guild_id),
+            }
         await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True}, self.guild_id)
-        return int(thread["id"])
+        return thread_id
 
     def _thread(self, thread_id: int, parent_id: int, name: str, owner_id: int) -> dict[str, Any]:
         thread = {
