@@ -145,10 +145,21 @@ class DiscordDoor:
         self._runtime.ops.add_ready_check("discord", self.client.is_ready)
         with discord_endpoints(self._settings):
             async with self.client:
-                await self.client.login(token.get_secret_value())
+                try:
+                    await self.client.login(token.get_secret_value())
+                except discord.LoginFailure:
+                    raise ConfigError(
+                        "Discord rejected DISCORD_TOKEN: reset the token under Bot in the "
+                        "Developer Portal and set DISCORD_TOKEN to it"
+                    ) from None
                 await self.sync_commands()
                 try:
                     await self.client.connect()
+                except discord.PrivilegedIntentsRequired:
+                    raise ConfigError(
+                        "Discord refused the Message Content intent: enable it under Bot > "
+                        "Privileged Gateway Intents in the Developer Portal"
+                    ) from None
                 except asyncio.CancelledError:
                     # Let answers in flight finish while the REST session is still open.
                     await self._runtime.dialogue.shutdown(self._settings.shutdown_grace_seconds)

@@ -123,6 +123,8 @@ class DiscordPeer:
         self.attachments: dict[str, bytes] = {}
         self.edit_status: int | None = None
         """When set, message edits fail with this HTTP status (e.g. 403 for an archived thread)."""
+        self.rejects_token = False
+        """Answer GET /users/@me with 401, as Discord does for a reset token."""
         self._connections: list[_Connection] = []
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -492,6 +494,8 @@ class DiscordPeer:
         return None
 
     async def _get_me(self, parts: list[str], body: Any, query: Any) -> web.Response:
+        if self.rejects_token:
+            return _json({"message": "401: Unauthorized", "code": 0}, status=401)
         return _json({**self.bot.payload(), "verified": True, "mfa_enabled": False, "flags": 0})
 
     async def _get_application(self, parts: list[str], body: Any, query: Any) -> web.Response:
