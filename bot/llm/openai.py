@@ -28,7 +28,13 @@ _WINDOWS = (  # longest prefix first wins
     ("gpt-4", 8_192),
     ("gpt-3.5-turbo", 16_385),
 )
+_REASONING_MODELS = ("o1", "o3", "o4", "gpt-5")
+"""Models that accept only their default temperature."""
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def _reasons(model: str) -> bool:
+    return model.startswith(_REASONING_MODELS)
 
 
 def window_for(model: str) -> int:
@@ -65,14 +71,15 @@ class OpenAIBackend:
         self, messages: Sequence[ChatMessage], options: GenerationOptions
     ) -> AsyncGenerator[Delta, None]:
         limit = "max_completion_tokens" if self._official else "max_tokens"
+        sampling = {} if _reasons(options.model) else {"temperature": options.temperature}
         try:
             response = await self._client.chat.completions.create(
                 model=options.model,
                 messages=[self._payload(message) for message in messages],
-                temperature=options.temperature,
                 stream=True,
                 stream_options={"include_usage": True},
                 **{limit: options.max_tokens},
+                **sampling,
             )
         except openai.APIError as error:
             raise _classify(error) from error

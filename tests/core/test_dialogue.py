@@ -146,3 +146,12 @@ async def test_model_server_with_no_configured_model_answers_with_its_first(tmp_
         await ask(runtime, "hi")
         assert runtime.model == "peer-model"
     assert openai_peer.requests[-1]["model"] == "peer-model"
+
+
+async def test_reasoning_models_get_no_temperature(peer_settings, openai_peer):
+    settings = peer_settings.model_copy(update={"model": "o3-mini"})
+    async with open_runtime(settings) as runtime:
+        await ask(runtime, "think")
+    request = openai_peer.requests[-1]
+    assert request["model"] == "o3-mini" and "temperature" not in request
+    assert request["max_tokens"] == settings.max_tokens
