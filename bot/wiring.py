@@ -42,9 +42,15 @@ class Runtime:
 
 def choose_backend_kind(settings: Settings) -> str:
     """openai when a key or server is configured, else local when transformers is installed."""
+    has_server = bool(settings.openai_api_key or settings.openai_base_url)
+    if settings.backend == "openai" and not has_server:
+        raise ConfigError(
+            "PARLEY_BACKEND=openai needs OPENAI_API_KEY (for OpenAI) or OPENAI_BASE_URL (for a "
+            "compatible server)"
+        )
     if settings.backend != "auto":
         return settings.backend
-    if settings.openai_api_key or settings.openai_base_url:
+    if has_server:
         return "openai"
     if importlib.util.find_spec("transformers") is not None:
         return "local"

@@ -97,3 +97,12 @@ async def test_console_over_a_pipe_answers_each_line_and_remembers_across_runs(
     contents = [m["content"] for m in openai_peer.requests[-1]["messages"]]
     assert any("my name is Zed" in content for content in contents)
     assert len(contents) == 1 + 2 * 2 + 1
+
+
+def test_the_openai_backend_without_a_key_or_server_is_one_line(tmp_path):
+    result = run_parley(
+        "console", env={"PARLEY_DATA_DIR": str(tmp_path), "PARLEY_BACKEND": "openai"}
+    )
+    assert result.returncode == 2
+    assert "PARLEY_BACKEND=openai needs OPENAI_API_KEY" in result.stderr
+    assert "Traceback" not in result.stderr
