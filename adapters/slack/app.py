@@ -72,10 +72,6 @@ class SlackDoor:
         self._access = access_policies(settings)[translate.PLATFORM]
         self._register()
 
-    def add_routes(self, web_app: web.Application, path: str = EVENTS_PATH) -> None:
-        """Mount the Events API endpoint into an aiohttp app (Parley's own or a shared one)."""
-        web_app.router.add_post(path, self.handle_http)
-
     async def handle_http(self, request: web.Request) -> web.Response:
         """One signed request from Slack; bolt answers 401 to a bad or stale signature."""
         response = await self.bolt.async_dispatch(await to_bolt_request(request))

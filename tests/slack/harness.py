@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 
 from adapters.slack.app import EVENTS_PATH, SlackDoor
 from bot.config import Settings
@@ -95,24 +94,17 @@ async def running_slack(
         | overrides
     )
     backend = backend or ScriptedBackend()
-    runner: web.AppRunner | None = None
     try:
         async with open_runtime(settings, backend=backend) as runtime:
+            # The Events API on the process's one HTTP server, as HTTP mode serves it.
             door = SlackDoor(runtime)
-            web_app = web.Application()
-            door.add_routes(web_app)
-            runner = web.AppRunner(web_app)
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            runtime.ops.mount("POST", EVENTS_PATH, door.handle_http)
+            await runtime.ops.start("127.0.0.1", 0)
             async with aiohttp.ClientSession() as session:
                 sender = SlackSender(
-                    f"http://127.0.0.1:{port}{EVENTS_PATH}", SIGNING_SECRET, session
+                    f"http://127.0.0.1:{runtime.ops.port}{EVENTS_PATH}", SIGNING_SECRET, session
                 )
                 yield Slack(peer, sender, backend, runtime, door)
                 await runtime.dialogue.shutdown(5)
     finally:
-        if runner is not None:
-            await runner.cleanup()
         await peer.stop()
