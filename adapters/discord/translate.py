@@ -18,8 +18,15 @@ ANSWERABLE_TYPES = frozenset({discord.MessageType.default, discord.MessageType.r
 
 
 def strip_mention(text: str, bot_id: int) -> str:
-    """The text without the bot's own mention (`<@id>` or the legacy nickname form `<@!id>`)."""
-    return re.sub(rf"<@!?{bot_id}>\s*", "", text).strip()
+    """The text without the bot's own mention (`<@id>` or the legacy nickname form `<@!id>`).
+
+    Repeated until nothing changes: removing one mention can join its neighbours into another.
+    """
+    mention = re.compile(rf"<@!?{bot_id}>\s*")
+    while True:
+        text, removed = mention.subn("", text)
+        if not removed:
+            return text.strip()
 
 
 def conversation_key(channel: object) -> ConversationKey:

@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
         (f"<@{BOT}>", ""),
         ("<@42> is not me", "<@42> is not me"),
         (f"<@{BOT}>\n```py\nx = 1\n```", "```py\nx = 1\n```"),
+        (f"<@<@{BOT}>{BOT}> hi", "hi"),  # removing one mention must not leave another
     ],
 )
 def test_the_bots_mention_is_stripped(text: str, expected: str) -> None:

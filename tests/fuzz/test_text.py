@@ -28,6 +28,7 @@ def test_strip_mention_takes_any_text(text: str) -> None:
     stripped = strip_mention(text, BOT_ID)
     assert stripped == stripped.strip()
     assert len(stripped) <= len(text)
+    assert f"<@{BOT_ID}>" not in stripped and f"<@!{BOT_ID}>" not in stripped
 
 
 @settings(**FUZZ)
