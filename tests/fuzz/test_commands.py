@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Iterator
-from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from bot.config import Settings
 from bot.dialogue import INTERNAL_ERROR
 from bot.types import Author, ConversationKey, Incoming, Kind
 from bot.wiring import Runtime, open_runtime
+from tests.fuzz.loop import LoopHarness
 from tests.fuzz.strategies import FUZZ, chat_text, command_text
 from tests.support.backends import ScriptedBackend
 
@@ -49,29 +48,23 @@ class EndingsSink:
         self.endings.append(("fail", message))
 
 
-class Harness:
+class Harness(LoopHarness):
     """One runtime on its own event loop, so a synchronous hypothesis test can drive it."""
 
     def __init__(self, tmp_path: Path) -> None:
-        self._runner = asyncio.Runner()
-        self._stack = AsyncExitStack()
+        super().__init__()
         config = Settings(
             data_dir=tmp_path,
             user_turns_per_minute=None,
             conversation_turns_per_minute=None,
             shutdown_grace_seconds=5,
         )
-        opened = open_runtime(config, backend=ScriptedBackend())
-        self.runtime: Runtime = self._runner.run(self._stack.enter_async_context(opened))
+        self.runtime: Runtime = self.enter(open_runtime(config, backend=ScriptedBackend()))
 
     def handle(self, incoming: Incoming) -> list[tuple[str, str]]:
         sink = EndingsSink()
-        self._runner.run(self.runtime.dialogue.handle(incoming, sink))
+        self.run(self.runtime.dialogue.handle(incoming, sink))
         return sink.endings
-
-    def close(self) -> None:
-        self._runner.run(self._stack.aclose())
-        self._runner.close()
 
 
 @pytest.fixture

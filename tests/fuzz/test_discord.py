@@ -9,7 +9,6 @@ import asyncio
 import gc
 import logging
 from collections.abc import Iterator
-from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from bot import commands
 from bot.replies import split_message
 from bot.types import Author, ConversationKey, Incoming, Kind
 from tests.discord.conftest import Running, discord_settings, serving
+from tests.fuzz.loop import LoopHarness
 from tests.fuzz.strategies import command_text
 from tests.peers.discord_peer import DiscordPeer, PeerUser, Recorded
 from tests.support.backends import ScriptedBackend
@@ -88,19 +88,18 @@ class Turn:
     model_calls: int
 
 
-class DiscordHarness:
+class DiscordHarness(LoopHarness):
     """The peer and the Discord door on their own event loop, for a synchronous hypothesis test."""
 
     def __init__(self, tmp_path: Path) -> None:
-        self._runner = asyncio.Runner()
-        self._stack = AsyncExitStack()
+        super().__init__()
         self.peer = DiscordPeer(bot_id=BOT_ID)
         self.general = self.peer.add_channel("general")
         self.alice = self.peer.add_member("Alice")
         self.dm = self.peer.add_dm(self.alice)
         self.backend = ScriptedBackend()
-        self._runner.run(self.peer.start())
-        self._stack.push_async_callback(self.peer.close)
+        self.run(self.peer.start())
+        self.on_close(self.peer.close)
         config = discord_settings(
             self.peer,
             tmp_path,
@@ -108,9 +107,7 @@ class DiscordHarness:
             conversation_turns_per_minute=None,
             discord_edit_interval=0.2,
         )
-        self.running: Running = self._runner.run(
-            self._stack.enter_async_context(serving(self.peer, config, self.backend))
-        )
+        self.running: Running = self.enter(serving(self.peer, config, self.backend))
         opening = self.post(self.general, f"{MENTIONS[0]} hello", mentions=(self.peer.bot,))
         self.bot_message = int(opening.answer[0]["id"])
 
@@ -123,7 +120,7 @@ class DiscordHarness:
         reply_to: int | None = None,
     ) -> Turn:
         """Post a message and wait until the bot has answered it and is idle again."""
-        return self._runner.run(self._post(channel, text, mentions, reply_to))
+        return self.run(self._post(channel, text, mentions, reply_to))
 
     async def _post(
         self, channel: int, text: str, mentions: tuple[PeerUser, ...], reply_to: int | None
@@ -149,10 +146,6 @@ class DiscordHarness:
             for m in self.peer.bot_messages(channel)
             if (m.get("message_reference") or {}).get("message_id") == message["id"]
         ]
-
-    def close(self) -> None:
-        self._runner.run(self._stack.aclose())
-        self._runner.close()
 
 
 @pytest.fixture

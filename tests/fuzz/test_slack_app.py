@@ -3,11 +3,9 @@ none reaches the core half-translated, and the app still answers a real mention 
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 from collections.abc import Iterator
-from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.fuzz.loop import LoopHarness
 from tests.fuzz.strategies import chat_text, json_value, slack_id, slack_ts
 from tests.slack.harness import CHANNEL, Slack, running_slack
 
@@ -43,20 +42,10 @@ malformed_event = st.builds(
 """Any subset of an event's fields, most of them plausible or of any JSON type."""
 
 
-class SlackHarness:
+class SlackHarness(LoopHarness):
     def __init__(self, tmp_path: Path) -> None:
-        self._runner = asyncio.Runner()
-        self._stack = AsyncExitStack()
-        self.slack: Slack = self._runner.run(
-            self._stack.enter_async_context(running_slack(tmp_path))
-        )
-
-    def run(self, awaitable: Any) -> Any:
-        return self._runner.run(awaitable)
-
-    def close(self) -> None:
-        self._runner.run(self._stack.aclose())
-        self._runner.close()
+        super().__init__()
+        self.slack: Slack = self.enter(running_slack(tmp_path))
 
 
 @pytest.fixture
