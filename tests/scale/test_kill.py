@@ -12,19 +12,22 @@ from pathlib import Path
 from bot.store.base import ExportFilter
 from bot.store.sqlite import SqliteStore
 from bot.types import ChatMessage, Role
-from tests.peers.openai_peer import OpenAIPeer
+from tests.peers.openai_peer import Fault, OpenAIPeer
 from tests.scale.harness import Replica, delivery, read_answers, script, sqlite_url, write_events
 
 CONVERSATIONS = 50
 TURNS = 6
 KILL_AFTER_ANSWERS = 75
-"""Half way through the second turn of most conversations: dozens of answers mid-stream."""
+"""Half way through the second turn of most conversations."""
+STUCK = Fault(hang=60)
+"""What every model call after the first KILL_AFTER_ANSWERS meets: turns surely mid-way."""
 
 
-async def answers_reach(path: Path, count: int) -> None:
+async def answers_reach(path: Path, count: int, peer: OpenAIPeer) -> None:
+    """Until `count` answers are written and later turns are waiting on the model."""
     async with asyncio.timeout(60):
         while True:
-            if len(read_answers(path)) >= count:
+            if len(read_answers(path)) >= count and len(peer.requests) > count:
                 return
             await asyncio.sleep(0.01)
 
@@ -51,7 +54,8 @@ def assert_whole_turns(conversation: str, messages: list[ChatMessage]) -> None:
 
 
 async def test_a_killed_replica_leaves_no_half_turn(tmp_path: Path, openai_peer: OpenAIPeer):
-    openai_peer.chunk_delay = 0.03
+    openai_peer.chunk_delay = 0.01
+    openai_peer.faults.extend([Fault()] * KILL_AFTER_ANSWERS + [STUCK] * CONVERSATIONS * TURNS)
     database = tmp_path / "parley.db"
     conversations = script(CONVERSATIONS, TURNS)
     events = write_events(tmp_path / "events.jsonl", delivery(conversations, random.Random(1)))
@@ -63,11 +67,12 @@ async def test_a_killed_replica_leaves_no_half_turn(tmp_path: Path, openai_peer:
         events=events,
         answers=answers,
     )
-    await answers_reach(answers, KILL_AFTER_ANSWERS)
+    await answers_reach(answers, KILL_AFTER_ANSWERS, openai_peer)
     await replica.kill()
+    openai_peer.faults.clear()
     answered = {answer["event_id"] for answer in read_answers(answers)}
-    assert len(openai_peer.requests) > len(answered), "turns were streaming at the kill"
-    assert len(answered) < CONVERSATIONS * TURNS
+    assert len(answered) == KILL_AFTER_ANSWERS
+    assert len(openai_peer.requests) > len(answered), "turns were under way at the kill"
 
     assert integrity(database) == "ok"
     stored = await stored_conversations(database)
