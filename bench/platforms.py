@@ -30,7 +30,7 @@ from bot.types import ChatMessage
 from tests.discord.conftest import discord_settings, serving
 from tests.peers.discord_peer import DiscordPeer, PeerUser
 from tests.peers.slack_peer import Call, SlackPeer
-from tests.slack.harness import CHANNEL, Slack, running_slack
+from tests.slack.harness import Slack, running_slack
 from tests.support.backends import ScriptedBackend
 
 CONVERSATIONS = 10
@@ -290,7 +290,7 @@ async def _slack_conversation(slack: Slack, number: int) -> tuple[list[Answer], 
             event = slack.mention(text)
             root = event["ts"]
         else:
-            event = slack.message(text, channel=CHANNEL, channel_type="channel", thread_ts=root)
+            event = slack.reply(text, root)
         event["user"] = user
         expected = answer_to(tag(number, turn))
         sent = loop.time()

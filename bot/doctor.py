@@ -44,7 +44,7 @@ async def check_backend(settings: Settings) -> Finding:
     where = settings.openai_base_url or "OpenAI"
     try:
         kind = choose_backend_kind(settings)
-        backend, model = await asyncio.wait_for(build_backend(settings), CHECK_TIMEOUT * 6)
+        backend, model = await asyncio.wait_for(build_backend(settings, kind), CHECK_TIMEOUT * 6)
         try:
             await asyncio.wait_for(backend.ping(), CHECK_TIMEOUT)
         finally:

@@ -60,9 +60,9 @@ def choose_backend_kind(settings: Settings) -> str:
     )
 
 
-async def build_backend(settings: Settings) -> tuple[Backend, str]:
-    """The backend the settings choose, and the model it answers with by default."""
-    if choose_backend_kind(settings) == "local":
+async def build_backend(settings: Settings, kind: str) -> tuple[Backend, str]:
+    """The backend of this kind (see choose_backend_kind), and its default model."""
+    if kind == "local":
         from bot.llm.local import DEFAULT_LOCAL_MODEL, LocalBackend
 
         return await LocalBackend.load(settings), settings.model or DEFAULT_LOCAL_MODEL
@@ -92,21 +92,14 @@ async def _served_model(backend: OpenAIBackend, settings: Settings) -> str | Non
     return served[0] if served else None
 
 
-def _is_local(settings: Settings) -> bool:
-    try:
-        return choose_backend_kind(settings) == "local"
-    except ConfigError:
-        return False
-
-
-def dialogue_policy(settings: Settings, model: str) -> DialoguePolicy:
+def dialogue_policy(settings: Settings, model: str, *, switchable: bool = True) -> DialoguePolicy:
+    """The turn's defaults; `switchable` is False for a backend that holds one model in memory."""
     return DialoguePolicy(
         model=model,
         system_prompt=settings.system_prompt,
         max_tokens=settings.max_tokens,
         temperature=settings.temperature,
-        # A local backend holds one model in memory: there is nothing else to switch to.
-        models_allowed=() if _is_local(settings) else tuple(settings.models_allowed),
+        models_allowed=tuple(settings.models_allowed) if switchable else (),
         context_window=settings.context_window,
         max_attachment_chars=settings.max_attachment_bytes,
         access=access_policies(settings),
@@ -130,14 +123,20 @@ async def open_runtime(
     store = create_store(settings.effective_database_url)
     await store.open()
     try:
+        switchable = True  # a local backend holds one model in memory: nothing to switch to
         if backend is None:
-            backend, model = await build_backend(settings)
+            kind = choose_backend_kind(settings)
+            backend, model = await build_backend(settings, kind)
+            switchable = kind != "local"
         else:
             model = settings.model or "default"
         breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_cooldown_seconds)
         backend = GuardedBackend(backend, breaker)
         dialogue = DialogueManager(
-            dialogue_policy(settings, model), store, backend, limits=limit_policy(settings)
+            dialogue_policy(settings, model, switchable=switchable),
+            store,
+            backend,
+            limits=limit_policy(settings),
         )
         ops = OpsServer(store, backend, dialogue.metrics)
         housekeeping = asyncio.create_task(keep_tidy(store, settings.retention_days))

@@ -18,13 +18,19 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-async def doctor(env: dict[str, str]) -> tuple[int, list[str]]:
+async def doctor(tmp_path: Path, slack: SlackPeer, env: dict[str, str]) -> tuple[int, list[str]]:
+    """`parley doctor` with Slack configured against `slack`; its exit code and stdout lines."""
+    slack_env = {
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_APP_TOKEN": "xapp-1",
+        "PARLEY_SLACK_API_URL": slack.api_url,
+    }
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot",
         "doctor",
-        env={**os.environ, **env},
+        env={**os.environ, "PARLEY_DATA_DIR": str(tmp_path), **slack_env, **env},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -36,16 +42,11 @@ async def test_a_bad_slack_token_and_an_unreachable_model_are_both_reported(tmp_
     slack = SlackPeer(rejects_tokens=True)
     await slack.start()
     try:
+        unreachable = f"http://127.0.0.1:{free_port()}/v1"
         code, lines = await doctor(
-            {
-                "SLACK_BOT_TOKEN": "xoxb-revoked",
-                "SLACK_APP_TOKEN": "xapp-1",
-                "PARLEY_SLACK_API_URL": slack.api_url,
-                "OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
-                "PARLEY_MODEL": "any",
-                "PARLEY_MAX_RETRIES": "0",
-                "PARLEY_DATA_DIR": str(tmp_path),
-            }
+            tmp_path,
+            slack,
+            {"OPENAI_BASE_URL": unreachable, "PARLEY_MODEL": "any", "PARLEY_MAX_RETRIES": "0"},
         )
     finally:
         await slack.stop()
@@ -62,15 +63,7 @@ async def test_a_healthy_setup_passes(tmp_path: Path):
     slack = SlackPeer()
     await slack.start()
     try:
-        code, lines = await doctor(
-            {
-                "SLACK_BOT_TOKEN": "xoxb-good",
-                "SLACK_APP_TOKEN": "xapp-1",
-                "PARLEY_SLACK_API_URL": slack.api_url,
-                "OPENAI_BASE_URL": openai_peer.base_url,
-                "PARLEY_DATA_DIR": str(tmp_path),
-            }
-        )
+        code, lines = await doctor(tmp_path, slack, {"OPENAI_BASE_URL": openai_peer.base_url})
     finally:
         await slack.stop()
         await openai_peer.stop()

@@ -75,6 +75,10 @@ class Slack:
             event["thread_ts"] = thread_ts
         return event
 
+    def reply(self, text: str, thread_ts: str) -> dict:
+        """A person's reply, without a mention, in a channel thread."""
+        return self.message(text, channel=CHANNEL, channel_type="channel", thread_ts=thread_ts)
+
 
 @asynccontextmanager
 async def running_slack(

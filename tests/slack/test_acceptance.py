@@ -21,9 +21,7 @@ async def test_three_turns_in_a_thread_cost_one_stream_each_and_no_history(tmp_p
         await slack.sender.event(root)
         await slack.peer.wait_for(lambda: len(slack.peer.called("chat.stopStream")) == 1)
         for turn, text in enumerate(("turn two", "turn three"), start=2):
-            reply = slack.message(
-                text, channel=CHANNEL, channel_type="channel", thread_ts=root["ts"]
-            )
+            reply = slack.reply(text, root["ts"])
             await slack.sender.event(reply)
             await slack.peer.wait_for(
                 lambda turn=turn: len(slack.peer.called("chat.stopStream")) == turn

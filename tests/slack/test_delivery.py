@@ -88,7 +88,7 @@ async def test_bots_parley_itself_and_edits_are_ignored(tmp_path: Path) -> None:
 
 async def test_thread_replies_are_followed_only_where_parley_answered(tmp_path: Path) -> None:
     async with running_slack(tmp_path) as slack:
-        stranger = slack.message("hm", channel=CHANNEL, channel_type="channel", thread_ts="1.0")
+        stranger = slack.reply("hm", "1.0")
         await slack.sender.event(stranger)
         await _settle(slack)
         assert not slack.backend.calls
@@ -96,9 +96,7 @@ async def test_thread_replies_are_followed_only_where_parley_answered(tmp_path: 
         root = slack.mention("start")
         await slack.sender.event(root)
         await slack.peer.wait_for(lambda: slack.peer.called("chat.stopStream"))
-        follow = slack.message(
-            "more", channel=CHANNEL, channel_type="channel", thread_ts=root["ts"]
-        )
+        follow = slack.reply("more", root["ts"])
         await slack.sender.event(follow)
         await _settle(slack)
         assert len(slack.backend.calls) == 1

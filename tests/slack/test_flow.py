@@ -113,9 +113,7 @@ async def test_a_reply_while_the_first_answer_streams_is_answered_too(tmp_path: 
         first = slack.mention("first question")
         await slack.sender.event(first)
         await slack.peer.wait_for(lambda: slack.peer.called("chat.startStream"))
-        reply = slack.message(
-            "and a follow-up", channel=CHANNEL, channel_type="channel", thread_ts=first["ts"]
-        )
+        reply = slack.reply("and a follow-up", first["ts"])
         await slack.sender.event(reply)
         await slack.peer.wait_for(lambda: len(slack.peer.called("chat.stopStream")) == 2)
         answers = [m.text for m in slack.peer.thread(CHANNEL, first["ts"])]
