@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from bot import commands, context
@@ -14,13 +14,29 @@ from bot.limits import LimitPolicy, Limits
 from bot.llm.base import Backend, GenerationOptions
 from bot.logs import bind_turn
 from bot.metrics import Metrics
-from bot.replies import Outcome, RelayResult, ReplySink, relay
-from bot.store.base import Store
+from bot.replies import (
+    INTERRUPTED_MARK,
+    Halt,
+    Outcome,
+    RelayResult,
+    ReplySink,
+    Resumable,
+    Shown,
+    marked,
+    relay,
+)
+from bot.store.base import Store, TurnEnd, TurnRecord
 from bot.types import Attachment, ChatMessage, ConversationKey, Incoming, Role
 
 log = logging.getLogger(__name__)
 
 INTERNAL_ERROR = "Something went wrong on my side; please try again."
+RESTARTED = "I was restarted before I could answer; please ask again."
+INTERRUPT_SECONDS = 10.0
+"""How long turns cancelled at shutdown get to mark their answers as interrupted."""
+
+Repair = Callable[[str, str], Awaitable[object]]
+"""A door's way to show final text in a place a sink's receipt names: (receipt, text)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +56,7 @@ class DialoguePolicy:
 @dataclass(slots=True)
 class _ActiveTurn:
     task: asyncio.Task[object]
-    stop_requested: asyncio.Event
+    halt: Halt
 
 
 class DialogueManager:
@@ -62,7 +78,9 @@ class DialogueManager:
         self.metrics = metrics or Metrics()
         self._tasks: set[asyncio.Task[None]] = set()
         self._active: dict[ConversationKey, _ActiveTurn] = {}
+        self._repairs: dict[str, Repair] = {}
         self._accepting = True
+        self._interrupting = False
 
     @property
     def in_flight(self) -> int:
@@ -86,6 +104,10 @@ class DialogueManager:
                     log.debug("event outside the allowlists dropped")
                     return
                 await self._dispatch(incoming, sink)
+        except asyncio.CancelledError:
+            if self._interrupting:  # shut down before its answer began: say so
+                await _tell(sink, RESTARTED)
+            raise
         except Exception:
             log.exception("turn failed")
             self.metrics.count_turn(str(incoming.key.platform), "error")
@@ -104,23 +126,58 @@ class DialogueManager:
         stopped = False
         for active_key, active in list(self._active.items()):
             if active_key == key or (key.thread is None and _parent(active_key) == key):
-                active.stop_requested.set()
+                active.halt.request(Outcome.STOPPED)
                 active.task.cancel()
                 stopped = True
         return stopped
 
     async def shutdown(self, grace: float) -> None:
-        """Stop taking events; let turns in flight finish within `grace` seconds, then cancel."""
+        """Stop taking events; let turns in flight finish within `grace` seconds, then cancel
+        them, each marking what it showed as interrupted (and keeping its question)."""
         self._accepting = False
         pending = set(self._tasks)
         if not pending:
             return
         _, late = await asyncio.wait(pending, timeout=grace)
+        if not late:
+            return
+        self._interrupting = True
+        for active in self._active.values():
+            active.halt.request(Outcome.INTERRUPTED)
         for task in late:
             task.cancel()
-        if late:
-            log.warning("cancelled %d turns still running after %.0f s", len(late), grace)
-            await asyncio.wait(late)
+        log.warning("interrupted %d turns still running after %.0f s", len(late), grace)
+        await asyncio.wait(late, timeout=INTERRUPT_SECONDS)
+
+    async def recover(self, platform: str, repair: Repair) -> int:
+        """Finish every turn of this platform that a dead process left under way: its answer
+        marked as interrupted where it is shown, its question kept. Doors call this once they
+        can reach their platform, before taking events; returns how many were finished."""
+        self._repairs[platform] = repair
+        orphans = await self._store.orphaned_turns(platform)
+        for record in orphans:
+            await self._finish_orphan(record, keep_question=True)
+        if orphans:
+            log.warning("finished %d answers interrupted by a restart", len(orphans))
+        return len(orphans)
+
+    async def _finish_orphan(self, record: TurnRecord, *, keep_question: bool) -> None:
+        repair = self._repairs.get(record.key.platform)
+        if repair is not None and record.receipt is not None:
+            try:
+                await repair(record.receipt, marked(record.shown, INTERRUPTED_MARK))
+            except Exception:
+                log.warning("could not mark an interrupted answer", exc_info=True)
+        if not keep_question:  # the turn that re-claimed its event stores the question itself
+            return
+        messages = list(record.question)
+        if record.shown:
+            asker = messages[-1].author_id if messages else None
+            partial = ChatMessage(Role.ASSISTANT, record.shown, author_id=asker)
+            messages.append(self._counted(partial, self._policy.model))
+        await self._store.append(
+            record.key, messages, ends=TurnEnd(record.event_id, interrupted=True)
+        )
 
     async def _dispatch(self, incoming: Incoming, sink: ReplySink) -> None:
         parsed = commands.parse(incoming)
@@ -193,9 +250,25 @@ class DialogueManager:
             lambda message: self._count(message, model),
         )
         options = GenerationOptions(model, self._policy.max_tokens, self._policy.temperature)
-        result = await self._stream(key, messages, options, sink)
+        event_id = incoming.event_id
+        earlier = await self._store.begin_turn(TurnRecord(event_id, key, (*prior, current)))
+        if earlier is not None:  # a redelivery of a turn a dead process left half-shown
+            await self._finish_orphan(earlier, keep_question=False)
+        recorder = self._recorder(event_id, sink)
+        try:
+            result = await self._stream(key, messages, options, sink, recorder)
+        except Exception:
+            await self._store.end_turn(event_id)
+            raise
         self._measure(platform, arrived, result)
+        if not result.delivered:
+            # Not shown, so not an answer: keep the question, let a redelivery be answered.
+            await self._store.append(key, [*prior, current], ends=TurnEnd(event_id, True))
+            return
         if result.outcome is Outcome.FAILED or not result.text:
+            ends = TurnEnd(event_id, interrupted=result.outcome is Outcome.INTERRUPTED)
+            stored = [*prior, current] if ends.interrupted else []
+            await self._store.append(key, stored, ends=ends)
             return
         answer = ChatMessage(
             Role.ASSISTANT,
@@ -204,9 +277,24 @@ class DialogueManager:
             tokens=result.usage.output_tokens if result.usage else 0,
         )
         answer = answer if answer.tokens else self._counted(answer, model)
-        await self._store.append(key, [*prior, current, answer], output_tokens=answer.tokens)
+        await self._store.append(
+            key,
+            [*prior, current, answer],
+            output_tokens=answer.tokens,
+            ends=TurnEnd(event_id, interrupted=result.outcome is Outcome.INTERRUPTED),
+        )
         spent = result.usage.input_tokens if result.usage else sum(m.tokens for m in messages)
         await self._limits.spent(incoming, spent + answer.tokens)
+
+    def _recorder(self, event_id: str, sink: ReplySink) -> Shown | None:
+        """Records how far the answer got, where the sink can say where it is shown."""
+        if not isinstance(sink, Resumable):
+            return None
+
+        async def shown(text: str) -> None:
+            await self._store.show_progress(event_id, sink.receipt(), text)
+
+        return shown
 
     def _measure(self, platform: str, arrived: float, result: RelayResult) -> None:
         first = result.first_text_at
@@ -225,13 +313,15 @@ class DialogueManager:
         messages: Sequence[ChatMessage],
         options: GenerationOptions,
         sink: ReplySink,
+        on_shown: Shown | None,
     ) -> RelayResult:
         current_task = asyncio.current_task()
         assert current_task is not None
-        active = _ActiveTurn(current_task, asyncio.Event())
+        active = _ActiveTurn(current_task, Halt())
         self._active[key] = active
         try:
-            return await relay(self._backend.stream(messages, options), sink, active.stop_requested)
+            stream = self._backend.stream(messages, options)
+            return await relay(stream, sink, active.halt, on_shown)
         finally:
             if self._active.get(key) is active:
                 del self._active[key]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing, suppress
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.llm.base import BackendError
 from bot.types import Delta, Usage
@@ -17,6 +17,7 @@ from bot.types import Delta, Usage
 log = logging.getLogger(__name__)
 
 STOPPED_MARK = "_(stopped)_"
+INTERRUPTED_MARK = "_(interrupted; please ask again)_"
 EMPTY_ANSWER = "_(the model returned an empty answer)_"
 
 
@@ -45,10 +46,48 @@ class ReplySink(Protocol):
         ...
 
 
+@runtime_checkable
+class Resumable(Protocol):
+    """A sink that can say where its answer is shown, so another process can finish it."""
+
+    def receipt(self) -> str | None:
+        """JSON that the door's repair function understands; None before anything is shown."""
+        ...
+
+
+class DeliveryFailed(Exception):
+    """The final text could not be shown (retried until a deadline): the answer is undelivered."""
+
+
 class Outcome(StrEnum):
     COMPLETE = "complete"
     STOPPED = "stopped"
+    INTERRUPTED = "interrupted"
     FAILED = "failed"
+
+
+HALT_MARKS = {Outcome.STOPPED: STOPPED_MARK, Outcome.INTERRUPTED: INTERRUPTED_MARK}
+
+
+def marked(shown: str, mark: str) -> str:
+    """What was shown, with a mark saying why it ends there."""
+    return f"{shown}\n\n{mark}" if shown else mark
+
+
+class Halt:
+    """Why a turn's task is being cancelled on purpose: a stop, or a shutdown past its grace.
+
+    Cancellation without a halt is a bug or the loop closing, and propagates.
+    """
+
+    __slots__ = ("outcome",)
+
+    def __init__(self) -> None:
+        self.outcome: Outcome | None = None
+
+    def request(self, outcome: Outcome) -> None:
+        if self.outcome is None:
+            self.outcome = outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,13 +98,20 @@ class RelayResult:
     error: BackendError | None = None
     first_text_at: float | None = None
     """time.monotonic() when the first text arrived, for time-to-first-token."""
+    delivered: bool = True
+    """False when the sink could not show the final text (see DeliveryFailed)."""
+
+
+Shown = Callable[[str], Awaitable[None]]
+"""Told the text each time the sink has shown more of the answer (to record progress)."""
 
 
 class _Throttle:
     """Shows the latest text at most once per interval, without holding up the stream."""
 
-    def __init__(self, sink: ReplySink) -> None:
+    def __init__(self, sink: ReplySink, on_shown: Shown | None) -> None:
         self._sink = sink
+        self._on_shown = on_shown
         self._text = ""
         self._dirty = asyncio.Event()
         self._updating = asyncio.Lock()
@@ -84,8 +130,11 @@ class _Throttle:
             self._dirty.clear()
             started = loop.time()
             async with self._updating:
+                text = self._text
                 try:
-                    await self._sink.update(self._text)
+                    await self._sink.update(text)
+                    if self._on_shown is not None:
+                        await self._on_shown(text)
                 except Exception:
                     log.warning("reply update failed", exc_info=True)
             await asyncio.sleep(self._sink.min_edit_interval - (loop.time() - started))
@@ -102,18 +151,23 @@ class _Throttle:
 
 
 async def relay(
-    stream: AsyncGenerator[Delta, None], sink: ReplySink, stop_requested: asyncio.Event
+    stream: AsyncGenerator[Delta, None],
+    sink: ReplySink,
+    halt: Halt,
+    on_shown: Shown | None = None,
 ) -> RelayResult:
     """Start the sink and pump a backend stream into it.
 
-    A stop (cancellation while `stop_requested` is set) keeps what was shown, marked as stopped.
+    A halt (cancellation with `halt` requested) keeps what was shown, marked with its reason.
     """
     parts: list[str] = []
     usage: Usage | None = None
     first_text_at: float | None = None
-    throttle = _Throttle(sink)
+    throttle = _Throttle(sink, on_shown)
     try:
         await sink.start()
+        if on_shown is not None:
+            await on_shown("")
         async with aclosing(stream):
             async for delta in stream:
                 if delta.usage is not None:
@@ -127,24 +181,35 @@ async def relay(
         await throttle.close()
         shown = "".join(parts)
         if shown:
-            await sink.finish(f"{shown}\n\n_({error.user_message})_")
+            delivered = await _show_final(sink.finish, marked(shown, f"_({error.user_message})_"))
         else:
-            await sink.fail(error.user_message)
-        return RelayResult(shown, Outcome.FAILED, usage, error, first_text_at)
+            delivered = await _show_final(sink.fail, error.user_message)
+        return RelayResult(shown, Outcome.FAILED, usage, error, first_text_at, delivered)
     except asyncio.CancelledError:
         await throttle.close()
-        if not stop_requested.is_set():
+        outcome = halt.outcome
+        if outcome is None:
             raise
         current = asyncio.current_task()
         if current is not None:
             current.uncancel()
         shown = "".join(parts)
-        await sink.finish(f"{shown}\n\n{STOPPED_MARK}" if shown else STOPPED_MARK)
-        return RelayResult(shown, Outcome.STOPPED, usage, first_text_at=first_text_at)
+        delivered = await _show_final(sink.finish, marked(shown, HALT_MARKS[outcome]))
+        return RelayResult(shown, outcome, usage, None, first_text_at, delivered)
     await throttle.close()
     text = "".join(parts)
-    await sink.finish(text or EMPTY_ANSWER)
-    return RelayResult(text, Outcome.COMPLETE, usage, first_text_at=first_text_at)
+    delivered = await _show_final(sink.finish, text or EMPTY_ANSWER)
+    return RelayResult(text, Outcome.COMPLETE, usage, None, first_text_at, delivered)
+
+
+async def _show_final(show: Callable[[str], Awaitable[None]], text: str) -> bool:
+    """Show the final text (sink.finish or sink.fail); False when the sink gave up on it."""
+    try:
+        await show(text)
+    except DeliveryFailed as error:
+        log.warning("answer undelivered: %s", error)
+        return False
+    return True
 
 
 _FENCE = "```"

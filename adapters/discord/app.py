@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
@@ -21,6 +22,7 @@ from adapters.discord.history import missed_reply, reply_chain, thread_history
 from adapters.discord.sink import NO_MENTIONS, ChannelReply, InteractionReply
 from adapters.discord.slash import add_commands
 from adapters.discord.translate import (
+    PLATFORM,
     conversation_key,
     incoming_command,
     incoming_message,
@@ -153,6 +155,7 @@ class DiscordDoor:
                         "Developer Portal and set DISCORD_TOKEN to it"
                     ) from None
                 await self.sync_commands()
+                await self._runtime.dialogue.recover(PLATFORM, self.repair)
                 try:
                     await self.client.connect()
                 except discord.PrivilegedIntentsRequired:
@@ -164,6 +167,11 @@ class DiscordDoor:
                     # Let answers in flight finish while the REST session is still open.
                     await self._runtime.dialogue.shutdown(self._settings.shutdown_grace_seconds)
                     raise
+
+    async def repair(self, receipt: str, text: str) -> None:
+        """Show `text` as the final text of the answer a reply's receipt names (one a restart
+        cut short)."""
+        await ChannelReply.restore(self.client, json.loads(receipt)).finish(text)
 
     async def sync_commands(self) -> None:
         """Register the slash commands: in one guild at once when PARLEY_DISCORD_SYNC_GUILD is

@@ -8,13 +8,14 @@ raised into the core.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from contextlib import suppress
 from typing import Any
 
 import discord
 
-from bot.replies import EMPTY_ANSWER, split_message
+from bot.replies import EMPTY_ANSWER, DeliveryFailed, split_message
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,10 @@ NO_MENTIONS = discord.AllowedMentions.none()
 TYPING_REFRESH_SECONDS = 8.0
 """Discord shows a typing indicator for about 10 s per request."""
 _ARCHIVED_THREAD = 50083
+FINAL_DEADLINE_SECONDS = 60.0
+"""How long an answer's final text is retried (past discord.py's own 429 and 5xx retries)
+before the answer is reported undelivered."""
+_FINAL_BACKOFF = (0.5, 8.0)
 
 
 class _PiecewiseReply:
@@ -47,9 +52,21 @@ class _PiecewiseReply:
     async def _edit(self, index: int, handle: Any, text: str) -> None:
         raise NotImplementedError
 
-    async def _render(self, text: str) -> None:
+    async def _render(self, text: str, *, final: bool = False) -> None:
+        """Show the text; the final text is retried until it lands, else DeliveryFailed."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + FINAL_DEADLINE_SECONDS
+        wait = _FINAL_BACKOFF[0]
+        while not await self._try_render(text) and final:
+            if self._gone or loop.time() + wait > deadline:
+                raise DeliveryFailed("the final text could not be shown on Discord")
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, _FINAL_BACKOFF[1])
+
+    async def _try_render(self, text: str) -> bool:
+        """Bring every message up to the text; False after a platform error (logged)."""
         if self._gone or not text.strip():
-            return
+            return not self._gone
         for index, piece in enumerate(split_message(text, self.max_len)):
             try:
                 if index >= len(self._shown):
@@ -60,7 +77,8 @@ class _PiecewiseReply:
                     self._shown[index] = piece
             except discord.HTTPException as error:
                 self._on_error(error)
-                return
+                return False
+        return True
 
     def _on_error(self, error: discord.HTTPException) -> None:
         """A message or channel that is gone stays gone: stop sending rather than fail again."""
@@ -77,10 +95,10 @@ class _PiecewiseReply:
         await self._render(text)
 
     async def finish(self, text: str) -> None:
-        await self._render(text or EMPTY_ANSWER)
+        await self._render(text or EMPTY_ANSWER, final=True)
 
     async def fail(self, message: str) -> None:
-        await self._render(message)
+        await self._render(message, final=True)
 
 
 class ChannelReply(_PiecewiseReply):
@@ -90,13 +108,38 @@ class ChannelReply(_PiecewiseReply):
         self,
         channel: discord.abc.Messageable,
         *,
-        reply_to: discord.Message | None,
+        reply_to: discord.Message | discord.PartialMessage | None,
         min_edit_interval: float,
     ) -> None:
         super().__init__(min_edit_interval)
         self._channel = channel
         self._reply_to = reply_to
         self._typing: asyncio.Task[None] | None = None
+
+    @classmethod
+    def restore(cls, client: discord.Client, saved: dict[str, Any]) -> ChannelReply:
+        """The reply a receipt describes, to finish its answer from another process."""
+        channel = client.get_partial_messageable(saved["channel"])
+        reply_to = saved["reply_to"]
+        sink = cls(
+            channel,
+            reply_to=channel.get_partial_message(reply_to) if reply_to else None,
+            min_edit_interval=1.0,
+        )
+        sink._handles = [channel.get_partial_message(id) for id in saved["messages"]]
+        sink._shown = list(saved["shown"])
+        return sink
+
+    def receipt(self) -> str | None:
+        return json.dumps(
+            {
+                "sink": "channel",
+                "channel": self._channel.id,
+                "reply_to": self._reply_to.id if self._reply_to is not None else None,
+                "messages": [handle.id for handle in self._handles],
+                "shown": self._shown,
+            }
+        )
 
     async def start(self) -> None:
         # In the background: the first words must not wait for the typing request.
@@ -111,13 +154,13 @@ class ChannelReply(_PiecewiseReply):
                 return
             await asyncio.sleep(TYPING_REFRESH_SECONDS)
 
-    async def _render(self, text: str) -> None:
+    async def _try_render(self, text: str) -> bool:
         if self._typing is not None:
             self._typing.cancel()
             with suppress(asyncio.CancelledError):
                 await self._typing
             self._typing = None
-        await super()._render(text)
+        return await super()._try_render(text)
 
     async def _create(self, index: int, text: str) -> discord.Message:
         reference = None

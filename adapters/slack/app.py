@@ -23,7 +23,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack import translate
 from adapters.slack.format import asked
 from adapters.slack.people import People
-from adapters.slack.sink import PLATFORM_HICCUPS, MessageSink, OnStart, ResponseUrlSink, StreamSink
+from adapters.slack.sink import (
+    PLATFORM_HICCUPS,
+    MessageSink,
+    OnStart,
+    ResponseUrlSink,
+    StreamSink,
+    restored,
+    retry_handlers,
+)
 from adapters.slack.translate import BotIdentity, Payload
 from bot.access import access_policies
 from bot.replies import ReplySink
@@ -61,7 +69,9 @@ class SlackDoor:
         self._runtime = runtime
         self._settings = settings
         self.client = AsyncWebClient(
-            token=_secret(settings.slack_bot_token), base_url=settings.slack_api_url
+            token=_secret(settings.slack_bot_token),
+            base_url=settings.slack_api_url,
+            retry_handlers=retry_handlers(),
         )
         self.bolt = AsyncApp(
             name="parley",
@@ -71,6 +81,11 @@ class SlackDoor:
         self._people = People(self.client)
         self._access = access_policies(settings)[translate.PLATFORM]
         self._register()
+
+    async def repair(self, receipt: str, text: str) -> None:
+        """Show `text` as the final text of the answer a sink's receipt names (one a restart
+        cut short)."""
+        await restored(self.client, receipt).finish(text)
 
     async def handle_http(self, request: web.Request) -> web.Response:
         """One signed request from Slack; bolt answers 401 to a bad or stale signature."""

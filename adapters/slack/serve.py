@@ -10,6 +10,7 @@ from slack_sdk.errors import SlackApiError
 
 from adapters.slack.app import EVENTS_PATH, SlackDoor
 from adapters.slack.doctor import check_token
+from adapters.slack.translate import PLATFORM
 from bot.config import ConfigError, Settings
 from bot.wiring import Runtime
 
@@ -44,6 +45,7 @@ async def serve(runtime: Runtime) -> None:
     problems = await check_token(runtime.settings)
     if problems:
         raise ConfigError(problems[0])
+    await runtime.dialogue.recover(PLATFORM, door.repair)
     try:
         if mode == "socket":
             await _serve_socket(door, runtime.settings)

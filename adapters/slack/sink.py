@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack.format import neutralise, settled, to_mrkdwn
-from bot.replies import split_message
+from bot.replies import DeliveryFailed, split_message
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +38,58 @@ OnStart = Callable[[], Awaitable[object]]
 PLATFORM_HICCUPS = (SlackClientError, aiohttp.ClientError, asyncio.TimeoutError, OSError)
 """What a Web API call may raise that an answer survives."""
 
+FINAL_DEADLINE_SECONDS = 60.0
+"""How long an answer's final text is retried before the answer is reported undelivered."""
+_FINAL_BACKOFF = (0.5, 8.0)
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "message_not_found",
+        "not_in_channel",
+        "is_archived",
+        "msg_too_long",
+        "cant_update_message",
+        "message_not_in_streaming_state",
+        "invalid_auth",
+        "token_revoked",
+        "account_inactive",
+        "no_permission",
+        "restricted_action",
+    }
+)
+"""Errors that no retry can fix."""
+
+
+def retry_handlers() -> list[RetryHandler]:
+    """slack_sdk's own retries: connection errors, and 429s after their Retry-After."""
+    return [
+        AsyncConnectionErrorRetryHandler(),
+        AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+    ]
+
 
 def _error_code(error: Exception) -> str:
     return str(error.response.get("error", "")) if isinstance(error, SlackApiError) else ""
+
+
+async def _must(call: Callable[[], Awaitable[Any]], doing: str) -> Any:
+    """A call that must land (an answer's final text): retried with backoff past what slack_sdk
+    retries, until FINAL_DEADLINE_SECONDS; then DeliveryFailed. A user's stop is raised as is."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + FINAL_DEADLINE_SECONDS
+    wait = _FINAL_BACKOFF[0]
+    while True:
+        try:
+            return await call()
+        except PLATFORM_HICCUPS as error:
+            code = _error_code(error)
+            if code == STOPPED_BY_USER:
+                raise
+            if code in PERMANENT_ERRORS or loop.time() + wait > deadline:
+                raise DeliveryFailed(f"{doing}: {code or type(error).__name__}") from error
+            log.info("%s failed (%s); trying again in %.1f s", doing, code or error, wait)
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, _FINAL_BACKOFF[1])
 
 
 class MessageSink:
@@ -62,10 +118,29 @@ class MessageSink:
         self._messages: list[tuple[str, str]] = []
         """(ts, the text it shows) of each message of this answer, in order."""
 
+    @classmethod
+    def restore(cls, client: AsyncWebClient, saved: dict[str, Any]) -> MessageSink:
+        """The sink a receipt describes, to finish its answer from another process."""
+        sink = cls(client, saved["channel"], saved["thread_ts"], edit_interval=1.0)
+        sink._messages = [(ts, shown) for ts, shown in saved["messages"]]
+        return sink
+
+    def receipt(self) -> str | None:
+        if not self._messages:
+            return None
+        return json.dumps(
+            {
+                "sink": "message",
+                "channel": self._channel,
+                "thread_ts": self._thread_ts,
+                "messages": self._messages,
+            }
+        )
+
     async def start(self) -> None:
         if self._on_start is not None:
             await _quietly(self._on_start(), "showing the thinking status")
-        await self._post(text=THINKING)
+        await self._post(final=False, text=THINKING)
 
     async def update(self, text: str) -> None:
         await self._show(text, final=False)
@@ -77,25 +152,36 @@ class MessageSink:
         await self._show(f"_{message}_", final=True)
 
     async def _show(self, text: str, *, final: bool) -> None:
+        """Bring every message up to the text; the final text must land (or DeliveryFailed)."""
         for index, piece in enumerate(split_message(text, self.max_len)):
             if index >= len(self._messages):
                 if final:
-                    await self._post(markdown_text=neutralise(piece))
+                    await self._post(final=True, markdown_text=neutralise(piece))
                 else:
-                    await self._post(text=to_mrkdwn(piece))
+                    await self._post(final=False, text=to_mrkdwn(piece))
                 continue
             ts, shown = self._messages[index]
             rendered = to_mrkdwn(piece)
-            if rendered != shown:
-                edited = self._client.chat_update(channel=self._channel, ts=ts, text=rendered)
-                if await _quietly(edited, "updating an answer"):
-                    self._messages[index] = (ts, rendered)
+            if rendered == shown:
+                continue
+            edit = partial(self._client.chat_update, channel=self._channel, ts=ts, text=rendered)
+            if final:
+                await _must(edit, "showing the final text")
+            elif await _quietly(edit(), "updating an answer") is None:
+                continue
+            self._messages[index] = (ts, rendered)
 
-    async def _post(self, **content: str) -> None:
-        posted = self._client.chat_postMessage(
-            channel=self._channel, thread_ts=self._thread_ts, **content
+    async def _post(self, *, final: bool, **content: str) -> None:
+        post = partial(
+            self._client.chat_postMessage,
+            channel=self._channel,
+            thread_ts=self._thread_ts,
+            **content,
         )
-        response = await _quietly(posted, "posting an answer")
+        if final:
+            response = await _must(post, "posting the final text")
+        else:
+            response = await _quietly(post(), "posting an answer")
         if response is not None:
             self._messages.append((response["ts"], content.get("text", "")))
 
@@ -145,6 +231,37 @@ class StreamSink:
         # split_message cuts a piece no earlier than half its room, so this much never moves on.
         self._live_limit = (self.max_len - 32) // 2
 
+    @classmethod
+    def restore(cls, client: AsyncWebClient, saved: dict[str, Any]) -> StreamSink:
+        """The sink a receipt describes, to finish its answer from another process."""
+        sink = cls(
+            client,
+            saved["channel"],
+            saved["thread_ts"],
+            edit_interval=1.0,
+            on_stopped=lambda: None,
+            **saved["recipient"],
+        )
+        sink._streams = [(ts, sent) for ts, sent in saved["streams"]]
+        sink._closed = saved["closed"]
+        return sink
+
+    def receipt(self) -> str | None:
+        if self._fallback is not None:
+            return self._fallback.receipt()
+        if not self._streams:
+            return None
+        return json.dumps(
+            {
+                "sink": "stream",
+                "channel": self._channel,
+                "thread_ts": self._thread_ts,
+                "recipient": self._recipient,
+                "streams": self._streams,
+                "closed": self._closed,
+            }
+        )
+
     async def start(self) -> None:
         if self._on_start is not None:
             await _quietly(self._on_start(), "showing the thinking status")
@@ -165,8 +282,8 @@ class StreamSink:
             return
         last = len(self._streams) - 1
         _, sent = self._streams[last]
-        await self._send(last, f"{sent}\n\n_{neutralise(message)}_")
-        await self._close(last)
+        if await self._send(last, f"{sent}\n\n_{neutralise(message)}_", must=True):
+            await self._close(last, must=True)
 
     async def _deliver(self, text: str, *, final: bool) -> None:
         if self._fallback is None and not self._stopped_by_user:
@@ -180,17 +297,22 @@ class StreamSink:
             complete = final or index < len(pieces) - 1
             piece = pieces[index]
             target = neutralise(piece if complete else settled(piece[: self._live_limit]))
-            if not await self._send(index, target):
+            if not await self._send(index, target, must=final):
                 return
-            if complete:
-                await self._close(index)
+            if complete and not await self._close(index, must=final):
+                return
 
-    async def _send(self, index: int, target: str) -> bool:
-        """Bring stream `index` up to `target`; False when the answer cannot go on streaming."""
+    async def _send(self, index: int, target: str, *, must: bool = False) -> bool:
+        """Bring stream `index` up to `target`; False when the answer cannot go on streaming.
+
+        With `must` (the final text) a failure is retried, then raised as DeliveryFailed.
+        """
+        starting = index == len(self._streams)
         try:
-            if index == len(self._streams):
+            if starting:
                 if not target:
                     return True
+                # Never retried: a stream that cannot start falls back to a message, which can.
                 response = await self._client.chat_startStream(
                     channel=self._channel,
                     thread_ts=self._thread_ts,
@@ -201,21 +323,28 @@ class StreamSink:
                 return True
             ts, sent = self._streams[index]
             if len(target) > len(sent):
-                await self._client.chat_appendStream(
-                    channel=self._channel, ts=ts, markdown_text=target[len(sent) :]
+                append = partial(
+                    self._client.chat_appendStream,
+                    channel=self._channel,
+                    ts=ts,
+                    markdown_text=target[len(sent) :],
                 )
+                await (_must(append, "streaming the final text") if must else append())
                 self._streams[index] = (ts, target)
             return True
         except PLATFORM_HICCUPS as error:
-            return self._handle(error, starting=index == len(self._streams))
+            return self._handle(error, starting=starting)
 
-    async def _close(self, index: int) -> None:
+    async def _close(self, index: int, *, must: bool = False) -> bool:
         ts, _ = self._streams[index]
-        self._closed = index + 1
+        stop = partial(self._client.chat_stopStream, channel=self._channel, ts=ts)
         try:
-            await self._client.chat_stopStream(channel=self._channel, ts=ts)
+            await (_must(stop, "stopping a stream") if must else stop())
         except PLATFORM_HICCUPS as error:
             self._handle(error, starting=False)
+            return False
+        self._closed = index + 1
+        return True
 
     def _handle(self, error: Exception, *, starting: bool) -> bool:
         if _error_code(error) == STOPPED_BY_USER:
@@ -238,6 +367,14 @@ class StreamSink:
         )
 
 
+def restored(client: AsyncWebClient, receipt: str) -> MessageSink | StreamSink:
+    """The sink that showed an answer, from its receipt, to finish that answer."""
+    saved = json.loads(receipt)
+    if saved["sink"] == "stream":
+        return StreamSink.restore(client, saved)
+    return MessageSink.restore(client, saved)
+
+
 class ResponseUrlSink:
     """Answer through a slash command's response_url: no edits (five messages at most), so the
     answer goes out once, finished. Used for ephemeral answers and channels Parley is not in."""
@@ -248,7 +385,7 @@ class ResponseUrlSink:
         self, response_url: str, response_type: str, *, header: str = "", edit_interval: float
     ) -> None:
         self.min_edit_interval = edit_interval
-        self._webhook = AsyncWebhookClient(response_url)
+        self._webhook = AsyncWebhookClient(response_url, retry_handlers=retry_handlers())
         self._response_type = response_type
         self._header = header
         """mrkdwn above the answer (the asker's prompt): Parley's own text, so not neutralised."""

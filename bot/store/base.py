@@ -21,6 +21,28 @@ class ExportFilter:
     until: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class TurnRecord:
+    """A turn under way: enough to finish it honestly if its process dies mid-answer."""
+
+    event_id: str
+    key: ConversationKey
+    question: tuple[ChatMessage, ...]
+    """What the turn would store before its answer: earlier messages read once, and the ask."""
+    receipt: str | None = None
+    """The sink's own note of where the answer is shown (JSON), once it showed anything."""
+    shown: str = ""
+    """The answer's text as last shown."""
+
+
+@dataclass(frozen=True, slots=True)
+class TurnEnd:
+    """How `append` ends the turn it stores: finished, or interrupted (its event may be retried)."""
+
+    event_id: str
+    interrupted: bool = False
+
+
 class Store(Protocol):
     async def open(self) -> None:
         """Connect and bring the schema up to date (safe when several processes start at once)."""
@@ -42,6 +64,7 @@ class Store(Protocol):
         """True only for the first claimant of this platform event id, across replicas.
 
         The event remembers its conversation (`key`), so `knows` is true from the first claim.
+        An event whose turn never finished (interrupted, or its process died) may be claimed again.
         """
         ...
 
@@ -60,9 +83,34 @@ class Store(Protocol):
         ...
 
     async def append(
-        self, key: ConversationKey, messages: Sequence[ChatMessage], *, output_tokens: int = 0
+        self,
+        key: ConversationKey,
+        messages: Sequence[ChatMessage],
+        *,
+        output_tokens: int = 0,
+        ends: TurnEnd | None = None,
     ) -> None:
-        """Store one turn atomically: all of `messages` or none."""
+        """Store one turn atomically: all of `messages` or none, and the end of its turn record."""
+        ...
+
+    async def begin_turn(self, record: TurnRecord) -> TurnRecord | None:
+        """Record a turn as under way in this process.
+
+        When its event was re-claimed from a dead process whose answer was left half-shown, the
+        dead turn's record comes back, so its message can be finished first.
+        """
+        ...
+
+    async def show_progress(self, event_id: str, receipt: str | None, shown: str) -> None:
+        """Note where a turn's answer is shown and how much of it."""
+        ...
+
+    async def end_turn(self, event_id: str) -> None:
+        """Forget a turn that stores nothing (a failed call, a refusal): it is over."""
+        ...
+
+    async def orphaned_turns(self, platform: str) -> list[TurnRecord]:
+        """Adopt this platform's turns whose process died mid-answer, to be finished honestly."""
         ...
 
     async def reset(self, key: ConversationKey) -> None:

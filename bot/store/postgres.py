@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -21,7 +22,7 @@ from typing import Any
 import asyncpg
 
 from bot.store import sql
-from bot.store.base import UNSET, ExportFilter
+from bot.store.base import UNSET, ExportFilter, TurnEnd, TurnRecord
 from bot.store.errors import StoreError, redacted_url
 from bot.store.locks import KeyedLock
 from bot.store.sql import TurnTotals, chat_message, message_rows
@@ -81,14 +82,15 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
         ),
     ),
     ("events_remember_their_conversation", sql.EVENTS_CONVERSATION),
+    ("turns_in_flight", sql.turns_table("DOUBLE PRECISION")),
 ]
 """Named schema migrations, applied in order; never edit one that has shipped, append a new one."""
 
 _MIGRATION_LOCK = int.from_bytes(b"parley-m", "big", signed=True)
 """The advisory lock id that serializes migrating replicas."""
 
-_APPEND = f"""
-WITH conversation AS ({sql.numbered(sql.APPEND_TURN)})
+_APPEND_TURN = f"""
+conversation AS ({sql.numbered(sql.APPEND_TURN)})
 INSERT INTO messages (conv_id, role, content, name, author_id, images, tokens, tokens_before,
                       created_at)
 SELECT c.id, m.role, m.content, m.name, m.author_id, m.images, m.tokens,
@@ -98,8 +100,15 @@ FROM conversation AS c,
             $20::bigint[], $21::float8[])
          AS m(role, content, name, author_id, images, tokens, offset_in_turn, created_at)
 """
+_APPEND = f"WITH {_APPEND_TURN}"
 """A whole turn in one statement (one round trip): the upsert locks the conversation row, so
 appends from other replicas queue and each places its messages after the committed total."""
+_TURN_ENDS = {
+    False: "ended AS (DELETE FROM turns WHERE event_id = $22)",
+    True: "ended AS (UPDATE turns SET state = 'interrupted', receipt = NULL, updated_at = $12 "
+    "WHERE event_id = $22)",
+}
+"""How `_APPEND` ends its turn record in the same statement, by whether it was interrupted."""
 _LOAD = sql.numbered(sql.LOAD)
 _SETTINGS = sql.numbered(sql.SETTINGS)
 _KNOWS = sql.numbered(sql.KNOWS)
@@ -107,10 +116,40 @@ _RESET = sql.numbered(sql.RESET)
 _RECOUNT_WINDOW = sql.numbered(sql.RECOUNT_WINDOW)
 _RECOUNT_TOTALS = sql.numbered(sql.RECOUNT_TOTALS)
 _ADD_USAGE = sql.numbered(sql.ADD_USAGE)
-_CLAIM = (
-    "INSERT INTO events (event_id, conversation, claimed_at) VALUES ($1, $2, $3) "
-    "ON CONFLICT DO NOTHING RETURNING event_id"
+_OWNER_LOCKS = int.from_bytes(b"prly", "big")
+"""The first key of the advisory lock (namespace, owner) each process holds while it lives."""
+_OWNER_ALIVE = f"""EXISTS (
+    SELECT 1 FROM pg_locks
+    WHERE locktype = 'advisory' AND granted AND objsubid = 2
+      AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND classid = {_OWNER_LOCKS}::bigint::oid AND objid = turns.owner::bigint::oid
+)"""
+"""Whether the process that owns a turn still holds its lock: the server drops the locks of a
+session whose process died, so a dead replica needs no heartbeat to be known as dead."""
+_CLAIM = f"""
+WITH fresh AS (
+    INSERT INTO events (event_id, conversation, claimed_at) VALUES ($1, $2, $3)
+    ON CONFLICT DO NOTHING RETURNING event_id
+), retried AS (
+    UPDATE turns SET owner = $4, state = 'running', updated_at = $3
+    WHERE event_id = $1 AND NOT EXISTS (SELECT 1 FROM fresh)
+      AND (state = 'interrupted' OR (owner <> $4 AND NOT {_OWNER_ALIVE}))
+    RETURNING event_id
 )
+SELECT EXISTS (SELECT 1 FROM fresh) OR EXISTS (SELECT 1 FROM retried)
+"""
+"""A new event, or one whose turn never finished (interrupted, or its process is dead)."""
+_BEGIN_TURN = f"""
+WITH earlier AS ({sql.numbered(sql.EARLIER_TURN)}), begun AS ({sql.numbered(sql.BEGIN_TURN)})
+SELECT * FROM earlier
+"""
+_ADOPT_ORPHANS = f"""
+UPDATE turns SET owner = $2, updated_at = $3
+WHERE platform = $1 AND state = 'running' AND owner <> $2 AND NOT {_OWNER_ALIVE}
+RETURNING {sql.TURN_COLUMNS}
+"""
+_SHOW_PROGRESS = sql.numbered(sql.SHOW_PROGRESS)
+_END_TURN = sql.numbered(sql.END_TURN)
 _LOCK_POLL_SECONDS = (0.005, 0.2)
 """First and longest wait between tries for an advisory lock another replica holds."""
 
@@ -196,7 +235,7 @@ class _AdvisoryLocks:
 class PostgresStore:
     """The Store contract on a PostgreSQL database shared by every replica."""
 
-    def __init__(self, dsn: str, *, min_pool: int = 2, max_pool: int = 20) -> None:
+    def __init__(self, dsn: str, *, min_pool: int = 1, max_pool: int = 10) -> None:
         self._dsn = dsn
         self._min_pool = min_pool
         self._max_pool = max_pool
@@ -204,6 +243,9 @@ class PostgresStore:
         self._turns = KeyedLock()
         self._locks: list[_AdvisoryLocks] = []
         self._namespace = ""
+        self._owner = str(secrets.randbelow(2**31 - 1) + 1)
+        self._owner_conn: asyncpg.Connection | None = None
+        """Holds this process's owner lock for as long as the store is open."""
 
     async def open(self) -> None:
         try:
@@ -215,10 +257,17 @@ class PostgresStore:
                 namespace = await conn.fetchval(
                     "SELECT current_database() || '.' || current_schema()"
                 )
+            self._owner_conn = await asyncpg.connect(self._dsn)
+            await self._owner_conn.execute(
+                "SELECT pg_advisory_lock($1, $2)", _OWNER_LOCKS, int(self._owner)
+            )
         except _CONNECT_ERRORS as error:
             if self._pool is not None:
                 await self._pool.close()
                 self._pool = None
+            if self._owner_conn is not None:
+                await self._owner_conn.close()
+                self._owner_conn = None
             raise StoreError(
                 f"cannot use the PostgreSQL database {redacted_url(self._dsn)} ({error}); "
                 "check PARLEY_DATABASE_URL"
@@ -235,6 +284,9 @@ class PostgresStore:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+        if self._owner_conn is not None:
+            await self._owner_conn.close()
+            self._owner_conn = None
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -296,25 +348,60 @@ class PostgresStore:
 
     async def claim_event(self, event_id: str, key: ConversationKey | None = None) -> bool:
         conversation = str(key) if key is not None else None
-        return await self.pool.fetchval(_CLAIM, event_id, conversation, time.time()) is not None
+        return bool(
+            await self.pool.fetchval(_CLAIM, event_id, conversation, time.time(), self._owner)
+        )
 
     async def knows(self, key: ConversationKey) -> bool:
         return bool(await self.pool.fetchval(_KNOWS, str(key), str(key)))
 
     async def append(
-        self, key: ConversationKey, messages: Sequence[ChatMessage], *, output_tokens: int = 0
+        self,
+        key: ConversationKey,
+        messages: Sequence[ChatMessage],
+        *,
+        output_tokens: int = 0,
+        ends: TurnEnd | None = None,
     ) -> None:
         if not messages:
+            if ends is not None:
+                await self._end(ends)
             return
         totals = TurnTotals.of(messages, output_tokens)
         rows = message_rows(0, messages, 0)  # window offsets within the turn, from 0
         columns = list(zip(*rows, strict=True))
+        statement, extra = _APPEND, []
+        if ends is not None:
+            statement = f"WITH {_TURN_ENDS[ends.interrupted]}, {_APPEND_TURN}"
+            extra = [ends.event_id]
         await self.pool.execute(
-            _APPEND,
+            statement,
             *sql.append_row(key, totals, time.time()),
             totals.weight,
             *(list(column) for column in columns[1:]),
+            *extra,
         )
+
+    async def _end(self, ends: TurnEnd) -> None:
+        if ends.interrupted:
+            await self.pool.execute(sql.numbered(sql.INTERRUPT_TURN), time.time(), ends.event_id)
+        else:
+            await self.end_turn(ends.event_id)
+
+    async def begin_turn(self, record: TurnRecord) -> TurnRecord | None:
+        row = sql.turn_row(record, self._owner, time.time())
+        earlier = await self.pool.fetchrow(_BEGIN_TURN, *row)
+        return sql.turn_record(earlier) if earlier is not None else None
+
+    async def show_progress(self, event_id: str, receipt: str | None, shown: str) -> None:
+        await self.pool.execute(_SHOW_PROGRESS, receipt, shown, time.time(), event_id)
+
+    async def end_turn(self, event_id: str) -> None:
+        await self.pool.execute(_END_TURN, event_id)
+
+    async def orphaned_turns(self, platform: str) -> list[TurnRecord]:
+        rows = await self.pool.fetch(_ADOPT_ORPHANS, platform, self._owner, time.time())
+        return [sql.turn_record(row) for row in rows]
 
     async def reset(self, key: ConversationKey) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
@@ -343,6 +430,7 @@ class PostgresStore:
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("DELETE FROM events WHERE claimed_at < $1", before)
             await conn.execute("DELETE FROM usage WHERE updated_at < $1", before)
+            await conn.execute(sql.numbered(sql.EXPIRE_TURNS), before)
 
     async def count_usage(self, scopes: Sequence[str]) -> dict[str, int]:
         if not scopes:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.store.base import UNSET, ExportFilter
+from bot.store.base import UNSET, ExportFilter, TurnRecord
 from bot.types import ChatMessage, ConversationKey, ConversationSettings, Role
 
 BUSY_TIMEOUT_SECONDS = 5.0
@@ -85,6 +85,54 @@ EVENTS_CONVERSATION = (
     "CREATE INDEX events_conversation ON events (conversation) WHERE conversation IS NOT NULL",
 )
 """Migration: an event remembers its conversation, so a turn in flight is already known."""
+
+
+def turns_table(real: str) -> tuple[str, ...]:
+    """Migration: turns under way, so a turn a crash cut short can be finished honestly.
+
+    A row lives from a turn's start to its end (deleted then); `owner` is the process running it,
+    `receipt` what its sink said about where the answer is shown, `shown` the text shown so far.
+    A row left `interrupted` lets a redelivery of its event be answered.
+    """
+    return (
+        f"""CREATE TABLE turns (
+            event_id TEXT PRIMARY KEY,
+            conversation TEXT NOT NULL,
+            platform TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('running', 'interrupted')),
+            question TEXT NOT NULL,
+            receipt TEXT,
+            shown TEXT NOT NULL DEFAULT '',
+            started_at {real} NOT NULL,
+            updated_at {real} NOT NULL
+        )""",
+        "CREATE INDEX turns_orphans ON turns (platform, state)",
+        "CREATE INDEX turns_updated ON turns (updated_at)",
+    )
+
+
+TURN_COLUMNS = "event_id, conversation, question, receipt, shown"
+"""The columns `turn_record` reads, in its order."""
+
+BEGIN_TURN = """
+INSERT INTO turns (event_id, conversation, platform, owner, state, question, started_at,
+                   updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (event_id) DO UPDATE SET
+    conversation = excluded.conversation, owner = excluded.owner, state = excluded.state,
+    question = excluded.question, receipt = NULL, shown = '',
+    started_at = excluded.started_at, updated_at = excluded.updated_at
+"""
+"""A turn begins; a re-claimed event's earlier row is taken over."""
+EARLIER_TURN = f"SELECT {TURN_COLUMNS} FROM turns WHERE event_id = ? AND receipt IS NOT NULL"
+"""What a dead process left shown for this event, which a re-claimed turn finishes first."""
+SHOW_PROGRESS = "UPDATE turns SET receipt = ?, shown = ?, updated_at = ? WHERE event_id = ?"
+END_TURN = "DELETE FROM turns WHERE event_id = ?"
+INTERRUPT_TURN = (
+    "UPDATE turns SET state = 'interrupted', receipt = NULL, updated_at = ? WHERE event_id = ?"
+)
+EXPIRE_TURNS = "DELETE FROM turns WHERE updated_at < ?"
 
 KNOWS = """
 SELECT EXISTS (SELECT 1 FROM conversations WHERE key = ? AND message_count > 0)
@@ -233,6 +281,50 @@ async def export_conversations(
                     [chat_message(r) for r in rows],
                 )
         after = page[-1][0]
+
+
+def turn_row(record: TurnRecord, owner: str, now: float) -> tuple[object, ...]:
+    """The values of a new turns row, in the table's column order (receipt and shown empty)."""
+    key = record.key
+    question = json.dumps([message_dict(m) for m in record.question], ensure_ascii=False)
+    return (record.event_id, str(key), key.platform, owner, "running", question, now, now)
+
+
+def turn_record(row: Sequence[Any]) -> TurnRecord:
+    """A turns row, in TURN_COLUMNS order, as a TurnRecord."""
+    event_id, conversation, question, receipt, shown = row
+    return TurnRecord(
+        event_id=event_id,
+        key=ConversationKey.parse(conversation),
+        question=tuple(chat_message_of(item) for item in json.loads(question)),
+        receipt=receipt,
+        shown=shown,
+    )
+
+
+def message_dict(message: ChatMessage) -> dict[str, Any]:
+    return {
+        "role": str(message.role),
+        "content": message.content,
+        "name": message.name,
+        "author_id": message.author_id,
+        "tokens": message.tokens,
+        "created_at": message.created_at,
+        "images": list(message.images),
+    }
+
+
+def chat_message_of(item: dict[str, Any]) -> ChatMessage:
+    """The inverse of `message_dict`."""
+    return ChatMessage(
+        role=_ROLES[item["role"]],
+        content=item["content"],
+        name=item["name"],
+        author_id=item["author_id"],
+        tokens=item["tokens"],
+        created_at=item["created_at"],
+        images=tuple(item["images"]),
+    )
 
 
 def encode_images(images: tuple[str, ...]) -> str | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.store import sql
-from bot.store.base import UNSET, ExportFilter
+from bot.store.base import UNSET, ExportFilter, TurnEnd, TurnRecord
 from bot.store.errors import StoreError
 from bot.store.locks import KeyedLock
 from bot.store.sql import BUSY_TIMEOUT_SECONDS, TurnTotals, chat_message, message_rows
@@ -86,6 +87,7 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
         ),
     ),
     ("events_remember_their_conversation", sql.EVENTS_CONVERSATION),
+    ("turns_in_flight", sql.turns_table("REAL")),
 ]
 """Named schema migrations, applied in order; never edit one that has shipped, append a new one."""
 
@@ -108,6 +110,7 @@ class _Claim:
     event_id: str
     conversation: str | None
     claimed_at: float
+    owner: str
     future: asyncio.Future[object]
 
 
@@ -202,10 +205,14 @@ def _open_failure(path: Path, error: BaseException) -> StoreError:
 
 
 class SqliteStore:
-    """The Store contract on one SQLite file."""
+    """The Store contract on one SQLite file, used by one process at a time.
+
+    So every turn recorded by another owner than this store was left by a process that is gone.
+    """
 
     def __init__(self, path: Path, *, max_batch: int = 1000) -> None:
         self._path = Path(path)
+        self._owner = uuid.uuid4().hex
         self._turns = KeyedLock()
         self._writer = _BatchWorker(
             "parley-sqlite-writer", self._connect_writer, _write_batch, max_batch
@@ -297,16 +304,36 @@ class SqliteStore:
             raise TypeError(f"event_id must be a str, not {type(event_id).__name__}")
         future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
         conversation = str(key) if key is not None else None
-        self._writer.submit(_Claim(event_id, conversation, time.time(), future))
+        self._writer.submit(_Claim(event_id, conversation, time.time(), self._owner, future))
         return bool(await future)
 
     async def append(
-        self, key: ConversationKey, messages: Sequence[ChatMessage], *, output_tokens: int = 0
+        self,
+        key: ConversationKey,
+        messages: Sequence[ChatMessage],
+        *,
+        output_tokens: int = 0,
+        ends: TurnEnd | None = None,
     ) -> None:
-        if messages:
+        if messages or ends:
             await self._writer.call(
-                partial(_append, key, list(messages), output_tokens, time.time())
+                partial(_append, key, list(messages), output_tokens, ends, time.time())
             )
+
+    async def begin_turn(self, record: TurnRecord) -> TurnRecord | None:
+        row = sql.turn_row(record, self._owner, time.time())
+        return await self._writer.call(partial(_begin_turn, row))
+
+    async def show_progress(self, event_id: str, receipt: str | None, shown: str) -> None:
+        params = (receipt, shown, time.time(), event_id)
+        await self._writer.call(partial(_execute, sql.SHOW_PROGRESS, params))
+
+    async def end_turn(self, event_id: str) -> None:
+        await self._writer.call(partial(_execute, sql.END_TURN, (event_id,)))
+
+    async def orphaned_turns(self, platform: str) -> list[TurnRecord]:
+        rows = await self._writer.call(partial(_adopt_orphans, platform, self._owner, time.time()))
+        return [sql.turn_record(row) for row in rows]
 
     async def reset(self, key: ConversationKey) -> None:
         await self._writer.call(partial(_execute, sql.RESET, (time.time(), str(key))))
@@ -472,8 +499,28 @@ def _claim_all(
             [value for row in chunk for value in row],
         ).fetchall()
         claimed.update(row[0] for row in rows)
+    retried = [c for _, c in winners.values() if c.event_id not in claimed]
+    if retried:
+        claimed.update(_reclaim(conn, retried))
     for event_id, (index, _) in winners.items():
         outcomes[index] = event_id in claimed
+
+
+def _reclaim(conn: sqlite3.Connection, claims: list[_Claim]) -> set[str]:
+    """Events claimed before whose turn never finished: interrupted, or left by a dead process
+    (every owner but this store's own). Taking them over makes a second re-claim lose."""
+    claimed: set[str] = set()
+    owner, now = claims[0].owner, claims[0].claimed_at
+    for start in range(0, len(claims), _CLAIMS_PER_STATEMENT):
+        chunk = [claim.event_id for claim in claims[start : start + _CLAIMS_PER_STATEMENT]]
+        rows = conn.execute(
+            "UPDATE turns SET owner = ?, state = 'running', updated_at = ? "
+            f"WHERE event_id IN ({', '.join('?' * len(chunk))}) "
+            "AND (state = 'interrupted' OR owner != ?) RETURNING event_id",
+            (owner, now, *chunk, owner),
+        ).fetchall()
+        claimed.update(row[0] for row in rows)
+    return claimed
 
 
 def _execute(statement: str, params: Sequence[object], conn: sqlite3.Connection) -> None:
@@ -490,16 +537,39 @@ def _append(
     key: ConversationKey,
     messages: list[ChatMessage],
     output_tokens: int,
+    ends: TurnEnd | None,
     now: float,
     conn: sqlite3.Connection,
 ) -> None:
-    totals = TurnTotals.of(messages, output_tokens)
-    ((conv_id, tokens_total),) = conn.execute(
-        sql.APPEND_TURN, sql.append_row(key, totals, now)
+    if messages:
+        totals = TurnTotals.of(messages, output_tokens)
+        ((conv_id, tokens_total),) = conn.execute(
+            sql.APPEND_TURN, sql.append_row(key, totals, now)
+        ).fetchall()
+        conn.executemany(
+            sql.INSERT_MESSAGE, message_rows(conv_id, messages, tokens_total - totals.weight)
+        )
+    if ends is not None and ends.interrupted:
+        conn.execute(sql.INTERRUPT_TURN, (now, ends.event_id))
+    elif ends is not None:
+        conn.execute(sql.END_TURN, (ends.event_id,))
+
+
+def _begin_turn(row: tuple[object, ...], conn: sqlite3.Connection) -> TurnRecord | None:
+    earlier = conn.execute(sql.EARLIER_TURN, (row[0],)).fetchone()
+    conn.execute(sql.BEGIN_TURN, row)
+    return sql.turn_record(earlier) if earlier is not None else None
+
+
+def _adopt_orphans(
+    platform: str, owner: str, now: float, conn: sqlite3.Connection
+) -> list[tuple[Any, ...]]:
+    return conn.execute(
+        "UPDATE turns SET owner = ?, updated_at = ? "
+        "WHERE platform = ? AND state = 'running' AND owner != ? "
+        f"RETURNING {sql.TURN_COLUMNS}",
+        (owner, now, platform, owner),
     ).fetchall()
-    conn.executemany(
-        sql.INSERT_MESSAGE, message_rows(conv_id, messages, tokens_total - totals.weight)
-    )
 
 
 def _set_settings(
@@ -525,3 +595,4 @@ def _purge(older_than: float, conn: sqlite3.Connection) -> int:
 def _expire(before: float, conn: sqlite3.Connection) -> None:
     conn.execute("DELETE FROM events WHERE claimed_at < ?", (before,))
     conn.execute("DELETE FROM usage WHERE updated_at < ?", (before,))
+    conn.execute(sql.EXPIRE_TURNS, (before,))

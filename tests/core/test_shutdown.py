@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from bot.dialogue import RESTARTED
+from bot.replies import INTERRUPTED_MARK
+from bot.types import Role
 from bot.wiring import open_runtime
 from tests.support.events import message
 from tests.support.sinks import RecordingSink
@@ -27,18 +30,27 @@ async def test_a_turn_in_flight_finishes_and_is_stored_then_new_events_are_refus
     assert late.shown is None and late.started == 0
 
 
-async def test_a_turn_past_the_grace_period_is_cancelled_and_not_stored(peer_settings, openai_peer):
+async def test_a_turn_past_the_grace_period_is_marked_interrupted_and_its_question_kept(
+    peer_settings, openai_peer
+):
     openai_peer.answer = lambda request: "word " * 500
     openai_peer.chunk_delay = 0.02
     sink = RecordingSink()
+    queued = RecordingSink()
     async with open_runtime(peer_settings) as runtime:
         turn = runtime.dialogue.submit(message("endless"), sink)
+        behind = runtime.dialogue.submit(message("behind it", event_id="e-behind"), queued)
         await sink.updated.wait()
         await runtime.dialogue.shutdown(0.2)
-        assert turn.cancelled()
-        stats = await runtime.store.stats(message("").key)
-    assert stats.messages == 0
-    assert sink.final is None
+        assert turn.done() and not turn.cancelled()
+        assert behind.cancelled()
+        stored = await runtime.store.load(message("").key, 100_000)
+    assert sink.final is not None and sink.final.startswith("word word")
+    assert sink.final.endswith(INTERRUPTED_MARK)
+    assert [m.role for m in stored] == [Role.USER, Role.ASSISTANT]
+    assert stored[0].content == "endless"
+    assert stored[1].content.startswith("word") and INTERRUPTED_MARK not in stored[1].content
+    assert queued.failure == RESTARTED, "a turn still waiting is told, not left in silence"
 
 
 async def test_a_cancelled_turn_leaves_the_store_usable(peer_settings, openai_peer):

@@ -12,6 +12,7 @@ import pytest
 
 from adapters.discord.app import build_client, discord_endpoints
 from adapters.discord.sink import MAX_LEN, ChannelReply
+from bot.replies import DeliveryFailed
 from tests.discord.conftest import GUILD_READY_TIMEOUT, World, discord_settings
 
 NO_MENTIONS = {"parse": []}
@@ -103,7 +104,7 @@ async def test_typing_shows_until_the_first_words(world: World, client: discord.
     assert len(typing) == 1 and typing[0].at <= create.at
 
 
-async def test_an_archived_thread_is_logged_not_raised(
+async def test_an_archived_thread_is_logged_and_the_answer_reported_undelivered(
     world: World, client: discord.Client, caplog: pytest.LogCaptureFixture
 ) -> None:
     peer = world.peer
@@ -115,6 +116,7 @@ async def test_an_archived_thread_is_logged_not_raised(
     with caplog.at_level(logging.WARNING, logger="adapters.discord.sink"):
         await sink.update("Hello, wor")
         edits_after_failure = len(peer.calls("PATCH"))
-        await sink.finish("Hello, world")
+        with pytest.raises(DeliveryFailed):
+            await sink.finish("Hello, world")
     assert "code 50083" in caplog.text
     assert len(peer.calls("PATCH")) == edits_after_failure, "no retries into a closed thread"

@@ -56,6 +56,8 @@ class SlackPeer:
     messages: dict[tuple[str, str], Message] = field(default_factory=dict)
     responses: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
+    rate_limited: dict[str, int] = field(default_factory=dict)
+    """How many next calls of a method get HTTP 429 `ratelimited` with Retry-After: 1."""
 
     def __post_init__(self) -> None:
         self._ts = itertools.count(1)
@@ -150,6 +152,10 @@ class SlackPeer:
         elif body:
             params.update(parse_qsl(body.decode()))
         self.calls.append(Call(method, params, asyncio.get_running_loop().time()))
+        if self.rate_limited.get(method, 0) > 0:
+            self.rate_limited[method] -= 1
+            refusal = {"ok": False, "error": "ratelimited"}
+            return web.json_response(refusal, status=429, headers={"Retry-After": "1"})
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         answer = handler(params) if handler else {"ok": True}
         return web.json_response(answer)

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.store.base import UNSET, ExportFilter, Store
+from bot.store.base import UNSET, ExportFilter, Store, TurnEnd, TurnRecord
 from bot.types import (
     ChatMessage,
     ConversationKey,
@@ -54,6 +54,63 @@ async def test_an_event_is_claimed_once(store: Store) -> None:
     assert await store.claim_event("evt-1") is True
     assert await store.claim_event("evt-1") is False
     assert await store.claim_event("evt-2") is True
+
+
+def turn(event_id: str, text: str = "question?") -> TurnRecord:
+    return TurnRecord(event_id, KEY, (user("earlier", author="bob"), user(text)))
+
+
+async def test_a_finished_turn_leaves_no_record_and_its_event_stays_claimed(stores: Stores) -> None:
+    store = await stores.open()
+    assert await store.claim_event("evt-t", KEY)
+    assert await store.begin_turn(turn("evt-t")) is None
+    await store.show_progress("evt-t", '{"at": 1}', "half an ans")
+    await store.append(KEY, [user("question?"), answer("done")], ends=TurnEnd("evt-t"))
+    await store.close()
+    later = await stores.open()
+    assert await later.claim_event("evt-t", KEY) is False
+    assert await later.orphaned_turns("discord") == []
+    assert await stores.scalar("SELECT COUNT(*) FROM turns") == 0
+
+
+async def test_a_dead_process_turn_is_adopted_once_with_what_it_showed(stores: Stores) -> None:
+    dead = await stores.open()
+    begun = turn("evt-d")
+    assert await dead.claim_event("evt-d", KEY)
+    await dead.begin_turn(begun)
+    await dead.show_progress("evt-d", '{"message": 7}', "half an ans")
+    await dead.close()  # its process is gone
+
+    heir = await stores.open()
+    (orphan,) = await heir.orphaned_turns("discord")
+    assert orphan == TurnRecord(
+        "evt-d", KEY, begun.question, receipt='{"message": 7}', shown="half an ans"
+    )
+    assert [m.content for m in orphan.question] == ["earlier", "question?"]
+    assert await heir.orphaned_turns("discord") == [], "adopted: nobody finishes it twice"
+    assert await heir.orphaned_turns("slack") == []
+
+    await heir.append(KEY, list(orphan.question), ends=TurnEnd("evt-d", interrupted=True))
+    assert contents(await heir.load(KEY, 1000)) == ["earlier", "question?"]
+    assert await heir.claim_event("evt-d", KEY) is True, "a redelivery is answered"
+    assert await heir.claim_event("evt-d", KEY) is False, "once"
+
+
+async def test_a_redelivered_event_of_a_dead_turn_gets_back_what_it_showed(stores: Stores) -> None:
+    dead = await stores.open()
+    assert await dead.claim_event("evt-r", KEY)
+    await dead.begin_turn(turn("evt-r"))
+    await dead.show_progress("evt-r", '{"message": 8}', "so far")
+    await dead.close()
+
+    heir = await stores.open()
+    results = await asyncio.gather(*(heir.claim_event("evt-r", KEY) for _ in range(5)))
+    assert sorted(results) == [False] * 4 + [True]
+    earlier = await heir.begin_turn(turn("evt-r"))
+    assert earlier is not None and (earlier.receipt, earlier.shown) == ('{"message": 8}', "so far")
+    assert await heir.begin_turn(turn("evt-r")) is None, "what it showed is handed over once"
+    await heir.end_turn("evt-r")
+    assert await heir.orphaned_turns("discord") == []
 
 
 async def test_fifty_concurrent_claims_of_one_event_have_one_winner(store: Store) -> None:
@@ -334,10 +391,13 @@ async def test_instances_opening_at_once_migrate_once(stores: Stores) -> None:
     await asyncio.gather(*(store.open() for store in fresh))
     again = await stores.open()
     await again.ping()
-    assert await stores.scalar("SELECT COUNT(*) FROM schema_migrations") == 2
+    assert await stores.scalar("SELECT COUNT(*) FROM schema_migrations") == 3
     assert await stores.scalar("SELECT name FROM schema_migrations WHERE version = 1") == "initial"
     assert await stores.scalar("SELECT name FROM schema_migrations WHERE version = 2") == (
         "events_remember_their_conversation"
+    )
+    assert await stores.scalar("SELECT name FROM schema_migrations WHERE version = 3") == (
+        "turns_in_flight"
     )
     await append_turns(fresh[0], KEY, 1)
     assert len(await fresh[2].load(KEY, 100)) == 2

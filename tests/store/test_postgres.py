@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.store.base import TurnRecord
 from bot.store.errors import StoreError
 from bot.store.postgres import PostgresStore
 from bot.types import ChatMessage, ConversationKey, Role
@@ -132,3 +133,16 @@ async def test_an_unreachable_database_is_one_clear_line_without_the_password() 
     assert "PARLEY_DATABASE_URL" in message
     assert "hunter2" not in message
     assert "\n" not in message
+
+
+async def test_a_live_replica_keeps_its_turns_from_the_others(
+    replicas: tuple[PostgresStore, PostgresStore],
+) -> None:
+    first, second = replicas
+    question = (ChatMessage(Role.USER, "still thinking?", author_id="u1", tokens=3),)
+    assert await first.claim_event("evt-live", KEY)
+    await first.begin_turn(TurnRecord("evt-live", KEY, question))
+    await first.show_progress("evt-live", '{"ts": "1"}', "half")
+    assert await second.orphaned_turns("slack") == []
+    assert await second.claim_event("evt-live", KEY) is False, "a redelivery waits for the owner"
+    await first.end_turn("evt-live")
