@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import suppress
@@ -120,3 +121,45 @@ async def test_an_archived_thread_is_logged_and_the_answer_reported_undelivered(
             await sink.finish("Hello, world")
     assert "code 50083" in caplog.text
     assert len(peer.calls("PATCH")) == edits_after_failure, "no retries into a closed thread"
+
+
+async def test_a_final_edit_refused_by_an_outage_is_retried_until_it_lands(
+    world: World, client: discord.Client
+) -> None:
+    peer = world.peer
+    question = await user_message(world, client, "hi")
+    sink = ChannelReply(client.get_channel(world.general), reply_to=question, min_edit_interval=1)
+    await sink.start()
+    await sink.update("Hello")
+    peer.edit_outages = 2
+    await sink.finish("Hello, world")
+    (answer,) = peer.bot_messages(world.general)
+    assert answer["content"] == "Hello, world"
+    assert len(peer.calls("PATCH")) == 3, "two refused edits, then the one that landed"
+
+
+async def test_a_restored_reply_finishes_the_answer_another_process_began(
+    world: World, client: discord.Client
+) -> None:
+    question = await user_message(world, client, "hi")
+    sink = ChannelReply(client.get_channel(world.general), reply_to=question, min_edit_interval=1)
+    await sink.start()
+    await sink.update("Half of an")
+    receipt = sink.receipt()
+    assert receipt is not None
+    await ChannelReply.restore(client, json.loads(receipt)).finish("Half of an\n\n_(cut)_")
+    (answer,) = world.peer.bot_messages(world.general)
+    assert answer["content"] == "Half of an\n\n_(cut)_"
+
+
+async def test_a_restored_reply_that_showed_nothing_answers_the_question(
+    world: World, client: discord.Client
+) -> None:
+    question = await user_message(world, client, "hi")
+    sink = ChannelReply(client.get_channel(world.general), reply_to=question, min_edit_interval=1)
+    receipt = sink.receipt()
+    assert receipt is not None
+    await ChannelReply.restore(client, json.loads(receipt)).finish("_(cut)_")
+    (answer,) = world.peer.bot_messages(world.general)
+    assert answer["content"] == "_(cut)_"
+    assert answer["message_reference"]["message_id"] == str(question.id)

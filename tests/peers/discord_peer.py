@@ -123,6 +123,8 @@ class DiscordPeer:
         self.attachments: dict[str, bytes] = {}
         self.edit_status: int | None = None
         """When set, message edits fail with this HTTP status (e.g. 403 for an archived thread)."""
+        self.edit_outages = 0
+        """How many next message edits fail with 503 (Discord briefly unavailable)."""
         self.rejects_token = False
         """Answer GET /users/@me with 401, as Discord does for a reset token."""
         self._connections: list[_Connection] = []
@@ -547,6 +549,9 @@ class DiscordPeer:
         return _json(message)
 
     async def _edit_message(self, parts: list[str], body: Any, query: Any) -> web.Response:
+        if self.edit_outages > 0:
+            self.edit_outages -= 1
+            return _json({"message": "Service Unavailable", "code": 0}, status=503)
         if self.edit_status is not None:
             return _json({"message": "Thread is archived", "code": 50083}, status=self.edit_status)
         message = self.messages.get(int(parts[1]), {}).get(int(parts[3]))
