@@ -102,6 +102,8 @@ class Settings(BaseSettings):
     # Storage
     data_dir: Path = Field(default_factory=_default_data_dir)
     database_url: str = ""
+    database_pool_size: int = Field(10, ge=1, le=500)
+    """PostgreSQL connections a process pools for queries (it holds 5 more: locks, liveness)."""
     retention_days: int | None = Field(None, ge=1)
 
     # Operations

@@ -82,7 +82,7 @@ def run_export(args: argparse.Namespace) -> int:
     )
 
     async def main(progress: Callable[[int], None]) -> int:
-        store = create_store(settings.effective_database_url)
+        store = create_store(settings.effective_database_url, pool_size=settings.database_pool_size)
         await store.open()
         try:
             with _output(args.output) as out:

@@ -120,7 +120,7 @@ async def open_runtime(
     settings: Settings, *, backend: Backend | None = None
 ) -> AsyncIterator[Runtime]:
     """Open the store and backend; on exit finish turns in flight, then close both."""
-    store = create_store(settings.effective_database_url)
+    store = create_store(settings.effective_database_url, pool_size=settings.database_pool_size)
     await store.open()
     try:
         switchable = True  # a local backend holds one model in memory: nothing to switch to

@@ -88,6 +88,7 @@ async def serve(args: argparse.Namespace, events: list[dict[str, Any]], out: IO[
         settings = Settings(
             data_dir=Path(data_dir),
             database_url=args.database_url,
+            database_pool_size=4,  # three replicas at once stay within the suite's budget
             openai_base_url=args.openai_base_url,
             model="peer-model",
             max_retries=0,
