@@ -367,11 +367,13 @@ class StreamSink:
         )
 
 
-def restored(client: AsyncWebClient, receipt: str) -> MessageSink | StreamSink:
+def restored(client: AsyncWebClient, receipt: str) -> MessageSink | StreamSink | ResponseUrlSink:
     """The sink that showed an answer, from its receipt, to finish that answer."""
     saved = json.loads(receipt)
     if saved["sink"] == "stream":
         return StreamSink.restore(client, saved)
+    if saved["sink"] == "response_url":
+        return ResponseUrlSink.restore(saved)
     return MessageSink.restore(client, saved)
 
 
@@ -385,10 +387,27 @@ class ResponseUrlSink:
         self, response_url: str, response_type: str, *, header: str = "", edit_interval: float
     ) -> None:
         self.min_edit_interval = edit_interval
+        self._url = response_url
         self._webhook = AsyncWebhookClient(response_url, retry_handlers=retry_handlers())
         self._response_type = response_type
         self._header = header
         """mrkdwn above the answer (the asker's prompt): Parley's own text, so not neutralised."""
+
+    @classmethod
+    def restore(cls, saved: dict[str, Any]) -> ResponseUrlSink:
+        """The sink a receipt describes, to finish its answer from another process."""
+        return cls(saved["url"], saved["response_type"], header=saved["header"], edit_interval=1)
+
+    def receipt(self) -> str | None:
+        """The response_url itself (valid for 30 minutes): nothing is shown before the end."""
+        return json.dumps(
+            {
+                "sink": "response_url",
+                "url": self._url,
+                "response_type": self._response_type,
+                "header": self._header,
+            }
+        )
 
     async def start(self) -> None:
         return None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from adapters.slack.sink import THINKING
+from adapters.slack.sink import THINKING, ResponseUrlSink
+from bot.replies import INTERRUPTED_MARK
 from bot.types import ConversationKey
 from tests.slack.harness import CHANNEL, Slack, running_slack
 from tests.support.backends import ScriptedBackend
@@ -70,3 +71,16 @@ async def test_an_answer_that_cannot_be_shown_is_not_marked_delivered(tmp_path: 
             within=30,
         )
         assert len(backend.calls) == 2, "Slack's redelivery was answered, not dropped"
+
+
+async def test_an_answer_via_response_url_is_finished_from_its_receipt(tmp_path: Path) -> None:
+    async with running_slack(tmp_path) as slack:
+        url = slack.peer.response_url("private-ask")
+        sink = ResponseUrlSink(url, "ephemeral", header="asked: hi", edit_interval=1)
+        receipt = sink.receipt()
+        assert receipt is not None
+        await slack.door.repair(receipt, INTERRUPTED_MARK)
+        ((name, body),) = slack.peer.responses
+        assert name == "private-ask"
+        assert body["response_type"] == "ephemeral"
+        assert body["text"].endswith(INTERRUPTED_MARK)
