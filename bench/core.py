@@ -12,6 +12,7 @@ import random
 import statistics
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
 
@@ -60,6 +61,8 @@ class NullSink:
 
 
 _EVENT_IDS = itertools.count()
+_PROCESS = uuid.uuid4().hex[:8]
+"""Event ids are unique across processes too: replicas sharing a database dedupe by them."""
 """Cheap unique event ids: uuid4 would cost the bench more than some of what it measures."""
 
 
@@ -68,7 +71,7 @@ def incoming(conversation: str, text: str = "how are you today?") -> Incoming:
         key=ConversationKey("bench", "space", conversation),
         author=Author("u1", "Ann"),
         text=text,
-        event_id=f"bench-{next(_EVENT_IDS)}",
+        event_id=f"bench-{_PROCESS}-{next(_EVENT_IDS)}",
         kind=Kind.MENTION,
     )
 

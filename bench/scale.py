@@ -6,6 +6,7 @@ Each process runs the real runtime (DialogueManager, store, breaker) with an ins
 own conversations; all processes open their store first, then start together on a signal, and a
 configuration's time runs from that signal to the last process's finish. PostgreSQL runs use a
 fresh schema each, dropped afterwards; its DSN comes from --postgres or PARLEY_TEST_POSTGRES_DSN.
+Each process checks that the turns it stored equal the turns it ran before a figure is printed.
 """
 
 from __future__ import annotations
@@ -49,7 +50,11 @@ async def worker(database_url: str, conversations: int, turns: int) -> None:
                     await runtime.dialogue.handle(incoming(name), NullSink())
 
             await asyncio.gather(*(converse(name) for name in names))
-            print(time.time(), flush=True)
+            finished = time.time()
+            # A figure that counts dropped work is worse than none: count what was stored.
+            keys = [incoming(name).key for name in names]
+            stored = sum([(await runtime.store.stats(key)).turns for key in keys])
+            print(stored - conversations, finished, flush=True)  # less the warm-up turns
 
 
 async def run_together(database_url: str, processes: int, conversations: int, turns: int) -> float:
@@ -80,13 +85,18 @@ async def run_together(database_url: str, processes: int, conversations: int, tu
         assert process.stdin is not None
         process.stdin.write(f"{GO}\n".encode())
         await process.stdin.drain()
-    finished = []
+    finished, stored = [], 0
     for process in workers:
         output, _ = await process.communicate()
         if process.returncode != 0:
             raise RuntimeError(f"a worker failed (exit {process.returncode})")
-        finished.append(float(output.decode().split()[-1]))
-    return processes * conversations * turns / (max(finished) - started)
+        turns_stored, finished_at = output.decode().split()[-2:]
+        stored += int(turns_stored)
+        finished.append(float(finished_at))
+    counted = processes * conversations * turns
+    if stored != counted:
+        raise RuntimeError(f"{counted} turns sent but {stored} stored: the figure would be wrong")
+    return counted / (max(finished) - started)
 
 
 async def main(args: argparse.Namespace) -> None:
