@@ -31,6 +31,9 @@ from bot.types import Attachment, ChatMessage, ConversationKey, Incoming, Role
 log = logging.getLogger(__name__)
 
 INTERNAL_ERROR = "Something went wrong on my side; please try again."
+DEFAULT_REPLY_TOKENS = 1024
+"""The reply's reserve when none is configured, capped at a quarter of the model's window so a
+small model (GPT-2 has 1,024 positions) keeps room for the conversation."""
 RESTARTED = "I was restarted before I could answer; please ask again."
 INTERRUPT_SECONDS = 10.0
 """How long turns cancelled at shutdown get to mark their answers as interrupted."""
@@ -45,7 +48,8 @@ class DialoguePolicy:
 
     model: str
     system_prompt: str
-    max_tokens: int
+    max_tokens: int | None
+    """The reply's reserve as configured; None: DEFAULT_REPLY_TOKENS, capped by the window."""
     temperature: float
     models_allowed: tuple[str, ...] = ()
     context_window: int | None = None
@@ -246,10 +250,10 @@ class DialogueManager:
             system,
             [*history, *prior],
             current,
-            self._window(model) - self._policy.max_tokens,
+            self.window(model) - self.reply_tokens(model),
             lambda message: self._count(message, model),
         )
-        options = GenerationOptions(model, self._policy.max_tokens, self._policy.temperature)
+        options = GenerationOptions(model, self.reply_tokens(model), self._policy.temperature)
         event_id = incoming.event_id
         earlier = await self._store.begin_turn(TurnRecord(event_id, key, (*prior, current)))
         if earlier is not None:  # a redelivery of a turn a dead process left half-shown
@@ -349,12 +353,20 @@ class DialogueManager:
             "only text files and images can be read, so say that it was not read.]"
         )
 
-    def _window(self, model: str) -> int:
+    def window(self, model: str) -> int:
+        """The model's context window in tokens (or PARLEY_CONTEXT_WINDOW)."""
         return self._policy.context_window or self._backend.context_window(model)
 
     def _room(self, model: str, current: ChatMessage) -> int:
         """Tokens the history may take beside the reply and the current message."""
-        return max(0, self._window(model) - self._policy.max_tokens - current.tokens)
+        return max(0, self.window(model) - self.reply_tokens(model) - current.tokens)
+
+    def reply_tokens(self, model: str) -> int:
+        """Tokens kept for the reply: as configured, else the default within a quarter of the
+        window."""
+        if self._policy.max_tokens is not None:
+            return self._policy.max_tokens
+        return min(DEFAULT_REPLY_TOKENS, self.window(model) // 4)
 
     def _count(self, message: ChatMessage, model: str) -> int:
         return self._backend.count_tokens([message], model)

@@ -97,7 +97,7 @@ def dialogue_policy(settings: Settings, model: str, *, switchable: bool = True) 
     return DialoguePolicy(
         model=model,
         system_prompt=settings.system_prompt,
-        max_tokens=settings.max_tokens,
+        max_tokens=settings.max_tokens if "max_tokens" in settings.model_fields_set else None,
         temperature=settings.temperature,
         models_allowed=tuple(settings.models_allowed) if switchable else (),
         context_window=settings.context_window,
@@ -113,6 +113,16 @@ def limit_policy(settings: Settings) -> LimitPolicy:
         user_daily_tokens=settings.user_daily_tokens,
         space_daily_tokens=settings.space_daily_tokens,
     )
+
+
+def _check_reply_fits(dialogue: DialogueManager, model: str) -> None:
+    """A reply reserve that leaves the conversation no room would answer every turn blind."""
+    window, reply = dialogue.window(model), dialogue.reply_tokens(model)
+    if reply >= window:
+        raise ConfigError(
+            f"PARLEY_MAX_TOKENS={reply} leaves no room for the conversation in {model}'s "
+            f"{window}-token window: set it to at most {window // 2}, or leave it unset"
+        )
 
 
 @asynccontextmanager
@@ -138,6 +148,7 @@ async def open_runtime(
             backend,
             limits=limit_policy(settings),
         )
+        _check_reply_fits(dialogue, model)
         ops = OpsServer(store, backend, dialogue.metrics)
         housekeeping = asyncio.create_task(keep_tidy(store, settings.retention_days))
         try:
