@@ -151,7 +151,7 @@ class DialogueManager:
         self, incoming: Incoming, sink: ReplySink, spec: commands.CommandSpec, args: str
     ) -> None:
         access = self._policy.access.get(incoming.key.platform)
-        is_admin = access.is_admin(incoming.author) if access else incoming.author.is_admin
+        is_admin = access.is_admin(incoming) if access else incoming.author.is_admin
         reply = await commands.run(
             spec,
             commands.CommandContext(

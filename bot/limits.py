@@ -112,10 +112,10 @@ class Limits:
                     "You've used your share of the model for today.",
                 )
             )
-        if policy.space_daily_tokens and key.space != "dm":
+        if policy.space_daily_tokens and incoming.space is not None:
             tokens.append(
                 _Counter(
-                    f"tokens:space:{key.platform}:{key.space}:{day}",
+                    f"tokens:space:{key.platform}:{incoming.space}:{day}",
                     policy.space_daily_tokens,
                     DAY,
                     "This team has used its share of the model for today.",
