@@ -37,6 +37,17 @@ class AccessPolicy:
         """Whether only some spaces (or some roles in them) may talk to Parley."""
         return bool(self.spaces or self.roles)
 
+    def wants_home(self, incoming: Incoming) -> bool:
+        """Whether a DM's verdict turns on a home space the door has not given it (then the door
+        may look for an allowed one its sender belongs to)."""
+        return (
+            incoming.key.space == DIRECT_MESSAGES
+            and incoming.space is None
+            and self.direct_messages == "members"
+            and not self.users
+            and self.restricts_spaces
+        )
+
     def allows(self, incoming: Incoming) -> bool:
         author, key = incoming.author, incoming.key
         if self.users and author.id not in self.users:
