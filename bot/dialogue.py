@@ -137,9 +137,9 @@ class DialogueManager:
                 return
             refusal = await self._limits.admit(incoming)
             if refusal is not None:
-                limit, message = refusal
-                self.metrics.count_limited(incoming.key.platform, limit)
-                await sink.fail(message)
+                self.metrics.count_limited(incoming.key.platform, refusal.limit)
+                if refusal.first:  # later refusals in the window stay silent: no flood of posts
+                    await sink.fail(refusal.message)
                 return
             self.metrics.in_flight.inc()
             try:
