@@ -124,6 +124,8 @@ class Settings(BaseSettings):
     discord_roles: StrList = Field(default_factory=list)
     discord_users: StrList = Field(default_factory=list)
     discord_admin_roles: StrList = Field(default_factory=list)
+    discord_admins: StrList = Field(default_factory=list)
+    discord_dms: Literal["members", "open", "off"] = "members"
     discord_sync_guild: str | None = None
     discord_shard_count: int | None = Field(None, ge=1)
     discord_shard_ids: IntList = Field(default_factory=list)

@@ -198,9 +198,9 @@ class DialogueManager:
                 return
             refusal = await self._limits.admit(incoming)
             if refusal is not None:
-                limit, message = refusal
-                self.metrics.count_limited(incoming.key.platform, limit)
-                await sink.fail(message)
+                self.metrics.count_limited(incoming.key.platform, refusal.limit)
+                if refusal.first:  # later refusals in the window stay silent: no flood of posts
+                    await sink.fail(refusal.message)
                 return
             self.metrics.in_flight.inc()
             try:
@@ -212,7 +212,7 @@ class DialogueManager:
         self, incoming: Incoming, sink: ReplySink, spec: commands.CommandSpec, args: str
     ) -> None:
         access = self._policy.access.get(incoming.key.platform)
-        is_admin = access.is_admin(incoming.author) if access else incoming.author.is_admin
+        is_admin = access.is_admin(incoming) if access else incoming.author.is_admin
         reply = await commands.run(
             spec,
             commands.CommandContext(

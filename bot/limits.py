@@ -39,6 +39,17 @@ class LimitPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class Refusal:
+    """A turn over a limit: the limit's name, the line for the user, and whether to say it."""
+
+    limit: str
+    message: str
+    first: bool
+    """The user's first refusal by this limit in its window: later ones are not posted, so a
+    flood of messages gets one answer, not one each."""
+
+
+@dataclass(frozen=True, slots=True)
 class _Counter:
     scope: str
     limit: int
@@ -56,18 +67,24 @@ class Limits:
         self._store = store
         self._clock = clock
 
-    async def admit(self, incoming: Incoming) -> tuple[str, str] | None:
-        """None when the turn may go ahead (and it is counted); else (limit name, message)."""
+    async def admit(self, incoming: Incoming) -> Refusal | None:
+        """None when the turn may go ahead (and it is counted); else why not, and whether this
+        is the first refusal of that limit's window for this user (only that one is told)."""
         if not self._policy.active:
             return None
         now = self._clock()
         turns, tokens = self._counters(incoming, now)
         counters = turns + tokens
-        used = await self._store.count_usage([counter.scope for counter in counters])
+        told = {counter.scope: _told(incoming, counter) for counter in counters}
+        used = await self._store.count_usage([*told, *told.values()])
         for counter in counters:
             if used.get(counter.scope, 0) >= counter.limit:
+                first = not used.get(told[counter.scope])
+                if first:
+                    await self._store.add_usage({told[counter.scope]: 1})
                 wait = _until_window_ends(now, counter.window)
-                return counter.scope.split(":")[1], f"{counter.refusal} Try again in {wait}."
+                message = f"{counter.refusal} Try again in {wait}."
+                return Refusal(counter.scope.split(":")[1], message, first)
         if turns:
             await self._store.add_usage({counter.scope: 1 for counter in turns})
         return None
@@ -112,16 +129,22 @@ class Limits:
                     "You've used your share of the model for today.",
                 )
             )
-        if policy.space_daily_tokens and key.space != "dm":
+        if policy.space_daily_tokens and incoming.space is not None:
             tokens.append(
                 _Counter(
-                    f"tokens:space:{key.platform}:{key.space}:{day}",
+                    f"tokens:space:{key.platform}:{incoming.space}:{day}",
                     policy.space_daily_tokens,
                     DAY,
                     "This team has used its share of the model for today.",
                 )
             )
         return turns, tokens
+
+
+def _told(incoming: Incoming, counter: _Counter) -> str:
+    """The counter of refusals told to this user by this limit in this window (the counter's
+    scope names its window), shared by replicas like the limits themselves."""
+    return f"told:{incoming.key.platform}:{incoming.author.id}:{counter.scope}"
 
 
 def _until_window_ends(now: float, window: int) -> str:

@@ -6,6 +6,9 @@ import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+DIRECT_MESSAGES = "dm"
+"""The space of every direct-message conversation's key (stored keys keep it)."""
+
 
 @dataclass(frozen=True, slots=True)
 class ConversationKey:
@@ -73,6 +76,16 @@ class Incoming:
     attachments: tuple[Attachment, ...] = ()
     prior: tuple[ChatMessage, ...] = ()
     """Messages from before Parley was addressed here (a thread it joins), stored first."""
+    home: str | None = None
+    """The workspace or server the event came from when its key does not say (a direct message's
+    key has the space DIRECT_MESSAGES), as the door found it; None when not known."""
+
+    @property
+    def space(self) -> str | None:
+        """The workspace or server this event is judged and budgeted by; None when unknown."""
+        if self.key.space != DIRECT_MESSAGES:
+            return self.key.space
+        return self.home or None
 
 
 class Role(StrEnum):

@@ -19,6 +19,7 @@ from discord.http import Route
 
 from adapters.discord.attachments import read_attachments
 from adapters.discord.history import missed_reply, reply_chain, thread_history
+from adapters.discord.members import Memberships
 from adapters.discord.sink import NO_MENTIONS, ChannelReply, InteractionReply
 from adapters.discord.slash import add_commands
 from adapters.discord.translate import (
@@ -30,7 +31,7 @@ from adapters.discord.translate import (
 )
 from bot.access import access_policies
 from bot.config import ConfigError, Settings
-from bot.types import ChatMessage, ConversationKey, Kind
+from bot.types import ChatMessage, ConversationKey, Incoming, Kind
 from bot.wiring import Runtime
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,7 @@ class DiscordDoor:
         self._settings = runtime.settings
         self._sync_guild = sync_guild or runtime.settings.discord_sync_guild
         self._access = access_policies(runtime.settings)["discord"]
+        self._members = Memberships()
         self._seen_events: _Recent[int] = _Recent()
         """So a gateway redelivery causes no second thread or history read before the core
         drops it."""
@@ -196,8 +198,8 @@ class DiscordDoor:
 
     async def _take_message(self, message: discord.Message, kind: Kind, bot_id: int) -> None:
         channel = message.channel
-        incoming = incoming_message(
-            message, bot_id=bot_id, kind=kind, key=conversation_key(channel)
+        incoming = await self._judged(
+            incoming_message(message, bot_id=bot_id, kind=kind, key=conversation_key(channel))
         )
         if not self._access.allows(incoming):
             return
@@ -220,6 +222,33 @@ class DiscordDoor:
             channel, reply_to=reply_to, min_edit_interval=self._settings.discord_edit_interval
         )
         self._runtime.dialogue.submit(incoming, sink)
+
+    async def _judged(self, incoming: Incoming) -> Incoming:
+        """A DM with the allowed server its sender belongs to (and their roles there) when the
+        server or role allowlists need one to judge it; anything else as it is."""
+        if not self._access.wants_home(incoming):
+            return incoming
+        for guild in self._allowed_guilds():
+            roles = await self._members.roles(guild, int(incoming.author.id))
+            if roles is None:
+                continue
+            judged = replace(
+                incoming, home=str(guild.id), author=replace(incoming.author, roles=roles)
+            )
+            if self._access.allows(judged):
+                return judged
+        return incoming
+
+    def _allowed_guilds(self) -> list[discord.Guild]:
+        """This process's servers that are listed (when servers are) and hold an allowed role
+        (when roles are): the only ones whose members a DM could be let in for."""
+        spaces, roles = self._access.spaces, self._access.roles
+        return [
+            guild
+            for guild in self.client.guilds
+            if (not spaces or str(guild.id) in spaces)
+            and (not roles or any(role.isdigit() and guild.get_role(int(role)) for role in roles))
+        ]
 
     async def _open_thread(self, message: discord.Message, text: str) -> discord.Thread | None:
         if not isinstance(message.channel, discord.TextChannel):
@@ -259,7 +288,7 @@ class DiscordDoor:
     async def _on_command(
         self, interaction: discord.Interaction, command: str | None, argument: str
     ) -> None:
-        incoming = incoming_command(interaction, command, argument)
+        incoming = await self._judged(incoming_command(interaction, command, argument))
         if not self._access.allows(incoming):
             await interaction.response.send_message(NOT_ENABLED_HERE, ephemeral=True)
             return

@@ -61,6 +61,11 @@ def _identity(context: AsyncBoltContext) -> BotIdentity:
     return BotIdentity(user_id=context.bot_user_id or "", bot_id=context.bot_id)
 
 
+def _asker(command: Payload) -> Author:
+    """Who ran a slash command, enough for the allowlists before the ack (no lookup yet)."""
+    return Author(id=str(command.get("user_id", "")), name="")
+
+
 class SlackDoor:
     """The bolt app with Parley's listeners; `handle_http` is its Events API endpoint."""
 
@@ -167,11 +172,10 @@ class SlackDoor:
             await ack(text=f"Usage: {self._settings.slack_ask_command} <question>")
             return
         bot = _identity(context)
-        asker = Author(id=str(command.get("user_id", "")), name="")
         place = ConversationKey(
             translate.PLATFORM, translate.command_space(command), str(command.get("channel_id"))
         )
-        if not self._access.allows(translate.ask(command, asker, place, bot)):
+        if not self._access.allows(translate.ask(command, _asker(command), place, bot)):
             await ack(text=NOT_ENABLED_HERE)  # before anything is posted in the channel
             return
         await ack()
@@ -207,6 +211,9 @@ class SlackDoor:
     async def _on_parley(self, ack: AsyncAck, command: Payload) -> None:
         """`/parley reset|stop|...`: about the channel's (or DM's) conversation; only the asker
         sees the reply."""
+        if not self._access.allows(translate.parley_command(command, _asker(command))):
+            await ack(text=NOT_ENABLED_HERE)
+            return
         await ack()
         author = await self._people.author(command["user_id"])
         sink = ResponseUrlSink(

@@ -8,9 +8,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.access import DIRECT_MESSAGES
 from bot.commands import SPECS
-from bot.types import Author, ChatMessage, ConversationKey, Incoming, Kind, Role
+from bot.types import DIRECT_MESSAGES, Author, ChatMessage, ConversationKey, Incoming, Kind, Role
 
 PLATFORM = "slack"
 Payload = Mapping[str, Any]
@@ -123,19 +122,21 @@ def message_kind(event: Payload) -> Kind | None:
 
 def message_key(event: Payload, team_id: str) -> ConversationKey:
     """A top-level DM belongs to the DM's one running conversation; a reply in a thread (DM or
-    channel) to that thread's own conversation."""
+    channel) to that thread's own conversation. A DM's workspace travels as `Incoming.home`."""
     space = DIRECT_MESSAGES if message_kind(event) is Kind.DM else team_id
     return ConversationKey(PLATFORM, space, event["channel"], event.get("thread_ts"))
 
 
 def message(event: Payload, team_id: str, author: Author, bot: BotIdentity) -> Incoming:
-    """A DM or a reply in a channel thread, as `message_kind` tells them apart."""
+    """A DM or a reply in a channel thread, as `message_kind` tells them apart; both carry their
+    workspace, by which a DM is judged and budgeted."""
     return Incoming(
         key=message_key(event, team_id),
         author=author,
         text=plain_text(event.get("text", ""), bot),
         event_id=event_id(event["channel"], event["ts"]),
         kind=message_kind(event) or Kind.THREAD,
+        home=team_id or None,
     )
 
 
@@ -146,7 +147,8 @@ def joins_thread(event: Payload) -> bool:
 
 
 def command_space(payload: Payload) -> str:
-    """Slash commands in a DM belong with the DM's conversation, which has no workspace space."""
+    """Slash commands in a DM belong with the DM's conversation, keyed without its workspace
+    (which travels as `Incoming.home`)."""
     return (
         DIRECT_MESSAGES
         if str(payload.get("channel_id", "")).startswith("D")
@@ -169,6 +171,7 @@ def ask(payload: Payload, author: Author, key: ConversationKey, bot: BotIdentity
         text=plain_text(payload.get("text", ""), bot),
         event_id=command_event_id(payload),
         kind=Kind.COMMAND,
+        home=payload.get("team_id") or None,
     )
 
 
@@ -184,6 +187,7 @@ def parley_command(payload: Payload, author: Author) -> Incoming:
         kind=Kind.COMMAND,
         command=name if name in SPECS else "help",
         args=args.strip(),
+        home=payload.get("team_id") or None,
     )
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import email.utils
 import logging
+import math
 import re
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from contextlib import suppress
+from datetime import UTC, datetime
 from typing import Any
 
 import openai
@@ -141,6 +145,19 @@ def _usage(chunk: Any) -> Usage | None:
     return Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0)
 
 
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds a 429 asks to wait: `retry-after-ms`, else `retry-after` in seconds or as a date."""
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        with suppress(TypeError, ValueError):
+            seconds = float(headers.get(name))  # type: ignore[arg-type]
+            if math.isfinite(seconds):
+                return max(0.0, seconds * scale)
+    with suppress(TypeError, ValueError):
+        when = email.utils.parsedate_to_datetime(headers.get("retry-after", ""))
+        return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return None
+
+
 def _classify(error: openai.APIError) -> BackendError:
     detail = str(error)
     if isinstance(error, openai.APITimeoutError):
@@ -148,9 +165,9 @@ def _classify(error: openai.APIError) -> BackendError:
     if isinstance(error, openai.APIConnectionError):
         return BackendError(FailureKind.UNAVAILABLE, detail)
     if isinstance(error, openai.RateLimitError):
-        retry_after = error.response.headers.get("retry-after")
-        seconds = float(retry_after) if retry_after and retry_after.isdigit() else None
-        return BackendError(FailureKind.RATE_LIMITED, detail, retry_after=seconds)
+        return BackendError(
+            FailureKind.RATE_LIMITED, detail, retry_after=retry_after(error.response.headers)
+        )
     if isinstance(error, openai.AuthenticationError | openai.PermissionDeniedError):
         return BackendError(FailureKind.AUTH, detail)
     if isinstance(error, openai.BadRequestError):

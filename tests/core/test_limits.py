@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from bot.limits import LimitPolicy, Limits
 from bot.wiring import open_runtime
 from tests.support.events import message
 from tests.support.postgres import postgres_schema
@@ -66,5 +67,26 @@ async def test_limits_are_shared_by_replicas_on_one_database(peer_settings, open
             await ask(replica_a, "one", conversation="a")
             await ask(replica_b, "two", conversation="b")
             refused = await ask(replica_a, "three", conversation="c")
+            untold = await ask(replica_b, "four", conversation="d")
     assert refused.failure and refused.failure.startswith("You're sending messages faster")
+    assert untold.shown is None  # told once between the replicas
     assert len(openai_peer.requests) == 2
+
+
+async def test_only_the_first_refusal_of_a_window_is_told(peer_settings, openai_peer):
+    now = [120.0]
+    async with open_runtime(peer_settings) as runtime:
+        limits = Limits(LimitPolicy(user_turns_per_minute=1), runtime.store, lambda: now[0])
+        ann, bob = message("hi"), message("hi", user="u2")
+        assert await limits.admit(ann) is None
+        told, quiet, again = [await limits.admit(ann) for _ in range(3)]
+        assert await limits.admit(bob) is None  # another user has their own count
+        bob_told = await limits.admit(bob)
+        now[0] += 60  # the next minute: a new window
+        assert await limits.admit(ann) is None
+        next_window = await limits.admit(ann)
+    assert told and told.first and told.limit == "user"
+    assert quiet and not quiet.first and again and not again.first
+    assert quiet.message == told.message
+    assert bob_told and bob_told.first
+    assert next_window and next_window.first

@@ -487,6 +487,8 @@ class DiscordPeer:
                 return self._get_message
             case "POST", ["channels", _, "messages", _, "threads"]:
                 return self._start_thread
+            case "GET", ["guilds", _, "members", _]:
+                return self._get_member
             case "POST", ["interactions", _, _, "callback"]:
                 return self._interaction_callback
             case "PATCH", ["webhooks", _, _, "messages", _]:
@@ -580,6 +582,12 @@ class DiscordPeer:
         thread = self._thread(message_id, parent_id, body["name"], self.bot.id)
         await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True}, self.guild_id)
         return _json(thread)
+
+    async def _get_member(self, parts: list[str], body: Any, query: Any) -> web.Response:
+        member = self.members.get(int(parts[3]))
+        if parts[1] != str(self.guild_id) or member is None:
+            return _json({"message": "Unknown Member", "code": 10007}, status=404)
+        return _json(member.member())
 
     async def _interaction_callback(self, parts: list[str], body: Any, query: Any) -> web.Response:
         interaction_id, token = parts[1], parts[2]
