@@ -6,6 +6,7 @@ import re
 
 from bot.limits import LimitPolicy, Limits
 from bot.wiring import open_runtime
+from tests.support.clock import inside_one_minute
 from tests.support.events import message
 from tests.support.postgres import postgres_schema
 from tests.support.sinks import RecordingSink
@@ -18,6 +19,7 @@ async def ask(runtime, text: str, **kwargs) -> RecordingSink:
 
 
 async def test_a_user_over_the_rate_limit_is_told_when_to_retry(peer_settings, openai_peer):
+    await inside_one_minute(5)
     settings = peer_settings.model_copy(update={"user_turns_per_minute": 2})
     async with open_runtime(settings) as runtime:
         first = await ask(runtime, "one", conversation="a")
@@ -37,6 +39,7 @@ async def test_a_user_over_the_rate_limit_is_told_when_to_retry(peer_settings, o
 
 
 async def test_a_busy_conversation_is_limited_for_everyone_in_it(peer_settings, openai_peer):
+    await inside_one_minute(5)
     settings = peer_settings.model_copy(update={"conversation_turns_per_minute": 1})
     async with open_runtime(settings) as runtime:
         await ask(runtime, "one", user="u1")
@@ -59,6 +62,7 @@ async def test_the_daily_token_budget_counts_what_was_spent(peer_settings, opena
 
 
 async def test_limits_are_shared_by_replicas_on_one_database(peer_settings, openai_peer):
+    await inside_one_minute(5)
     async with postgres_schema() as dsn:
         settings = peer_settings.model_copy(
             update={"database_url": dsn, "user_turns_per_minute": 2}

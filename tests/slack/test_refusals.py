@@ -4,10 +4,10 @@ not one per message (signed HTTP into the real bolt app, counted at the Slack pe
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 from tests.slack.harness import DM, Slack, running_slack
+from tests.support.clock import inside_one_minute
 
 FLOOD = 50
 LIMIT = 2
@@ -21,9 +21,7 @@ def limited_turns(slack: Slack) -> str:
 
 
 async def test_a_flood_over_the_rate_limit_gets_exactly_one_refusal(tmp_path: Path) -> None:
-    into_the_minute = time.time() % 60
-    if into_the_minute > 50:  # the limit's window is this minute: keep the flood inside one
-        await asyncio.sleep(60.5 - into_the_minute)
+    await inside_one_minute(10)  # the limit's window is this minute: keep the flood inside one
     async with running_slack(tmp_path, user_turns_per_minute=LIMIT) as slack:
         events = [slack.message(f"message {i}") for i in range(FLOOD)]
         statuses = await asyncio.gather(*(slack.sender.event(event) for event in events))
