@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -14,7 +15,8 @@ ACTIVE_WINDOW_SECONDS = 900
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self.registry = CollectorRegistry()
         self.turns = Counter(
             "parley_turns",
@@ -99,12 +101,23 @@ class Metrics:
             self._child(self.tokens, "out").inc(usage.output_tokens)
 
     def saw(self, conversation: str) -> None:
-        self._last_seen[conversation] = time.monotonic()
+        """A turn in this conversation now. Kept oldest first (a dict keeps insertion order), so
+        forgetting the quiet ones costs only what is forgotten, with or without scrapes."""
+        now = self._clock()
+        self._last_seen.pop(conversation, None)
+        self._last_seen[conversation] = now
+        self._forget_quiet(now)
+
+    def _forget_quiet(self, now: float) -> None:
+        horizon, last_seen = now - ACTIVE_WINDOW_SECONDS, self._last_seen
+        while last_seen:
+            oldest = next(iter(last_seen))
+            if last_seen[oldest] >= horizon:
+                return
+            del last_seen[oldest]
 
     def _count_active(self) -> int:
-        horizon = time.monotonic() - ACTIVE_WINDOW_SECONDS
-        for key in [key for key, seen in self._last_seen.items() if seen < horizon]:
-            del self._last_seen[key]
+        self._forget_quiet(self._clock())
         return len(self._last_seen)
 
     def render(self) -> bytes:
