@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.adapter import AdapterPlugin, adapter_names, load_adapter
 from bot.config import ConfigError, Settings, load_settings
+from bot.gc_tuning import tune_for_serving
 from bot.logs import configure_logging
 from bot.wiring import Runtime, open_runtime
 
@@ -79,6 +80,7 @@ async def _until_signalled(
     async with open_runtime(settings) as runtime:
         if http:
             await runtime.ops.start(settings.http_host, settings.http_port)
+        tune_for_serving()
         main = asyncio.current_task()
         assert main is not None
         loop = asyncio.get_running_loop()
