@@ -366,6 +366,13 @@ class DiscordPeer:
             await self.dispatch("MESSAGE_CREATE", message, self._guild_of(channel_id))
         return message
 
+    def loose_message(self, channel_id: int, author: PeerUser, content: str) -> dict[str, Any]:
+        """A user message payload the peer does not keep: for tests that break it, then send it
+        with `dispatch` as a raw gateway event."""
+        message = self._message(channel_id, author, content)
+        del self.messages[channel_id][int(message["id"])]
+        return message
+
     async def invoke_command(
         self,
         channel_id: int,
