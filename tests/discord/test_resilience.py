@@ -15,7 +15,7 @@ SECRET_WORDS = "the launch code is 0000"
 
 
 def malformed_messages(world: World) -> list[dict[str, Any]]:
-    """MESSAGE_CREATE payloads discord.py cannot parse, each carrying words that must not be logged."""
+    """MESSAGE_CREATE payloads discord.py cannot parse, with words that must not be logged."""
     peer = world.peer
 
     def good() -> dict[str, Any]:
