@@ -323,6 +323,12 @@ class DiscordPeer:
             "nsfw_level": 0,
         }
 
+    async def close_sessions(self, code: int) -> None:
+        """Close every gateway session with this close code (4013, say: one the client does not
+        reconnect after)."""
+        for connection in list(self._connections):
+            await connection.ws.close(code=code)
+
     @property
     def connected(self) -> int:
         """How many gateway sessions have identified."""
