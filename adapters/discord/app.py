@@ -30,6 +30,8 @@ from adapters.discord.translate import (
 )
 from bot.access import access_policies
 from bot.config import ConfigError, Settings
+from bot.links import reveal_links
+from bot.replies import ReplySink
 from bot.types import ChatMessage, ConversationKey, Kind
 from bot.wiring import Runtime
 
@@ -124,6 +126,28 @@ class _Recent(Generic[T]):
         if len(self._items) > self._size:
             self._items.popitem(last=False)
         return True
+
+
+class _RevealedLinks:
+    """Discord renders `[text](url)` in bot messages too: a link's text may not name another
+    address than its target (bot.links)."""
+
+    def __init__(self, sink: ReplySink) -> None:
+        self._sink = sink
+        self.max_len = sink.max_len
+        self.min_edit_interval = sink.min_edit_interval
+
+    async def start(self) -> None:
+        await self._sink.start()
+
+    async def update(self, text: str) -> None:
+        await self._sink.update(reveal_links(text))
+
+    async def finish(self, text: str) -> None:
+        await self._sink.finish(reveal_links(text))
+
+    async def fail(self, message: str) -> None:
+        await self._sink.fail(message)
 
 
 class _ArrivalOrder:
@@ -259,9 +283,12 @@ class DiscordDoor:
             )
             incoming = replace(incoming, attachments=attachments)
         sink = ChannelReply(
-            channel, reply_to=reply_to, min_edit_interval=self._settings.discord_edit_interval
+            channel,
+            reply_to=reply_to,
+            min_edit_interval=self._settings.discord_edit_interval,
+            link_previews=self._settings.discord_link_previews,
         )
-        self._runtime.dialogue.submit(incoming, sink)
+        self._runtime.dialogue.submit(incoming, _RevealedLinks(sink))
 
     async def _open_thread(self, message: discord.Message, text: str) -> discord.Thread | None:
         if not isinstance(message.channel, discord.TextChannel):
@@ -309,6 +336,7 @@ class DiscordDoor:
             interaction,
             ephemeral=command in PRIVATE_COMMANDS,
             min_edit_interval=self._settings.discord_edit_interval,
+            link_previews=self._settings.discord_link_previews,
         )
         await sink.acknowledge()
         # Slash commands always come from a channel; 0 only satisfies the type.
@@ -319,4 +347,4 @@ class DiscordDoor:
                     interaction.channel, None, incoming.key, first_here=first_here
                 )
                 incoming = replace(incoming, prior=prior)
-            self._runtime.dialogue.submit(incoming, sink)
+            self._runtime.dialogue.submit(incoming, _RevealedLinks(sink))

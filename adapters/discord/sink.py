@@ -92,10 +92,12 @@ class ChannelReply(_PiecewiseReply):
         *,
         reply_to: discord.Message | None,
         min_edit_interval: float,
+        link_previews: bool = False,
     ) -> None:
         super().__init__(min_edit_interval)
         self._channel = channel
         self._reply_to = reply_to
+        self._suppress_embeds = not link_previews
         self._typing: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -123,7 +125,12 @@ class ChannelReply(_PiecewiseReply):
         reference = None
         if index == 0 and self._reply_to is not None:
             reference = self._reply_to.to_reference(fail_if_not_exists=False)
-        return await self._channel.send(text, reference=reference, allowed_mentions=NO_MENTIONS)
+        return await self._channel.send(
+            text,
+            reference=reference,
+            allowed_mentions=NO_MENTIONS,
+            suppress_embeds=self._suppress_embeds,  # kept by later edits
+        )
 
     async def _edit(self, index: int, handle: discord.Message, text: str) -> None:
         await handle.edit(content=text, allowed_mentions=NO_MENTIONS)
@@ -134,11 +141,17 @@ class InteractionReply(_PiecewiseReply):
     long answers continue as follow-ups."""
 
     def __init__(
-        self, interaction: discord.Interaction, *, ephemeral: bool, min_edit_interval: float
+        self,
+        interaction: discord.Interaction,
+        *,
+        ephemeral: bool,
+        min_edit_interval: float,
+        link_previews: bool = False,
     ) -> None:
         super().__init__(min_edit_interval)
         self._interaction = interaction
         self._ephemeral = ephemeral
+        self._suppress_embeds = not link_previews
 
     async def acknowledge(self) -> None:
         """Defer within Discord's 3 s deadline ("thinking..."), before the turn is queued."""
@@ -155,7 +168,11 @@ class InteractionReply(_PiecewiseReply):
             await self._edit(index, None, text)
             return None
         return await self._interaction.followup.send(
-            text, wait=True, ephemeral=self._ephemeral, allowed_mentions=NO_MENTIONS
+            text,
+            wait=True,
+            ephemeral=self._ephemeral,
+            allowed_mentions=NO_MENTIONS,
+            suppress_embeds=self._suppress_embeds,
         )
 
     async def _edit(self, index: int, handle: discord.WebhookMessage | None, text: str) -> None:
