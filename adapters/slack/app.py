@@ -78,12 +78,8 @@ class SlackDoor:
         self.client = AsyncWebClient(
             token=_secret(settings.slack_bot_token), base_url=settings.slack_api_url
         )
-        self.bolt = AsyncApp(
-            name="parley",
-            client=self.client,
-            signing_secret=_secret(settings.slack_signing_secret),
-        )
         secret = _secret(settings.slack_signing_secret)
+        self.bolt = AsyncApp(name="parley", client=self.client, signing_secret=secret)
         self._verifier = SignatureVerifier(secret) if secret else None  # None: Socket Mode
         self._people = People(self.client)
         self._access = access_policies(settings)[translate.PLATFORM]
