@@ -123,6 +123,9 @@ class ConsoleAdapter:
     def is_configured(self, settings: Settings) -> bool:
         return False  # interactive: `parley serve` never starts it
 
+    def check_settings(self, settings: Settings) -> None:
+        """Nothing to check: the console needs no platform settings."""
+
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
             "--session",

@@ -24,6 +24,11 @@ class AdapterPlugin(Protocol):
         """Whether the settings hold what this adapter needs to connect (for `parley serve`)."""
         ...
 
+    def check_settings(self, settings: Settings) -> None:
+        """Raise ConfigError (one line, with the fix) if its settings are incomplete or clash;
+        `parley serve` checks every configured door before starting any."""
+        ...
+
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """Add this adapter's own command-line options to `parley <name>`."""
         ...

@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     http_host: str = "127.0.0.1"
     http_port: int = Field(8080, ge=0, le=65535)
+    metrics_host: str | None = None
+    metrics_port: int | None = Field(None, ge=0, le=65535)
+    """With either set, /metrics listens there and no longer on the public HTTP port."""
     shutdown_grace_seconds: float = Field(20.0, ge=0)
 
     # Discord
@@ -129,6 +132,8 @@ class Settings(BaseSettings):
     discord_sync_guild: str | None = None
     discord_shard_count: int | None = Field(None, ge=1)
     discord_shard_ids: IntList = Field(default_factory=list)
+    discord_link_previews: bool = False
+    """Let Discord fetch and preview the links in answers (off: a model's URL is never fetched)."""
 
     # Slack
     slack_bot_token: SecretStr | None = _secret("slack_bot_token")

@@ -38,6 +38,7 @@ def prepare(args: argparse.Namespace) -> Settings:
 def run_adapter(name: str, args: argparse.Namespace) -> int:
     settings = prepare(args)
     plugin = load_adapter(name)
+    plugin.check_settings(settings)
     offline = plugin.run_offline(settings, args)
     if offline is not None:
         return offline
@@ -57,17 +58,53 @@ def run_serve(args: argparse.Namespace) -> int:
             "no platform is configured: set DISCORD_TOKEN and/or SLACK_BOT_TOKEN "
             "(with SLACK_APP_TOKEN or SLACK_SIGNING_SECRET)"
         )
+    for plugin in chosen.values():  # every door's settings, before anything starts
+        plugin.check_settings(settings)
     return asyncio.run(
         _until_signalled(settings, lambda runtime: _serve_all(runtime, chosen), http=True)
     )
 
 
+RESTART_FIRST_SECONDS = 1.0
+RESTART_MAX_SECONDS = 60.0
+HEALTHY_SECONDS = 60.0
+"""A door that ran this long before failing was healthy: its next restart waits the least again."""
+
+
 async def _serve_all(runtime: Runtime, plugins: dict[str, AdapterPlugin]) -> int:
+    """Serve every door at once; a door that fails restarts while the others keep serving."""
     log.info("serving %s", ", ".join(plugins))
-    async with asyncio.TaskGroup() as group:
-        for plugin in plugins.values():
-            group.create_task(plugin.serve(runtime))
+    try:
+        async with asyncio.TaskGroup() as group:
+            for name, plugin in plugins.items():
+                group.create_task(_supervise(name, plugin, runtime))
+    except* ConfigError as errors:
+        # An operator's mistake ends the process with one line, not an ExceptionGroup.
+        raise errors.exceptions[0] from None
     return 0
+
+
+async def _supervise(name: str, plugin: AdapterPlugin, runtime: Runtime) -> None:
+    """Serve one door until cancelled: restart it after an unexpected error, waiting 1 s, doubling
+    to 60 s; a ConfigError (a refused token, say) is not retried."""
+    loop = asyncio.get_running_loop()
+    delay = RESTART_FIRST_SECONDS
+    while True:
+        started = loop.time()
+        try:
+            await plugin.serve(runtime)
+            return
+        except ConfigError:
+            raise
+        except Exception as error:
+            if loop.time() - started >= HEALTHY_SECONDS:
+                delay = RESTART_FIRST_SECONDS
+            problem = f"{name} restarting after error: {type(error).__name__}"
+            log.error("%s; next try in %.0f s", problem, delay, exc_info=error)
+            runtime.ops.report(name, problem)
+            await asyncio.sleep(delay)
+            runtime.ops.report(name, None)
+            delay = min(delay * 2, RESTART_MAX_SECONDS)
 
 
 async def _until_signalled(
@@ -79,7 +116,7 @@ async def _until_signalled(
     """
     async with open_runtime(settings) as runtime:
         if http:
-            await runtime.ops.start(settings.http_host, settings.http_port)
+            await runtime.ops.listen(settings)
         tune_for_serving()
         main = asyncio.current_task()
         assert main is not None

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from bot.config import ConfigError
+
 if TYPE_CHECKING:
     from bot.config import Settings
     from bot.wiring import Runtime
@@ -16,6 +18,14 @@ class DiscordAdapter:
 
     def is_configured(self, settings: Settings) -> bool:
         return bool(settings.discord_token)
+
+    def check_settings(self, settings: Settings) -> None:
+        """Everything else is checked by Discord itself when the door logs in."""
+        if settings.discord_sync_guild and not settings.discord_sync_guild.isdigit():
+            raise ConfigError(
+                "PARLEY_DISCORD_SYNC_GUILD must be a guild id (digits): copy it with Developer "
+                "Mode on (right-click the server > Copy Server ID)"
+            )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
+import traceback
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import discord
 import yarl
@@ -76,6 +78,39 @@ def build_client(settings: Settings) -> discord.Client:
     )
 
 
+def skip_malformed_events(client: discord.Client) -> None:
+    """Make every gateway event parser log a payload it cannot parse (once) and skip it.
+
+    discord.py calls `ConnectionState.parsers[event](data)` inside its websocket receive loop, so
+    an exception there would end `connect()`; the parsers dict is read at each connect.
+    """
+    parsers = client._connection.parsers
+    for event, parse in list(parsers.items()):
+        parsers[event] = _skipping(event, parse)
+
+
+def _skipping(event: str, parse: Callable[[Any], None]) -> Callable[[Any], None]:
+    def parse_or_skip(data: Any) -> None:
+        try:
+            parse(data)
+        except Exception as error:
+            # The type and id only: an exception's message can quote the payload's content.
+            log.warning(
+                "skipped a malformed %s event (id %s): %s",
+                event,
+                _event_id(data),
+                type(error).__name__,
+            )
+
+    return parse_or_skip
+
+
+def _event_id(data: Any) -> str | None:
+    """The payload's snowflake id, if it has a well-formed one."""
+    value = data.get("id") if isinstance(data, dict) else None
+    return str(value) if str(value).isdigit() else None
+
+
 class _Recent(Generic[T]):
     """The last few thousand items seen, oldest forgotten first."""
 
@@ -137,9 +172,11 @@ class DiscordDoor:
         because that first answer is being written."""
         self._order = _ArrivalOrder()
         self.client = build_client(runtime.settings)
+        skip_malformed_events(self.client)
         self.tree = app_commands.CommandTree(self.client)
         add_commands(self.tree, self._on_command)
         self.client.event(self.on_message)
+        self.client.event(self.on_error)
 
     async def serve(self) -> None:
         """Log in, sync the slash commands, and serve the gateway until cancelled."""
@@ -174,6 +211,19 @@ class DiscordDoor:
         """Show `text` as the final text of the answer a reply's receipt names (one a restart
         cut short)."""
         await ChannelReply.restore(self.client, json.loads(receipt)).finish(text)
+
+    async def on_error(self, event: str, *args: Any, **kwargs: Any) -> None:
+        """A handler raised (discord.py goes on): log where, once, without the message's content."""
+        error = sys.exc_info()[1]
+        subject = args[0] if args else None
+        log.error(
+            "error handling %s (id %s): %s\n%s",
+            event,
+            getattr(subject, "id", None),
+            type(error).__name__,
+            # Code lines only: the exception's own message may quote what a user wrote.
+            "".join(traceback.format_tb(error.__traceback__ if error else None)).rstrip(),
+        )
 
     async def sync_commands(self) -> None:
         """Register the slash commands: in one guild at once when PARLEY_DISCORD_SYNC_GUILD is
@@ -219,7 +269,10 @@ class DiscordDoor:
             )
             incoming = replace(incoming, attachments=attachments)
         sink = ChannelReply(
-            channel, reply_to=reply_to, min_edit_interval=self._settings.discord_edit_interval
+            channel,
+            reply_to=reply_to,
+            min_edit_interval=self._settings.discord_edit_interval,
+            link_previews=self._settings.discord_link_previews,
         )
         self._runtime.dialogue.submit(incoming, sink)
 
@@ -296,6 +349,7 @@ class DiscordDoor:
             interaction,
             ephemeral=command in PRIVATE_COMMANDS,
             min_edit_interval=self._settings.discord_edit_interval,
+            link_previews=self._settings.discord_link_previews,
         )
         await sink.acknowledge()
         # Slash commands always come from a channel; 0 only satisfies the type.

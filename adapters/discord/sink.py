@@ -1,6 +1,7 @@
 """ReplySinks for Discord: an answer is a reply that is then edited, continued in new messages.
 
-Everything sent carries `allowed_mentions` none, so model output can never ping anyone.
+Everything sent carries `allowed_mentions` none, so model output can never ping anyone, and a
+link cannot disguise its target (Discord renders `[text](url)` in bot messages too).
 Platform hiccups (a deleted message, an archived thread, lost permissions) are logged, never
 raised into the core.
 """
@@ -15,6 +16,7 @@ from typing import Any
 
 import discord
 
+from bot.links import reveal_links
 from bot.replies import EMPTY_ANSWER, DeliveryFailed, split_message
 
 log = logging.getLogger(__name__)
@@ -92,10 +94,10 @@ class _PiecewiseReply:
         )
 
     async def update(self, text: str) -> None:
-        await self._render(text)
+        await self._render(reveal_links(text))
 
     async def finish(self, text: str) -> None:
-        await self._render(text or EMPTY_ANSWER, final=True)
+        await self._render(reveal_links(text) or EMPTY_ANSWER, final=True)
 
     async def fail(self, message: str) -> None:
         await self._render(message, final=True)
@@ -110,10 +112,12 @@ class ChannelReply(_PiecewiseReply):
         *,
         reply_to: discord.Message | discord.PartialMessage | None,
         min_edit_interval: float,
+        link_previews: bool = False,
     ) -> None:
         super().__init__(min_edit_interval)
         self._channel = channel
         self._reply_to = reply_to
+        self._suppress_embeds = not link_previews
         self._typing: asyncio.Task[None] | None = None
 
     @classmethod
@@ -166,7 +170,12 @@ class ChannelReply(_PiecewiseReply):
         reference = None
         if index == 0 and self._reply_to is not None:
             reference = self._reply_to.to_reference(fail_if_not_exists=False)
-        return await self._channel.send(text, reference=reference, allowed_mentions=NO_MENTIONS)
+        return await self._channel.send(
+            text,
+            reference=reference,
+            allowed_mentions=NO_MENTIONS,
+            suppress_embeds=self._suppress_embeds,  # kept by later edits
+        )
 
     async def _edit(self, index: int, handle: discord.Message, text: str) -> None:
         await handle.edit(content=text, allowed_mentions=NO_MENTIONS)
@@ -177,11 +186,17 @@ class InteractionReply(_PiecewiseReply):
     long answers continue as follow-ups."""
 
     def __init__(
-        self, interaction: discord.Interaction, *, ephemeral: bool, min_edit_interval: float
+        self,
+        interaction: discord.Interaction,
+        *,
+        ephemeral: bool,
+        min_edit_interval: float,
+        link_previews: bool = False,
     ) -> None:
         super().__init__(min_edit_interval)
         self._interaction = interaction
         self._ephemeral = ephemeral
+        self._suppress_embeds = not link_previews
 
     async def acknowledge(self) -> None:
         """Defer within Discord's 3 s deadline ("thinking..."), before the turn is queued."""
@@ -198,7 +213,11 @@ class InteractionReply(_PiecewiseReply):
             await self._edit(index, None, text)
             return None
         return await self._interaction.followup.send(
-            text, wait=True, ephemeral=self._ephemeral, allowed_mentions=NO_MENTIONS
+            text,
+            wait=True,
+            ephemeral=self._ephemeral,
+            allowed_mentions=NO_MENTIONS,
+            suppress_embeds=self._suppress_embeds,
         )
 
     async def _edit(self, index: int, handle: discord.WebhookMessage | None, text: str) -> None:

@@ -22,14 +22,17 @@ class SlackAdapter:
     def is_configured(self, settings: Settings) -> bool:
         return bool(settings.slack_bot_token)
 
+    def check_settings(self, settings: Settings) -> None:
+        """The chosen mode (Socket Mode or HTTP) has the token or secret it needs."""
+        from adapters.slack.serve import choose_mode
+
+        choose_mode(settings)
+
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """No options of its own: the mode and everything else are settings."""
 
     def run_offline(self, settings: Settings, args: argparse.Namespace) -> int | None:
-        """Nothing to do without a runtime; the mode's settings are checked before connecting."""
-        from adapters.slack.serve import choose_mode
-
-        choose_mode(settings)
+        """Nothing to do without a runtime."""
         return None
 
     async def diagnose(self, settings: Settings) -> list[str]:

@@ -7,6 +7,7 @@ tracks for a graceful shutdown.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import replace
 from typing import Any
@@ -18,6 +19,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.set_suggested_prompts.async_set_suggested_prompts import (
     AsyncSetSuggestedPrompts,
 )
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import translate
@@ -43,6 +45,8 @@ log = logging.getLogger(__name__)
 NOT_ENABLED_HERE = "Parley is not enabled here."
 
 EVENTS_PATH = "/slack/events"
+STARTING_RETRY_AFTER = "2"
+"""Seconds Slack is asked to wait before redelivering an event that came while Parley started."""
 THREAD_READ_LIMIT = 50
 """Messages read, once, from a thread Parley is first called into; the core trims to the budget."""
 THINKING_STATUS = "is thinking…"
@@ -55,6 +59,17 @@ SUGGESTED_PROMPTS = (
 
 def _secret(value: Any) -> str:
     return value.get_secret_value() if value is not None else ""
+
+
+def _what(body: bytes) -> str:
+    """An Events API payload's event type and id, for logs (never its content)."""
+    try:
+        payload = json.loads(body)
+        event = payload.get("event")
+        kind = event.get("type") if isinstance(event, dict) else payload.get("type")
+        return f"{str(kind)[:40]} event (id {str(payload.get('event_id'))[:40]})"
+    except (ValueError, AttributeError):
+        return "request"
 
 
 def _identity(context: AsyncBoltContext) -> BotIdentity:
@@ -78,13 +93,13 @@ class SlackDoor:
             base_url=settings.slack_api_url,
             retry_handlers=retry_handlers(),
         )
-        self.bolt = AsyncApp(
-            name="parley",
-            client=self.client,
-            signing_secret=_secret(settings.slack_signing_secret),
-        )
+        secret = _secret(settings.slack_signing_secret)
+        self.bolt = AsyncApp(name="parley", client=self.client, signing_secret=secret)
+        self._verifier = SignatureVerifier(secret) if secret else None  # None: Socket Mode
         self._people = People(self.client)
         self._access = access_policies(settings)[translate.PLATFORM]
+        self.ready = False
+        """Set once Slack accepted the token: until then events get 503 and Slack redelivers."""
         self._register()
 
     async def repair(self, receipt: str, text: str) -> None:
@@ -93,9 +108,29 @@ class SlackDoor:
         await restored(self.client, receipt).finish(text)
 
     async def handle_http(self, request: web.Request) -> web.Response:
-        """One signed request from Slack; bolt answers 401 to a bad or stale signature."""
-        response = await self.bolt.async_dispatch(await to_bolt_request(request))
+        """One request from Slack: 401 unless signed within five minutes, 503 while starting."""
+        body = await request.read()
+        if not self._signed(request, body):
+            # Anyone can reach this port: a refusal is routine, not worth more than DEBUG.
+            log.debug("refused a Slack request without a valid signature")
+            return web.json_response({"error": "invalid request"}, status=401)
+        if not self.ready:
+            return web.Response(status=503, headers={"Retry-After": STARTING_RETRY_AFTER})
+        try:
+            response = await self.bolt.async_dispatch(await to_bolt_request(request))
+        except Exception as error:
+            # Bolt reads a payload's shape before any listener runs (e.g. a `user` that is not a
+            # string): skip what it cannot read. A 200, since a redelivery would fail the same way.
+            log.warning("skipped a malformed Slack %s: %s", _what(body), type(error).__name__)
+            return web.Response(status=200)
         return await to_aiohttp_response(response)
+
+    def _signed(self, request: web.Request, body: bytes) -> bool:
+        """Checked before bolt, which fails with a 500 on a non-numeric timestamp."""
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        if self._verifier is None or not (timestamp.isascii() and timestamp.isdigit()):
+            return False
+        return self._verifier.is_valid(body, timestamp, request.headers.get("X-Slack-Signature"))
 
     def _register(self) -> None:
         self.bolt.event("app_mention")(self._on_mention)

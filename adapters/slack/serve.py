@@ -39,9 +39,16 @@ def choose_mode(settings: Settings) -> Mode:
 
 
 async def serve(runtime: Runtime) -> None:
-    """Serve Slack until cancelled; tokens Slack refuses at start-up are one-line errors."""
+    """Serve Slack until cancelled; tokens Slack refuses at start-up are one-line errors.
+
+    In HTTP mode the Events API is mounted first, so an event that comes while the token is being
+    checked gets 503 (Slack redelivers it) rather than 404.
+    """
     mode = choose_mode(runtime.settings)
     door = SlackDoor(runtime)
+    runtime.ops.add_ready_check("slack", lambda: door.ready)
+    if mode == "http":
+        runtime.ops.mount("POST", EVENTS_PATH, door.handle_http)
     problems = await check_token(runtime.settings)
     if problems:
         raise ConfigError(problems[0])
@@ -65,6 +72,7 @@ async def _serve_socket(door: SlackDoor, settings: Settings) -> None:
     assert settings.slack_app_token is not None
     handler = AsyncSocketModeHandler(door.bolt, settings.slack_app_token.get_secret_value())
     await handler.connect_async()
+    door.ready = True
     log.info("Slack: connected in Socket Mode")
     try:
         await asyncio.Event().wait()
@@ -74,8 +82,8 @@ async def _serve_socket(door: SlackDoor, settings: Settings) -> None:
 
 async def _serve_http(door: SlackDoor, runtime: Runtime) -> None:
     """Answer the Events API on the process's one HTTP server, beside /healthz and /metrics."""
-    runtime.ops.mount("POST", EVENTS_PATH, door.handle_http)
     if runtime.ops.port is None:  # not started by `parley slack` / `parley serve`: embedded use
-        await runtime.ops.start(runtime.settings.http_host, runtime.settings.http_port)
+        await runtime.ops.listen(runtime.settings)
+    door.ready = True
     log.info("Slack: Events API at %s on port %s", EVENTS_PATH, runtime.ops.port)
     await asyncio.Event().wait()

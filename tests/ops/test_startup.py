@@ -8,6 +8,8 @@ import socket
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.peers.discord_peer import DiscordPeer
 from tests.peers.slack_peer import SlackPeer
 
@@ -62,7 +64,8 @@ async def test_a_slack_token_refused_at_start_up_is_one_line(tmp_path):
     assert "invalid_auth" in error and "SLACK_BOT_TOKEN" in error
 
 
-async def test_a_discord_token_refused_at_start_up_is_one_line(tmp_path):
+@pytest.mark.parametrize("command", ["discord", "serve"])
+async def test_a_discord_token_refused_at_start_up_is_one_line(tmp_path, command):
     discord = DiscordPeer()
     discord.rejects_token = True
     await discord.start()
@@ -73,7 +76,14 @@ async def test_a_discord_token_refused_at_start_up_is_one_line(tmp_path):
             "PARLEY_DISCORD_GATEWAY_URL": discord.gateway_url,
             "PARLEY_HTTP_PORT": "0",
         }
-        error = await start_up_error(tmp_path, "discord", env)
+        error = await start_up_error(tmp_path, command, env)
     finally:
         await discord.close()
     assert "Discord rejected DISCORD_TOKEN" in error
+
+
+async def test_serve_with_slack_half_configured_says_what_parley_slack_says(tmp_path):
+    env = {"SLACK_BOT_TOKEN": "xoxb-only", "PARLEY_HTTP_PORT": "0"}
+    serve_error = await start_up_error(tmp_path, "serve", env)
+    assert serve_error == await start_up_error(tmp_path, "slack", env)
+    assert "SLACK_SIGNING_SECRET" in serve_error and "ExceptionGroup" not in serve_error

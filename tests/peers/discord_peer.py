@@ -325,6 +325,12 @@ class DiscordPeer:
             "nsfw_level": 0,
         }
 
+    async def close_sessions(self, code: int) -> None:
+        """Close every gateway session with this close code (4013, say: one the client does not
+        reconnect after)."""
+        for connection in list(self._connections):
+            await connection.ws.close(code=code)
+
     @property
     def connected(self) -> int:
         """How many gateway sessions have identified."""
@@ -366,6 +372,13 @@ class DiscordPeer:
             )
         for _ in range(deliveries):
             await self.dispatch("MESSAGE_CREATE", message, self._guild_of(channel_id))
+        return message
+
+    def loose_message(self, channel_id: int, author: PeerUser, content: str) -> dict[str, Any]:
+        """A user message payload the peer does not keep: for tests that break it, then send it
+        with `dispatch` as a raw gateway event."""
+        message = self._message(channel_id, author, content)
+        del self.messages[channel_id][int(message["id"])]
         return message
 
     async def invoke_command(

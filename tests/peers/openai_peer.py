@@ -40,6 +40,8 @@ class OpenAIPeer:
     models: tuple[str, ...] = ("peer-model",)
     requests: list[dict[str, Any]] = field(default_factory=list)
     faults: deque[Fault] = field(default_factory=deque)
+    model_listings: int = 0
+    """How many GET /v1/models requests arrived (readiness probes, model discovery)."""
     _runner: web.AppRunner | None = None
     port: int = 0
 
@@ -64,6 +66,7 @@ class OpenAIPeer:
             await self._runner.cleanup()
 
     async def _models(self, request: web.Request) -> web.Response:
+        self.model_listings += 1
         data = [
             {"id": name, "object": "model", "created": 0, "owned_by": "peer"}
             for name in self.models

@@ -102,6 +102,7 @@ async def running_slack(
         async with open_runtime(settings, backend=backend) as runtime:
             # The Events API on the process's one HTTP server, as HTTP mode serves it.
             door = SlackDoor(runtime)
+            door.ready = True  # as serve() marks it once Slack accepted the token
             runtime.ops.mount("POST", EVENTS_PATH, door.handle_http)
             await runtime.ops.start("127.0.0.1", 0)
             async with aiohttp.ClientSession() as session:

@@ -37,10 +37,32 @@ def test_asked_line_keeps_the_prompt_but_not_its_pings() -> None:
     assert "<!channel>" not in line and "@here" not in line
 
 
-@given(
+PIECES = ("[https://a.example]", "(https://b.example", ")", "[", "](", "<", "!here", "@", "|", " ")
+"""Pings, raw links and Markdown links in the making."""
+settling = st.one_of(
     st.text(alphabet="<@!chanelrywo x", max_size=40),
-    st.text(alphabet="<@!chanelrywo x", max_size=20),
+    st.lists(st.sampled_from(PIECES), max_size=12).map("".join),
 )
+
+
+@given(settling, settling)
 def test_settled_text_never_changes_once_sent(head: str, tail: str) -> None:
     sent = neutralise(settled(head))
     assert neutralise(head + tail).startswith(sent)
+
+
+DISGUISED = "[https://good.example](https://evil.example)"
+
+
+def test_a_link_whose_text_is_another_url_shows_its_real_target() -> None:
+    for rendered in (neutralise(f"see {DISGUISED}"), to_mrkdwn(f"see {DISGUISED}")):
+        assert "https://evil.example" in rendered
+        assert "|https://good.example" not in rendered and "](https://evil" not in rendered
+    assert to_mrkdwn("[docs](https://x.y)") == "<https://x.y|docs>"
+
+
+def test_raw_slack_links_in_markdown_are_text() -> None:
+    for raw in ("<https://evil.example|https://good.example>", "<mailto:a@b.c|me>", "<#C1|x>"):
+        safe = neutralise(f"click {raw}")
+        assert raw not in safe and safe.replace(ZERO_WIDTH_SPACE, "") == f"click {raw}"
+    assert neutralise("std::vector<std::string>") == "std::vector<std::string>"

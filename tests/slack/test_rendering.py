@@ -106,3 +106,22 @@ async def test_without_streaming_a_thread_answer_is_posted_and_updated(tmp_path:
             )
         )
         assert len(slack.peer.called("chat.postMessage")) == 1
+
+
+LINKS = "Log in at [https://good.example](https://evil.example) or <https://evil.example|here>."
+
+
+async def test_links_show_their_real_target_on_every_path(tmp_path: Path) -> None:
+    async with running_slack(tmp_path, ScriptedBackend(_says(LINKS), chunks=30)) as slack:
+        await slack.sender.event(slack.message("where?"))  # posted, updated in mrkdwn, finished
+        await slack.sender.event(slack.mention("where?"))  # streamed as Markdown
+        await slack.peer.wait_for(
+            lambda: slack.peer.called("chat.stopStream") and slack.runtime.dialogue.in_flight == 0
+        )
+        answers = [m.text for m in slack.peer.messages.values() if "Log in" in m.text]
+        assert len(answers) == 2
+        for text in _delivered(slack) + answers:
+            assert "|https://good.example" not in text and "](https://evil" not in text, text
+            assert "<https://evil.example|" not in text, text
+        for text in answers:
+            assert "https://good.example (https://evil.example)" in text
