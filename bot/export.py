@@ -14,7 +14,7 @@ from typing import IO, Any
 
 from bot.config import ConfigError, Settings
 from bot.store.base import ExportFilter, Store
-from bot.store.factory import create_store
+from bot.store.factory import store_for
 from bot.types import ChatMessage, Role
 
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
@@ -82,7 +82,7 @@ def run_export(args: argparse.Namespace) -> int:
     )
 
     async def main(progress: Callable[[int], None]) -> int:
-        store = create_store(settings.effective_database_url, pool_size=settings.database_pool_size)
+        store = store_for(settings)
         await store.open()
         try:
             with _output(args.output) as out:
