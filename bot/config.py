@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from urllib.parse import unquote
@@ -17,6 +18,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     ValidationInfo,
+    field_serializer,
     field_validator,
 )
 from pydantic_settings import (
@@ -36,6 +38,7 @@ SECRET_ENV_NAMES = {
 }
 PLAIN_ENV_NAMES = {"openai_base_url": "OPENAI_BASE_URL"}
 CONFIG_ENV_NAME = "PARLEY_CONFIG"
+URL_FIELDS = ("openai_base_url", "discord_api_url", "slack_api_url", "discord_gateway_url")
 SQLITE_PREFIX = "sqlite:///"
 MASK = "**********"
 
@@ -222,12 +225,21 @@ class Settings(BaseSettings):
                     return choice
         return value
 
-    @field_validator("openai_base_url", "discord_api_url", "slack_api_url", "discord_gateway_url")
+    @field_validator(*URL_FIELDS)
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://", "ws://", "wss://")):
             raise ValueError("must be a URL starting with http:// or https://")
         return value
+
+    @field_serializer(*URL_FIELDS)
+    def _masked_url(self, value: str | None) -> str | None:
+        """A gateway URL may carry a key (?api-key=...): dumps show it masked."""
+        return None if value is None else mask_url(value)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, mask_url(value) if name in URL_FIELDS and value else value
 
     @field_validator("database_url", mode="before")
     @classmethod

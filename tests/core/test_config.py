@@ -124,6 +124,15 @@ def test_the_database_password_is_masked_everywhere_but_reaches_the_store(monkey
     assert {"hunter22", "swordfish"} <= settings.secret_values()
 
 
+def test_a_key_in_a_gateway_url_is_masked_in_reprs_and_dumps(monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://gateway.example/v1?api-key=sk-in-the-url")
+    settings = load_settings()
+    for shown in (repr(settings), str(settings.model_dump()), settings.model_dump_json()):
+        assert "sk-in-the-url" not in shown and f"api-key={MASK}" in shown
+    assert settings.openai_base_url == "https://gateway.example/v1?api-key=sk-in-the-url"
+    assert "sk-in-the-url" in settings.secret_values()
+
+
 def test_a_bad_url_names_the_real_variable_and_hides_its_key(monkeypatch):
     monkeypatch.setenv("OPENAI_BASE_URL", "localhost:8000/v1?api-key=sk-embedded-key")
     monkeypatch.setenv("PARLEY_DATABASE_URL", "mysql://root:hunter22@db/parley")
