@@ -7,6 +7,7 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from urllib.parse import unquote
 
@@ -111,7 +112,7 @@ def _default_data_dir() -> Path:
 def _literal_choices(annotation: Any) -> tuple[Any, ...]:
     if get_origin(annotation) is Literal:
         return get_args(annotation)
-    if get_origin(annotation) is Union:
+    if get_origin(annotation) in (Union, UnionType):  # Literal[...] | None
         return tuple(choice for arg in get_args(annotation) for choice in _literal_choices(arg))
     return ()
 
@@ -238,6 +239,7 @@ class Settings(BaseSettings):
         return None if value is None else mask_url(value)
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """The fields for repr(settings), with any key inside a URL masked."""
         for name, value in super().__repr_args__():
             yield name, mask_url(value) if name in URL_FIELDS and value else value
 
