@@ -5,7 +5,7 @@ Run: python -m bench.scale            (about half a minute on 2 cores)
 Each process runs the real runtime (DialogueManager, store, breaker) with an instant model on its
 own conversations; all processes open their store first, then start together on a signal, and a
 configuration's time runs from that signal to the last process's finish. PostgreSQL runs use a
-fresh schema each, dropped afterwards; its DSN comes from --postgres or PARLEY_TEST_POSTGRES_DSN.
+fresh schema each, dropped afterwards; its DSN comes from --postgres or TEST_POSTGRES_DSN.
 Each process checks that the turns it stored equal the turns it ran before a figure is printed.
 """
 

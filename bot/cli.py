@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
 
 from bot.adapter import adapter_names, load_adapter
 
 EXIT_CONFIG = 2
+DISTRIBUTION = "parley-bot"
+CONFIG_HELP = "a parley.toml (default: $PARLEY_CONFIG)"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -16,32 +19,45 @@ def _parser() -> argparse.ArgumentParser:
         prog="parley",
         description="A large language model in Discord, Slack and your terminal.",
     )
-    parser.add_argument("--config", metavar="FILE", help="a parley.toml (default: $PARLEY_CONFIG)")
+    parser.add_argument("--version", action="version", version=f"parley {_version()}")
+    parser.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
+    # The same option after the subcommand; SUPPRESS keeps it from overwriting the one before.
+    config = argparse.ArgumentParser(add_help=False)
+    config.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help=CONFIG_HELP)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, summary: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=summary, description=summary, parents=[config])
+
     for name in adapter_names():
         try:
             plugin = load_adapter(name)
         except Exception as error:  # a broken plugin must not take the other commands down
-            sub = commands.add_parser(name, help=f"(unavailable: {error})")
+            sub = command(name, f"(unavailable: {error})")
             sub.set_defaults(handler=_broken_adapter(name, error))
             continue
-        sub = commands.add_parser(name, help=plugin.summary, description=plugin.summary)
+        sub = command(name, plugin.summary)
         plugin.add_arguments(sub)
         sub.set_defaults(handler=_adapter_handler(name))
-    serve = commands.add_parser("serve", help="run every configured platform in one process")
-    serve.set_defaults(handler=_serve)
-    export = commands.add_parser(
-        "export", help="write conversations as OpenAI chat fine-tuning JSONL"
-    )
-    export.add_argument("--platform", help="only this platform (discord, slack, console)")
+    command("serve", "run every configured platform in one process").set_defaults(handler=_serve)
+    export = command("export", "write conversations as OpenAI chat fine-tuning JSONL")
+    platforms = ", ".join(adapter_names())
+    export.add_argument("--platform", help=f"only this platform ({platforms})")
     export.add_argument("--space", help="only this guild or workspace id")
     export.add_argument("--since", help="only messages from this date on (YYYY-MM-DD)")
     export.add_argument("--until", help="only messages before this date (YYYY-MM-DD)")
     export.add_argument("--output", "-o", default="-", help="a file, or - for stdout (default)")
     export.set_defaults(handler=_export)
-    doctor = commands.add_parser("doctor", help="check the configuration, tokens, model and store")
+    doctor = command("doctor", "check the configuration, tokens, model and store")
     doctor.set_defaults(handler=_doctor)
     return parser
+
+
+def _version() -> str:
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:  # running from a checkout that was never installed
+        return "unknown"
 
 
 def _adapter_handler(name: str) -> Callable[[argparse.Namespace], int]:

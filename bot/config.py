@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from urllib.parse import unquote
 
 from pydantic import (
     AliasChoices,
     BeforeValidator,
     Field,
+    Secret,
     SecretStr,
     ValidationError,
+    ValidationInfo,
+    field_serializer,
     field_validator,
 )
 from pydantic_settings import (
@@ -30,6 +38,59 @@ SECRET_ENV_NAMES = {
     "slack_app_token": "SLACK_APP_TOKEN",
 }
 PLAIN_ENV_NAMES = {"openai_base_url": "OPENAI_BASE_URL"}
+CONFIG_ENV_NAME = "PARLEY_CONFIG"
+URL_FIELDS = ("openai_base_url", "discord_api_url", "slack_api_url", "discord_gateway_url")
+SQLITE_PREFIX = "sqlite:///"
+MASK = "**********"
+
+# A URL's password (user:password@host) and the values of key-like query parameters.
+_URL_PASSWORD = re.compile(r"^(?:[^:/?#]+://)?[^/?#:@]*:(?P<secret>[^/?#]*)@")
+_QUERY_VALUE = re.compile(r"[?&](?P<key>[^=&#]*)=(?P<secret>[^&#]*)")
+_SECRET_KEY = re.compile(r"pass|key|token|secret|sig", re.IGNORECASE)
+_HAS_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_UNSET_VARIABLE = re.compile(r"\$\{?\w+\}?")
+
+
+def _secret_spans(url: str) -> list[tuple[int, int]]:
+    spans = []
+    if password := _URL_PASSWORD.match(url):
+        spans.append(password.span("secret"))
+    spans += [m.span("secret") for m in _QUERY_VALUE.finditer(url) if _SECRET_KEY.search(m["key"])]
+    return [(start, end) for start, end in spans if end > start]
+
+
+def mask_url(url: str) -> str:
+    """The URL or DSN with its password and key-like query values masked, for any message."""
+    for start, end in sorted(_secret_spans(url), reverse=True):
+        url = url[:start] + MASK + url[end:]
+    return url
+
+
+def url_secrets(url: str) -> set[str]:
+    """The credentials inside a URL, as written and percent-decoded, for the log filter."""
+    if not _HAS_SCHEME.match(url):
+        return set()
+    found = {url[start:end] for start, end in _secret_spans(url)}
+    return found | {unquote(secret) for secret in found}
+
+
+class SecretUrl(Secret[str]):
+    """A URL that may carry a password: reprs and dumps show it masked; the store reads it whole."""
+
+    def _display(self) -> str:
+        return mask_url(self.get_secret_value())
+
+
+def expand_path(value: str | Path) -> Path:
+    """A path with ~ and $VARS expanded as a shell would; a variable that is not set is an error."""
+    expanded = os.path.expandvars(os.path.expanduser(str(value)))
+    if unset := _UNSET_VARIABLE.search(expanded):
+        raise ValueError(f"{unset.group()} is not set")
+    return Path(expanded)
+
+
+ExpandedPath = Annotated[Path, BeforeValidator(expand_path)]
+"""A file or folder setting: `~/parley` and `$STATE_DIRECTORY/parley` mean what they say."""
 
 
 def _split_commas(value: Any) -> Any:
@@ -46,6 +107,14 @@ IntList = Annotated[list[int], NoDecode, BeforeValidator(_split_commas)]
 def _default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
     return Path(base) / "parley"
+
+
+def _literal_choices(annotation: Any) -> tuple[Any, ...]:
+    if get_origin(annotation) is Literal:
+        return get_args(annotation)
+    if get_origin(annotation) in (Union, UnionType):  # Literal[...] | None
+        return tuple(choice for arg in get_args(annotation) for choice in _literal_choices(arg))
+    return ()
 
 
 def _secret(field: str) -> Any:
@@ -100,14 +169,14 @@ class Settings(BaseSettings):
     seed: int | None = None
 
     # Storage
-    data_dir: Path = Field(default_factory=_default_data_dir)
-    database_url: str = ""
+    data_dir: ExpandedPath = Field(default_factory=_default_data_dir)
+    database_url: SecretUrl = SecretUrl("")
     database_pool_size: int = Field(10, ge=1, le=500)
     """PostgreSQL connections a process pools for queries (it holds 5 more: locks, liveness)."""
     retention_days: int | None = Field(None, ge=1)
 
     # Operations
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     http_host: str = "127.0.0.1"
     http_port: int = Field(8080, ge=0, le=65535)
@@ -152,23 +221,68 @@ class Settings(BaseSettings):
     slack_users: StrList = Field(default_factory=list)
     slack_admins: StrList = Field(default_factory=list)
 
-    @field_validator("openai_base_url", "discord_api_url", "slack_api_url", "discord_gateway_url")
+    @field_validator("*", mode="before")
+    @classmethod
+    def _any_case(cls, value: Any, info: ValidationInfo) -> Any:
+        """A choice in any case (PARLEY_LOG_LEVEL=debug) becomes its canonical spelling."""
+        if isinstance(value, str) and info.field_name:
+            for choice in _literal_choices(cls.model_fields[info.field_name].annotation):
+                if isinstance(choice, str) and choice.lower() == value.lower():
+                    return choice
+        return value
+
+    @field_validator(*URL_FIELDS)
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://", "ws://", "wss://")):
             raise ValueError("must be a URL starting with http:// or https://")
         return value
 
-    @field_validator("database_url")
+    @field_serializer(*URL_FIELDS)
+    def _masked_url(self, value: str | None) -> str | None:
+        """A gateway URL may carry a key (?api-key=...): dumps show it masked."""
+        return None if value is None else mask_url(value)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """The fields for repr(settings), with any key inside a URL masked."""
+        for name, value in super().__repr_args__():
+            yield name, mask_url(value) if name in URL_FIELDS and value else value
+
+    @field_validator("database_url", mode="before")
     @classmethod
-    def _database_url(cls, value: str) -> str:
-        if value and not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+    def _database_url(cls, value: Any) -> Any:
+        if not isinstance(value, str) or not value:
+            return value
+        if not value.startswith((SQLITE_PREFIX, "postgresql://", "postgres://")):
             raise ValueError("must start with sqlite:/// or postgresql://")
+        if value.startswith(SQLITE_PREFIX) and value != SQLITE_PREFIX:
+            return SQLITE_PREFIX + str(expand_path(value.removeprefix(SQLITE_PREFIX)))
         return value
 
     @property
     def effective_database_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.data_dir / 'parley.db'}"
+        """The database URL, password included: for the store only, never for a message."""
+        return (
+            self.database_url.get_secret_value() or f"{SQLITE_PREFIX}{self.data_dir / 'parley.db'}"
+        )
+
+    @property
+    def database_setting(self) -> str:
+        """The setting that points at the database, for error lines about it."""
+        return "PARLEY_DATABASE_URL" if self.database_url.get_secret_value() else "PARLEY_DATA_DIR"
+
+    def secret_values(self) -> set[str]:
+        """Every credential these settings hold (tokens, URL passwords), for the log filter."""
+        found: set[str] = set()
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                found.add(value.get_secret_value())
+            elif isinstance(value, SecretUrl):
+                found |= url_secrets(value.get_secret_value())
+            elif isinstance(value, str):
+                found |= url_secrets(value)
+        return found
 
     @classmethod
     def settings_customise_sources(
@@ -208,14 +322,25 @@ def env_name(field: str) -> str:
     return SECRET_ENV_NAMES.get(field) or PLAIN_ENV_NAMES.get(field) or f"PARLEY_{field.upper()}"
 
 
+_ALIASED_FIELDS = {alias: field for field, alias in {**SECRET_ENV_NAMES, **PLAIN_ENV_NAMES}.items()}
+
+
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
     """Read settings from the environment and the config file; raise ConfigError when invalid."""
-    path = config_file or os.environ.get("PARLEY_CONFIG")
+    _refuse_unknown_variables()
+    path = config_file or os.environ.get(CONFIG_ENV_NAME)
     settings_cls: type[Settings] = Settings
     if path:
-        path = Path(path)
+        try:
+            path = expand_path(path)
+        except ValueError as error:
+            raise ConfigError(
+                f"config file {path}: {error}; fix --config or {CONFIG_ENV_NAME}"
+            ) from None
         if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist: fix --config or PARLEY_CONFIG")
+            raise ConfigError(
+                f"config file {path} does not exist: fix --config or {CONFIG_ENV_NAME}"
+            )
 
         class _FileSettings(Settings):
             model_config = SettingsConfigDict(toml_file=path)
@@ -229,15 +354,36 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
         raise ConfigError(f"config file {path}: {error}") from None
 
 
+def _refuse_unknown_variables() -> None:
+    """A misspelt PARLEY_* variable would silently switch a setting off: name it instead."""
+    known = {env_name(field) for field in Settings.model_fields} | {CONFIG_ENV_NAME}
+    unknown = sorted(
+        name.upper()
+        for name in os.environ
+        if name.upper().startswith("PARLEY_") and name.upper() not in known
+    )
+    if unknown:
+        raise ConfigError("; ".join(_unknown(name, sorted(known), "") for name in unknown))
+
+
+def _unknown(name: str, known: list[str], where: str) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean {close[0]}?" if close else "see the settings table in the README"
+    return f"unknown setting {name}{where}: {hint}"
+
+
 def _describe(error: ValidationError) -> str:
     problems = []
     for item in error.errors():
-        field = str(item["loc"][0]) if item["loc"] else "?"
-        if item["type"] == "extra_forbidden":
-            problems.append(f"unknown setting {field!r}: check its spelling against the README")
+        name = str(item["loc"][0]) if item["loc"] else "?"
+        if item["type"] == "extra_forbidden":  # only the config file can add keys
+            problems.append(_unknown(name, sorted(Settings.model_fields), " in the config file"))
             continue
+        field = _ALIASED_FIELDS.get(name.upper(), name)
         given = item.get("input")
-        shown = "" if field in SECRET_ENV_NAMES or isinstance(given, dict) else f" (got {given!r})"
+        shown = mask_url(given) if isinstance(given, str) else given
+        hidden = field in SECRET_ENV_NAMES or isinstance(given, dict)
+        shown = "" if hidden else f" (got {shown!r})"
         message = item["msg"].removeprefix("Value error, ")
         problems.append(f"{env_name(field)}: {message}{shown}; fix it in the environment or config")
     return "; ".join(problems)

@@ -107,6 +107,8 @@ class DialogueManager:
                 if access is not None and not access.allows(incoming):
                     log.debug("event outside the allowlists dropped")
                     return
+                # Libraries stay at INFO (their DEBUG lines carry tokens): the text DEBUG promises.
+                log.debug("message from %s: %s", incoming.author.id, incoming.text)
                 await self._dispatch(incoming, sink)
         except asyncio.CancelledError:
             if self._interrupting:  # shut down before its answer began: say so

@@ -8,10 +8,9 @@ import sys
 from dataclasses import dataclass
 
 from bot.adapter import adapter_names, load_adapter
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, load_settings, mask_url
 from bot.llm.base import BackendError
-from bot.store.errors import redacted_url
-from bot.store.factory import create_store
+from bot.store.factory import store_for
 
 CHECK_TIMEOUT = 20.0
 
@@ -27,21 +26,22 @@ class Finding:
 
 
 async def check_store(settings: Settings) -> Finding:
-    url = settings.effective_database_url
-    shown = redacted_url(url)
+    shown = mask_url(settings.effective_database_url)
     try:
-        store = create_store(url)
+        store = store_for(settings)
         await asyncio.wait_for(store.open(), CHECK_TIMEOUT)
         await store.close()
-    except Exception as error:  # whatever stops the store is the finding
-        return Finding(False, "store", f"{shown}: {error}; fix PARLEY_DATABASE_URL")
+    except ConfigError as error:  # its message already names the setting to fix
+        return Finding(False, "store", f"{shown}: {error}")
+    except Exception as error:  # whatever else stops the store is the finding
+        return Finding(False, "store", f"{shown}: {error}; fix {settings.database_setting}")
     return Finding(True, "store", f"{shown} reachable, schema up to date")
 
 
 async def check_backend(settings: Settings) -> Finding:
     from bot.wiring import build_backend, choose_backend_kind
 
-    where = settings.openai_base_url or "OpenAI"
+    where = mask_url(settings.openai_base_url) if settings.openai_base_url else "OpenAI"
     try:
         kind = choose_backend_kind(settings)
         backend, model = await asyncio.wait_for(build_backend(settings, kind), CHECK_TIMEOUT * 6)

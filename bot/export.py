@@ -12,9 +12,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from bot.config import ConfigError, Settings
+from bot.adapter import adapter_names
+from bot.config import ConfigError, Settings, expand_path
 from bot.store.base import ExportFilter, Store
-from bot.store.factory import create_store
+from bot.store.factory import store_for
 from bot.types import ChatMessage, Role
 
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
@@ -66,8 +67,23 @@ def _output(path: str) -> Iterator[IO[str]]:
     if path == "-":
         yield sys.stdout
         return
-    with open(path, "w", encoding="utf-8") as handle:
+    # Opened apart from the with, so that only the open's own failure becomes the one-line error.
+    try:
+        handle = open(expand_path(path), "w", encoding="utf-8")  # noqa: SIM115
+    except (OSError, ValueError) as error:
+        reason = error.strerror if isinstance(error, OSError) else error
+        raise ConfigError(f"cannot write --output {path} ({reason})") from None
+    with handle:
         yield handle
+
+
+def _platform(name: str | None) -> str | None:
+    known = adapter_names()
+    if name is not None and name not in known:
+        raise ConfigError(
+            f"--platform {name!r} is not a known platform: use one of {', '.join(known)}"
+        )
+    return name
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -75,14 +91,14 @@ def run_export(args: argparse.Namespace) -> int:
 
     settings = prepare(args)
     where = ExportFilter(
-        platform=args.platform,
+        platform=_platform(args.platform),
         space=args.space,
         since=_date(args.since, "--since"),
         until=_date(args.until, "--until"),
     )
 
     async def main(progress: Callable[[int], None]) -> int:
-        store = create_store(settings.effective_database_url, pool_size=settings.database_pool_size)
+        store = store_for(settings)
         await store.open()
         try:
             with _output(args.output) as out:

@@ -9,12 +9,29 @@ import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
+from bot.config import MASK
+
 _conversation: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "conversation", default=None
 )
 _event: contextvars.ContextVar[str | None] = contextvars.ContextVar("event", default=None)
 
-MASK = "**********"
+# Parley's own loggers follow PARLEY_LOG_LEVEL; every other library's stays at INFO or above,
+# because at DEBUG they print interaction tokens and response_urls. TRACE opens them all.
+PARLEY_LOGGERS = ("bot", "adapters")
+# These log every request or event even at INFO: quiet below WARNING unless tracing.
+CHATTY_LOGGERS = (
+    "httpx",
+    "httpx2",
+    "openai",
+    "discord",
+    "slack_bolt",
+    "slack_sdk",
+    "aiohttp.access",
+)
+TRACE = "TRACE"
+# Shorter "secrets" (a test password like "pw") would mask ordinary words all over the log.
+MIN_SECRET_LENGTH = 6
 
 
 @contextmanager
@@ -29,22 +46,35 @@ def bind_turn(conversation: str, event_id: str) -> Iterator[None]:
 
 
 class _TurnFilter(logging.Filter):
-    """Adds the turn's tags and masks any configured secret that slipped into a message."""
+    """Adds the turn's tags and masks every configured secret in the message and traceback."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        self._secrets = [secret for secret in secrets if len(secret) >= 6]
+        # Longest first, so a secret that contains another is masked whole.
+        self._secrets = sorted(
+            (secret for secret in set(secrets) if len(secret) >= MIN_SECRET_LENGTH),
+            key=len,
+            reverse=True,
+        )
+        self._formatter = logging.Formatter()
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.conversation = _conversation.get()
         record.event_id = _event.get()
         if self._secrets:
-            message = record.getMessage()
-            if any(secret in message for secret in self._secrets):
-                for secret in self._secrets:
-                    message = message.replace(secret, MASK)
-                record.msg, record.args = message, None
+            record.msg, record.args = self._mask(record.getMessage()), None
+            if record.exc_info and not record.exc_text:
+                record.exc_text = self._formatter.formatException(record.exc_info)
+            if record.exc_text:
+                record.exc_text = self._mask(record.exc_text)
+            if record.stack_info:
+                record.stack_info = self._mask(record.stack_info)
         return True
+
+    def _mask(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, MASK)
+        return text
 
 
 class _JsonFormatter(logging.Formatter):
@@ -59,8 +89,12 @@ class _JsonFormatter(logging.Formatter):
             value = getattr(record, name, None)
             if value:
                 entry[name] = value
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = record.stack_info
         return json.dumps(entry, ensure_ascii=False)
 
 
@@ -73,16 +107,19 @@ class _TextFormatter(logging.Formatter):
 
 
 def configure_logging(level: str, log_format: str, secrets: Iterable[str] = ()) -> None:
-    """Send logs to stderr in the chosen format; quiet the chatty libraries below WARNING."""
+    """Send logs to stderr in the chosen format, secrets masked; libraries stay at INFO or above."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_TurnFilter(secrets))
     if log_format == "json":
         handler.setFormatter(_JsonFormatter())
     else:
         handler.setFormatter(_TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    tracing = level == TRACE
+    own = logging.DEBUG if tracing else logging.getLevelNamesMapping()[level]
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
-    if level != "DEBUG":
-        for noisy in ("httpx", "httpx2", "openai", "discord", "slack_bolt", "aiohttp.access"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    root.setLevel(logging.DEBUG if tracing else max(own, logging.INFO))
+    for name in PARLEY_LOGGERS:
+        logging.getLogger(name).setLevel(own)
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if tracing else max(own, logging.WARNING))

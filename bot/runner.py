@@ -20,18 +20,7 @@ log = logging.getLogger(__name__)
 def prepare(args: argparse.Namespace) -> Settings:
     """Load the settings and configure logging, masking every configured secret."""
     settings = load_settings(args.config)
-    secrets = [
-        value.get_secret_value()
-        for value in (
-            settings.openai_api_key,
-            settings.discord_token,
-            settings.slack_bot_token,
-            settings.slack_signing_secret,
-            settings.slack_app_token,
-        )
-        if value is not None
-    ]
-    configure_logging(settings.log_level, settings.log_format, secrets)
+    configure_logging(settings.log_level, settings.log_format, settings.secret_values())
     return settings
 
 

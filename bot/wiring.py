@@ -19,7 +19,7 @@ from bot.llm.breaker import CircuitBreaker, GuardedBackend
 from bot.maintenance import keep_tidy
 from bot.ops import OpsServer
 from bot.store.base import Store
-from bot.store.factory import create_store
+from bot.store.factory import store_for
 
 if TYPE_CHECKING:
     from bot.llm.openai import OpenAIBackend
@@ -130,7 +130,7 @@ async def open_runtime(
     settings: Settings, *, backend: Backend | None = None
 ) -> AsyncIterator[Runtime]:
     """Open the store and backend; on exit finish turns in flight, then close both."""
-    store = create_store(settings.effective_database_url, pool_size=settings.database_pool_size)
+    store = store_for(settings)
     await store.open()
     try:
         switchable = True  # a local backend holds one model in memory: nothing to switch to

@@ -21,7 +21,7 @@ _FOREIGN_ENV = ("PARLEY_", "OPENAI_", *SECRET_ENV_NAMES.values())
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Keep the developer's own PARLEY_* and token variables out of every test."""
     for name in list(os.environ):
-        if name.startswith(_FOREIGN_ENV) and name != "PARLEY_TEST_POSTGRES_DSN":
+        if name.startswith(_FOREIGN_ENV):
             monkeypatch.delenv(name)
     yield
 

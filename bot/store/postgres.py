@@ -21,9 +21,10 @@ from typing import Any
 
 import asyncpg
 
+from bot.config import mask_url
 from bot.store import sql
 from bot.store.base import UNSET, ExportFilter, TurnEnd, TurnRecord
-from bot.store.errors import StoreError, redacted_url
+from bot.store.errors import StoreError
 from bot.store.locks import KeyedLock
 from bot.store.sql import TurnTotals, chat_message, message_rows
 from bot.types import ChatMessage, ConversationKey, ConversationSettings, ConversationStats
@@ -269,7 +270,7 @@ class PostgresStore:
                 await self._owner_conn.close()
                 self._owner_conn = None
             raise StoreError(
-                f"cannot use the PostgreSQL database {redacted_url(self._dsn)} ({error}); "
+                f"cannot use the PostgreSQL database {mask_url(self._dsn)} ({error}); "
                 "check PARLEY_DATABASE_URL"
             ) from error
         self._namespace = namespace

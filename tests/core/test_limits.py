@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from bot.config import SecretUrl
 from bot.limits import LimitPolicy, Limits
 from bot.wiring import open_runtime
 from tests.support.clock import inside_one_minute
@@ -65,7 +66,7 @@ async def test_limits_are_shared_by_replicas_on_one_database(peer_settings, open
     await inside_one_minute(5)
     async with postgres_schema() as dsn:
         settings = peer_settings.model_copy(
-            update={"database_url": dsn, "user_turns_per_minute": 2}
+            update={"database_url": SecretUrl(dsn), "user_turns_per_minute": 2}
         )
         async with open_runtime(settings) as replica_a, open_runtime(settings) as replica_b:
             await ask(replica_a, "one", conversation="a")

@@ -1,7 +1,7 @@
 """Stores under test: the same contract suite runs on SQLite and on PostgreSQL.
 
 PostgreSQL tests get a fresh schema (search_path in the DSN) in the database named by
-PARLEY_TEST_POSTGRES_DSN; they fail, never skip, when PostgreSQL is down.
+TEST_POSTGRES_DSN; they fail, never skip, when PostgreSQL is down.
 """
 
 from __future__ import annotations

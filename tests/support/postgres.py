@@ -10,9 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-POSTGRES_DSN = os.environ.get(
-    "PARLEY_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
-)
+POSTGRES_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def with_search_path(dsn: str, schema: str) -> str:
