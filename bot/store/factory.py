@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.extras import require
 from bot.store.base import Store
 from bot.store.errors import StoreError, redacted_url
 
@@ -18,6 +19,7 @@ def create_store(database_url: str) -> Store:
 
         return SqliteStore(Path(database_url.removeprefix(SQLITE_PREFIX)))
     if database_url.startswith(POSTGRES_PREFIXES):
+        require("asyncpg", "postgres", "a postgresql:// PARLEY_DATABASE_URL")
         from bot.store.postgres import PostgresStore
 
         return PostgresStore(database_url)
