@@ -20,7 +20,7 @@ from slack_bolt.context.set_suggested_prompts.async_set_suggested_prompts import
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack import translate
+from adapters.slack import manifest, translate
 from adapters.slack.format import asked
 from adapters.slack.people import People
 from adapters.slack.sink import PLATFORM_HICCUPS, MessageSink, OnStart, ResponseUrlSink, StreamSink
@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 NOT_ENABLED_HERE = "Parley is not enabled here."
 
-EVENTS_PATH = "/slack/events"
+EVENTS_PATH = manifest.EVENTS_PATH  # the manifest tells Slack this path: one definition
 THREAD_READ_LIMIT = 50
 """Messages read, once, from a thread Parley is first called into; the core trims to the budget."""
 THINKING_STATUS = "is thinking…"
