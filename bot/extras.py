@@ -32,8 +32,9 @@ def require(modules: str | tuple[str, ...], extra: str, feature: str, how: str =
     wanted = (modules,) if isinstance(modules, str) else modules
     missing = [module for module in wanted if not is_installed(module)]
     if missing:
+        names = ", ".join(missing[:-1]) + (" and " if len(missing) > 1 else "") + missing[-1]
         raise MissingExtra(
-            f"{feature} needs {' and '.join(missing)}, which "
+            f"{feature} needs {names}, which "
             f"{'is' if len(missing) == 1 else 'are'} not installed: "
             f"{how or install_command(extra)}"
         )

@@ -112,8 +112,10 @@ def backend_problem(settings: Settings, error: BackendError | TimeoutError) -> s
     where = settings.openai_base_url or "OpenAI"
     if getattr(error, "kind", None) == FailureKind.AUTH:
         fix = "check OPENAI_API_KEY"
-    else:
+    elif settings.openai_base_url:
         fix = "fix OPENAI_BASE_URL or start the model server"
+    else:
+        fix = "check the network, or set OPENAI_BASE_URL to use another server"
     return f"{where} unreachable ({error}); {fix}"
 
 
