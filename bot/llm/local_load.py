@@ -144,6 +144,9 @@ def _hub_snapshot(repo_id: str) -> str:
     from huggingface_hub import model_info, snapshot_download
     from huggingface_hub.constants import ENDPOINT, is_offline_mode
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+    from huggingface_hub.utils import logging as hub_logging
+
+    hub_logging.set_verbosity_error()  # its retry and advisory warnings: failures still raise
 
     try:
         return snapshot_download(repo_id, local_files_only=True)
@@ -201,12 +204,11 @@ def _bytes_bar() -> type:
 
 
 def _quiet_transformers() -> None:
-    """Keep transformers' and the hub's advisory warnings off the console: errors still show."""
-    from huggingface_hub.utils import logging as hub_logging
+    """Keep transformers' advisory warnings and its loading bar off the console."""
     from transformers.utils import logging as transformers_logging
 
-    hub_logging.set_verbosity_error()
     transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()  # "Loading weights": the download has the one bar
 
 
 def _no_model_there(source: str) -> str:
