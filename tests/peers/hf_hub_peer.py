@@ -8,6 +8,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from tests.peers import serve_on_loopback
+
 COMMIT = "c0ffee" + "0" * 34
 
 
@@ -37,11 +39,7 @@ class HubPeer:
         app.router.add_get(models + "/revision/{revision}", self._info)
         app.router.add_get(models + "/tree/{revision}", self._tree)
         app.router.add_route("*", f"/{self.repo_id}/resolve/{{revision}}/{{path:.*}}", self._file)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await serve_on_loopback(app)
         return self
 
     async def stop(self) -> None:
