@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 def require_discord() -> None:
     """Stop with the install line when the discord extra is missing."""
-    require("discord", "discord", "Discord (parley discord)")
+    require("discord", "discord", "Discord")
 
 
 class DiscordAdapter:

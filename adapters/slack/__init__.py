@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 def require_slack() -> None:
     """Stop with the install line when the slack extra is missing."""
-    require(("slack_bolt", "slack_sdk", "markdown_to_mrkdwn"), "slack", "Slack (parley slack)")
+    require(("slack_bolt", "slack_sdk", "markdown_to_mrkdwn"), "slack", "Slack")
 
 
 class SlackAdapter:
