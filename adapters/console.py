@@ -17,6 +17,7 @@ from bot.types import Author, ConversationKey, Incoming, Kind
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.live import Live
+    from rich.markdown import Markdown
 
     from bot.config import Settings
     from bot.wiring import Runtime
@@ -47,24 +48,34 @@ class LiveSink:
         self._live.start()
 
     async def update(self, text: str) -> None:
-        from rich.markdown import Markdown
-
         if self._live is not None:
-            self._live.update(Markdown(text))
+            self._live.update(_markdown(text))
 
     async def finish(self, text: str) -> None:
-        from rich.markdown import Markdown
-
         if self._live is None:
-            self._console.print(Markdown(text))
+            self._console.print(_markdown(text))
             return
-        self._live.update(Markdown(text))
+        self._live.update(_markdown(text))
         self._live.stop()
 
     async def fail(self, message: str) -> None:
         if self._live is not None:
             self._live.stop()
         self._console.print(message, style="bold red", markup=False, highlight=False)
+
+
+def _markdown(text: str) -> Markdown:
+    """Markdown that keeps the text's line breaks: one command or list line per line, as written."""
+    from rich.markdown import Markdown
+
+    lines = text.split("\n")
+    in_code = False
+    for index, line in enumerate(lines[:-1]):
+        if line.lstrip().startswith("```"):
+            in_code = not in_code
+        elif not in_code and line.strip() and lines[index + 1].strip():
+            lines[index] = line + "  "  # two trailing spaces: a hard line break
+    return Markdown("\n".join(lines))
 
 
 class PlainSink:
@@ -137,6 +148,14 @@ class ConsoleAdapter:
         return None
 
     async def run(self, runtime: Runtime, args: argparse.Namespace) -> int:
+        from bot.config import ConfigError
+        from bot.llm.base import BackendError
+        from bot.wiring import backend_problem
+
+        try:  # a model server that is down is said once, with the setting, not on every turn
+            await runtime.backend.ping()
+        except BackendError as error:
+            raise ConfigError(backend_problem(runtime.settings, error)) from None
         key = ConversationKey("console", "local", args.session)
         user = getpass.getuser()
         author = Author(id=f"console:{user}", name=user, is_admin=True)
@@ -176,6 +195,7 @@ class ConsoleAdapter:
                 lines.end()
 
         loop.add_signal_handler(signal.SIGINT, on_interrupt)
+        restore_echo = _hide_control_echo()
         try:
             while not quit_requested.is_set():
                 line = await lines.next()
@@ -184,9 +204,25 @@ class ConsoleAdapter:
                 if line.strip():
                     await runtime.dialogue.handle(_incoming(key, author, line), LiveSink(console))
         finally:
+            restore_echo()
             loop.remove_signal_handler(signal.SIGINT)
         console.print()
         return 0
+
+
+def _hide_control_echo() -> Callable[[], None]:
+    """Stop the terminal echoing ^C: the echo moves the cursor under a live answer, whose redraw
+    then repeats a line. Returns what restores the terminal."""
+    try:
+        import termios
+    except ImportError:  # Windows: no termios, and its console echoes no ^C
+        return lambda: None
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    quiet = termios.tcgetattr(fd)
+    quiet[3] &= ~termios.ECHOCTL
+    termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    return lambda: termios.tcsetattr(fd, termios.TCSANOW, saved)
 
 
 def _incoming(key: ConversationKey, author: Author, line: str) -> Incoming:

@@ -21,7 +21,10 @@ class AdapterPlugin(Protocol):
     """Whether `parley <name>` starts the HTTP server (health, metrics, platform webhooks)."""
 
     def is_configured(self, settings: Settings) -> bool:
-        """Whether the settings hold what this adapter needs to connect (for `parley serve`)."""
+        """Whether the settings hold what this adapter needs to connect (for `parley serve`).
+
+        Raises ConfigError (bot.extras.MissingExtra) when they do but its library is missing.
+        """
         ...
 
     def check_settings(self, settings: Settings) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from bot.adapter import adapter_names, load_adapter
 from bot.config import ConfigError, Settings, load_settings, mask_url
+from bot.extras import MissingExtra
 from bot.llm.base import BackendError
 from bot.store.factory import store_for
 
@@ -39,9 +40,8 @@ async def check_store(settings: Settings) -> Finding:
 
 
 async def check_backend(settings: Settings) -> Finding:
-    from bot.wiring import build_backend, choose_backend_kind
+    from bot.wiring import backend_problem, build_backend, choose_backend_kind
 
-    where = mask_url(settings.openai_base_url) if settings.openai_base_url else "OpenAI"
     try:
         kind = choose_backend_kind(settings)
         backend, model = await asyncio.wait_for(build_backend(settings, kind), CHECK_TIMEOUT * 6)
@@ -52,12 +52,7 @@ async def check_backend(settings: Settings) -> Finding:
     except ConfigError as error:
         return Finding(False, "model", str(error))
     except (BackendError, TimeoutError) as error:
-        fix = (
-            "check OPENAI_API_KEY"
-            if getattr(error, "kind", None) == "auth"
-            else "fix OPENAI_BASE_URL or start the model server"
-        )
-        return Finding(False, "model", f"{where} unreachable ({error}); {fix}")
+        return Finding(False, "model", backend_problem(settings, error))
     return Finding(True, "model", f"{kind} backend answers, model {model}")
 
 
@@ -65,7 +60,11 @@ async def check_platforms(settings: Settings) -> list[Finding]:
     findings: list[Finding] = []
     for name in adapter_names():
         plugin = load_adapter(name)
-        if not plugin.is_configured(settings):
+        try:
+            if not plugin.is_configured(settings):
+                continue
+        except MissingExtra as error:
+            findings.append(Finding(False, name, str(error)))
             continue
         problems = await plugin.diagnose(settings)
         if problems:

@@ -27,10 +27,10 @@ def prepare(args: argparse.Namespace) -> Settings:
 def run_adapter(name: str, args: argparse.Namespace) -> int:
     settings = prepare(args)
     plugin = load_adapter(name)
-    plugin.check_settings(settings)
     offline = plugin.run_offline(settings, args)
     if offline is not None:
         return offline
+    plugin.check_settings(settings)
     return asyncio.run(
         _until_signalled(
             settings, lambda runtime: plugin.run(runtime, args), http=plugin.uses_http_server

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,9 +12,11 @@ from typing import TYPE_CHECKING
 from bot.access import access_policies
 from bot.config import ConfigError, Settings
 from bot.dialogue import DialogueManager, DialoguePolicy
+from bot.extras import is_installed, require
 from bot.limits import LimitPolicy
-from bot.llm.base import Backend, BackendError
+from bot.llm.base import Backend, BackendError, FailureKind
 from bot.llm.breaker import CircuitBreaker, GuardedBackend
+from bot.llm.local_load import LOCAL_INSTALL, LOCAL_MODULES
 from bot.maintenance import keep_tidy
 from bot.ops import OpsServer
 from bot.store.base import Store
@@ -41,22 +42,24 @@ class Runtime:
 
 
 def choose_backend_kind(settings: Settings) -> str:
-    """openai when a key or server is configured, else local when transformers is installed."""
+    """openai when a key or server is configured, else local when its libraries are installed."""
     has_server = bool(settings.openai_api_key or settings.openai_base_url)
     if settings.backend == "openai" and not has_server:
         raise ConfigError(
             "PARLEY_BACKEND=openai needs OPENAI_API_KEY (for OpenAI) or OPENAI_BASE_URL (for a "
             "compatible server)"
         )
+    if settings.backend == "local":
+        require(LOCAL_MODULES, "local", "PARLEY_BACKEND=local", LOCAL_INSTALL)
     if settings.backend != "auto":
         return settings.backend
     if has_server:
         return "openai"
-    if importlib.util.find_spec("transformers") is not None:
+    if all(is_installed(module) for module in LOCAL_MODULES):
         return "local"
     raise ConfigError(
         "no model configured: set OPENAI_API_KEY for OpenAI, or OPENAI_BASE_URL for an "
-        "OpenAI-compatible server, or install parley-bot[local] and set PARLEY_MODEL"
+        f"OpenAI-compatible server, or for a model on this machine: {LOCAL_INSTALL}"
     )
 
 
@@ -87,9 +90,33 @@ async def _served_model(backend: OpenAIBackend, settings: Settings) -> str | Non
     try:
         served = await backend.served_models()
     except BackendError as error:
-        log.warning("could not list the server's models (%s); set PARLEY_MODEL", error.kind)
+        # A server that is down needs starting; one that lists no models needs PARLEY_MODEL.
+        if error.kind in UNREACHABLE:
+            log.warning("could not list the server's models: %s", backend_problem(settings, error))
+        else:
+            log.warning(
+                "%s does not list its models (%s); set PARLEY_MODEL to the model it serves",
+                settings.openai_base_url,
+                error.kind,
+            )
         return None
     return served[0] if served else None
+
+
+UNREACHABLE = (FailureKind.UNAVAILABLE, FailureKind.TIMEOUT, FailureKind.AUTH)
+"""Failures that no choice of model fixes: the server, the network or the key is at fault."""
+
+
+def backend_problem(settings: Settings, error: BackendError | TimeoutError) -> str:
+    """One line for the operator: which model server failed, and the setting to check."""
+    where = settings.openai_base_url or "OpenAI"
+    if getattr(error, "kind", None) == FailureKind.AUTH:
+        fix = "check OPENAI_API_KEY"
+    elif settings.openai_base_url:
+        fix = "fix OPENAI_BASE_URL or start the model server"
+    else:
+        fix = "check the network, or set OPENAI_BASE_URL to use another server"
+    return f"{where} unreachable ({error}); {fix}"
 
 
 def dialogue_policy(settings: Settings, model: str, *, switchable: bool = True) -> DialoguePolicy:

@@ -6,10 +6,16 @@ import argparse
 from typing import TYPE_CHECKING
 
 from bot.config import ConfigError
+from bot.extras import require
 
 if TYPE_CHECKING:
     from bot.config import Settings
     from bot.wiring import Runtime
+
+
+def require_discord() -> None:
+    """Stop with the install line when the discord extra is missing."""
+    require("discord", "discord", "Discord")
 
 
 class DiscordAdapter:
@@ -17,7 +23,10 @@ class DiscordAdapter:
     uses_http_server = True
 
     def is_configured(self, settings: Settings) -> bool:
-        return bool(settings.discord_token)
+        if not settings.discord_token:
+            return False
+        require_discord()
+        return True
 
     def check_settings(self, settings: Settings) -> None:
         """Everything else is checked by Discord itself when the door logs in."""
@@ -44,6 +53,7 @@ class DiscordAdapter:
 
     def run_offline(self, settings: Settings, args: argparse.Namespace) -> int | None:
         """`invite-url` needs no model and no network: it is computed from the token."""
+        require_discord()
         if args.action != "invite-url":
             return None
         from adapters.discord.invite import invite_url_for
@@ -52,6 +62,7 @@ class DiscordAdapter:
         return 0
 
     async def diagnose(self, settings: Settings) -> list[str]:
+        require_discord()
         from adapters.discord.doctor import check_token
 
         return await check_token(settings)

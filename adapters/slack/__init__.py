@@ -8,9 +8,16 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from bot.extras import require
+
 if TYPE_CHECKING:
     from bot.config import Settings
     from bot.wiring import Runtime
+
+
+def require_slack() -> None:
+    """Stop with the install line when the slack extra is missing."""
+    require(("slack_bolt", "slack_sdk", "markdown_to_mrkdwn"), "slack", "Slack")
 
 
 class SlackAdapter:
@@ -20,22 +27,55 @@ class SlackAdapter:
     uses_http_server = True
 
     def is_configured(self, settings: Settings) -> bool:
-        return bool(settings.slack_bot_token)
+        if not settings.slack_bot_token:
+            return False
+        require_slack()
+        return True
 
     def check_settings(self, settings: Settings) -> None:
-        """The chosen mode (Socket Mode or HTTP) has the token or secret it needs."""
+        """The Slack libraries are installed and the chosen mode (Socket Mode or HTTP) has the
+        token or secret it needs."""
+        require_slack()
         from adapters.slack.serve import choose_mode
 
         choose_mode(settings)
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        """No options of its own: the mode and everything else are settings."""
+        """The mode and everything else are settings; `manifest` prints the app manifest."""
+        parser.add_argument(
+            "action",
+            nargs="?",
+            choices=["serve", "manifest"],
+            default="serve",
+            help="serve (default), or print the Slack app manifest to create the app from",
+        )
+        parser.add_argument(
+            "--mode",
+            choices=["socket", "http"],
+            help="manifest: Socket Mode (default) or HTTP mode (default when --url is given)",
+        )
+        parser.add_argument(
+            "--url",
+            metavar="https://HOST",
+            help="manifest: the public base URL Slack posts to in HTTP mode (+ /slack/events)",
+        )
+        parser.add_argument(
+            "--format", choices=["yaml", "json"], default="yaml", help="manifest: output format"
+        )
 
     def run_offline(self, settings: Settings, args: argparse.Namespace) -> int | None:
-        """Nothing to do without a runtime."""
-        return None
+        """Print the manifest (needing neither tokens nor a Slack library); else nothing."""
+        if args.action != "manifest":
+            return None
+        from adapters.slack.manifest import build_manifest, to_json, to_yaml
+
+        mode = args.mode or ("http" if args.url else "socket")
+        manifest = build_manifest(settings, mode, args.url)
+        print(to_json(manifest) if args.format == "json" else to_yaml(manifest), end="")
+        return 0
 
     async def diagnose(self, settings: Settings) -> list[str]:
+        require_slack()
         from adapters.slack.doctor import check_token
 
         return await check_token(settings)

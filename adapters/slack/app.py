@@ -22,7 +22,7 @@ from slack_bolt.context.set_suggested_prompts.async_set_suggested_prompts import
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack import translate
+from adapters.slack import manifest, translate
 from adapters.slack.format import asked
 from adapters.slack.people import People
 from adapters.slack.sink import (
@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 NOT_ENABLED_HERE = "Parley is not enabled here."
 
-EVENTS_PATH = "/slack/events"
+EVENTS_PATH = manifest.EVENTS_PATH  # the manifest tells Slack this path: one definition
 STARTING_RETRY_AFTER = "2"
 """Seconds Slack is asked to wait before redelivering an event that came while Parley started."""
 THREAD_READ_LIMIT = 50

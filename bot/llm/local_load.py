@@ -19,6 +19,18 @@ log = logging.getLogger(__name__)
 DEFAULT_LOCAL_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
 """A small instruct model that runs on a laptop CPU; used when PARLEY_MODEL is not set."""
 
+LOCAL_MODULES = ("torch", "transformers")
+LOCAL_INSTALL = (
+    "pip install torch --index-url https://download.pytorch.org/whl/cpu && "
+    'pip install -e ".[local]" in the Parley checkout'
+)
+"""The local extra with a CPU build of torch (PyPI's torch on Linux is the CUDA build, GBs)."""
+
+MODEL_FILES = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken"]
+"""What loading needs from a hub repository: config, weights, tokenizer; not ONNX or GGUF copies."""
+HUB_PROBE_SECONDS = 4.0
+"""How long to wait for the hub before saying it is unreachable."""
+
 FIX = "point PARLEY_MODEL at a model directory or set OPENAI_BASE_URL to use a server"
 
 
@@ -36,13 +48,14 @@ class LoadedModel:
 
 def load_model(settings: Settings) -> LoadedModel:
     """Load tokenizer and model as the settings say (blocking: call it off the event loop)."""
-    import torch
-
     source = settings.model or DEFAULT_LOCAL_MODEL
     started = time.perf_counter()
+    directory = model_directory(source)  # before importing torch: a missing model fails fast
+    import torch
+
     device = choose_device(settings.local_device)
     dtype = choose_dtype(settings.local_dtype, device)
-    tokenizer, model = _from_pretrained(source, getattr(torch, dtype))
+    tokenizer, model = _from_pretrained(source, directory, getattr(torch, dtype))
     model.to(device).eval()
     parameters = sum(p.numel() for p in model.parameters())
     log.info(
@@ -92,11 +105,10 @@ def choose_dtype(wanted: str, device: str) -> str:
     return "float32"
 
 
-def _from_pretrained(source: str, dtype: Any) -> tuple[Any, Any]:
-    from huggingface_hub.constants import is_offline_mode
-    from huggingface_hub.errors import GatedRepoError, HFValidationError, RepositoryNotFoundError
+def model_directory(source: str) -> str:
+    """The directory PARLEY_MODEL names, or a hub id's cached snapshot (fetched if need be)."""
+    from huggingface_hub.errors import HFValidationError
     from huggingface_hub.utils import validate_repo_id
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = Path(source).expanduser()
     is_directory = path.is_dir() and (path / "config.json").is_file()
@@ -107,35 +119,96 @@ def _from_pretrained(source: str, dtype: Any) -> tuple[Any, Any]:
             raise ModelLoadError(_no_model_there(source)) from None
         if path.exists():
             raise ModelLoadError(_no_model_there(source))
-    target = str(path) if is_directory else source
+    # transformers only ever reads a directory: the hub is asked once, here, or not at all.
+    return str(path) if is_directory else _hub_snapshot(source)
+
+
+def _from_pretrained(source: str, target: str, dtype: Any) -> tuple[Any, Any]:
+    _quiet_transformers()
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     try:
-        tokenizer = AutoTokenizer.from_pretrained(target)
-        model = AutoModelForCausalLM.from_pretrained(target, dtype=dtype)
-    except GatedRepoError:
-        raise ModelLoadError(
-            f"PARLEY_MODEL={source}: the model is gated; accept its terms on huggingface.co "
-            "and set HF_TOKEN, or " + FIX
-        ) from None
-    except OSError as error:
-        if is_directory:
-            raise ModelLoadError(_broken(source, error)) from None
-        if is_offline_mode():
-            raise ModelLoadError(
-                f"PARLEY_MODEL={source}: the model is not downloaded and HF_HUB_OFFLINE=1 forbids "
-                f"downloading it; run `hf download {source}` once while online, or " + FIX
-            ) from None
-        if _caused_by(error, RepositoryNotFoundError):
-            raise ModelLoadError(
-                f"PARLEY_MODEL={source}: no such model on the Hugging Face hub and no such "
-                "directory; check the name, or " + FIX
-            ) from None
-        raise ModelLoadError(
-            f"PARLEY_MODEL={source}: could not download it ({first_line(error)}); "
-            "check the network, or " + FIX
-        ) from None
+        tokenizer = AutoTokenizer.from_pretrained(target, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(target, dtype=dtype, local_files_only=True)
     except Exception as error:  # a broken or unsupported model: config, weights, architecture
         raise ModelLoadError(_broken(source, error)) from None
     return tokenizer, model
+
+
+def _hub_snapshot(repo_id: str) -> str:
+    """The model's directory in the Hugging Face cache, downloaded now (one bar) if missing.
+
+    Offline, or with the hub unreachable, this fails at once with the command that fetches it,
+    instead of transformers retrying every file.
+    """
+    from huggingface_hub import model_info, snapshot_download
+    from huggingface_hub.constants import ENDPOINT, is_offline_mode
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+    from huggingface_hub.utils import logging as hub_logging
+
+    hub_logging.set_verbosity_error()  # its retry and advisory warnings: failures still raise
+
+    try:
+        return snapshot_download(repo_id, local_files_only=True)
+    except Exception:  # not (completely) in the cache: fetch it below
+        pass
+    fetch = f"run `hf download {repo_id}` where there is network, or {FIX}"
+    if is_offline_mode():
+        raise ModelLoadError(
+            f"PARLEY_MODEL={repo_id}: the model is not downloaded to this machine and "
+            f"HF_HUB_OFFLINE=1 forbids downloading it; {fetch}"
+        )
+    try:
+        info = model_info(repo_id, timeout=HUB_PROBE_SECONDS)
+    except GatedRepoError:
+        raise ModelLoadError(
+            f"PARLEY_MODEL={repo_id}: the model is gated; accept its terms on huggingface.co "
+            "and set HF_TOKEN, or " + FIX
+        ) from None
+    except RepositoryNotFoundError:
+        raise ModelLoadError(
+            f"PARLEY_MODEL={repo_id}: no such model on the Hugging Face hub and no such "
+            "directory; check the name, or " + FIX
+        ) from None
+    except Exception as error:  # refused, unresolvable, timed out: the hub is out of reach
+        raise ModelLoadError(
+            f"PARLEY_MODEL={repo_id}: the model is not on this machine and {ENDPOINT} is "
+            f"unreachable ({first_line(error)}); {fetch}"
+        ) from None
+    files = [sibling.rfilename for sibling in info.siblings or ()]
+    # Older checkpoints ship only PyTorch .bin weights; newer ones both: take one copy.
+    legacy = [] if any(name.endswith(".safetensors") for name in files) else ["*.bin"]
+    log.info("downloading %s from %s (once; it is cached for later runs)", repo_id, ENDPOINT)
+    try:
+        return snapshot_download(
+            repo_id, allow_patterns=MODEL_FILES + legacy, tqdm_class=_bytes_bar()
+        )
+    except Exception as error:
+        raise ModelLoadError(
+            f"PARLEY_MODEL={repo_id}: the download failed ({first_line(error)}); "
+            f"check the network and run Parley again, or {fetch}"
+        ) from None
+
+
+def _bytes_bar() -> type:
+    """A tqdm class that draws only the download's bytes bar, not one per file or a file count."""
+    from huggingface_hub.utils import tqdm
+
+    class BytesBar(tqdm):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            if kwargs.get("desc") != "Downloading bytes":
+                kwargs["disable"] = True
+            super().__init__(*args, **kwargs)
+
+    return BytesBar
+
+
+def _quiet_transformers() -> None:
+    """Keep transformers' advisory warnings and its loading bar off the console."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()  # "Loading weights": the download has the one bar
 
 
 def _no_model_there(source: str) -> str:
@@ -153,12 +226,3 @@ def first_line(error: BaseException) -> str:
     """An error as one line, for logs and users."""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
-
-
-def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, kind):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False

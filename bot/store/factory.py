@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 from bot.config import SQLITE_PREFIX, Settings, mask_url
+from bot.extras import require
 from bot.store.base import Store
 from bot.store.errors import StoreError
 
@@ -36,6 +37,7 @@ def create_store(
         _writable_folder(path.parent, setting)
         return SqliteStore(path)
     if database_url.startswith(POSTGRES_PREFIXES):
+        require("asyncpg", "postgres", "a postgresql:// PARLEY_DATABASE_URL")
         from bot.store.postgres import PostgresStore
 
         return PostgresStore(database_url, max_pool=pool_size)

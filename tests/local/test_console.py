@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -52,3 +53,22 @@ def test_a_missing_model_directory_is_one_line(tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "PARLEY_MODEL" in result.stderr
+
+
+def test_a_hub_model_in_the_cache_loads_without_asking_the_hub(tmp_path, chat_model_dir):
+    """Laid out as `hf download` leaves it; the hub is unreachable and not in offline mode."""
+    repo = tmp_path / "hf" / "hub" / "models--parley-tests--tiny-chat"
+    shutil.copytree(chat_model_dir, repo / "snapshots" / ("0" * 40))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0" * 40)
+    env = {
+        "PARLEY_BACKEND": "local",
+        "PARLEY_MODEL": "parley-tests/tiny-chat",
+        "PARLEY_DATA_DIR": str(tmp_path),
+        "PARLEY_MAX_TOKENS": "4",
+        "HF_HOME": str(tmp_path / "hf"),
+        "HF_ENDPOINT": "http://127.0.0.1:9",  # the discard port: nothing listens there
+        "HF_HUB_OFFLINE": "0",
+        "TRANSFORMERS_OFFLINE": "0",
+    }
+    assert chat("/stats\n", env)[-1].startswith("This conversation:")

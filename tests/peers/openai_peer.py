@@ -13,6 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.peers import serve_on_loopback
+
 
 def echo_answer(request: dict[str, Any]) -> str:
     """Repeat the last user message, so tests can see what reached the model."""
@@ -54,11 +56,7 @@ class OpenAIPeer:
         app.router.add_post("/v1/chat/completions", self._completions)
         app.router.add_get("/v1/models", self._models)
         # A hanging request (Fault.hang) must not hold up the peer's own shutdown.
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await serve_on_loopback(app, shutdown_timeout=0.5)
         return self
 
     async def stop(self) -> None:
