@@ -11,7 +11,7 @@ from bot.store.factory import create_store
 from bot.store.postgres import PostgresStore
 from bot.store.sqlite import SqliteStore
 from bot.types import ChatMessage, ConversationKey, Role
-from tests.support.postgres import POSTGRES_DSN
+from tests.support.postgres import postgres_schema
 
 
 async def test_a_sqlite_url_opens_that_file(tmp_path: Path) -> None:
@@ -27,17 +27,17 @@ async def test_a_sqlite_url_opens_that_file(tmp_path: Path) -> None:
     assert (tmp_path / "data" / "parley.db").is_file()
 
 
-@pytest.mark.parametrize(
-    "url", [POSTGRES_DSN, POSTGRES_DSN.replace("postgresql://", "postgres://")]
-)
-async def test_a_postgres_url_opens_postgres(url: str) -> None:
-    store = create_store(url)
-    assert isinstance(store, PostgresStore)
-    await store.open()
-    try:
-        await store.ping()
-    finally:
-        await store.close()
+@pytest.mark.parametrize("scheme", ["postgresql://", "postgres://"])
+async def test_a_postgres_url_opens_postgres(scheme: str) -> None:
+    # A schema of its own: the database's public schema may hold another version's tables.
+    async with postgres_schema() as dsn:
+        store = create_store(dsn.replace("postgresql://", scheme, 1))
+        assert isinstance(store, PostgresStore)
+        await store.open()
+        try:
+            await store.ping()
+        finally:
+            await store.close()
 
 
 @pytest.mark.parametrize(
