@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sys
 import traceback
@@ -22,7 +21,7 @@ from discord.http import Route
 from adapters.discord.attachments import read_attachments
 from adapters.discord.history import missed_reply, reply_chain, thread_history
 from adapters.discord.members import Memberships
-from adapters.discord.sink import NO_MENTIONS, ChannelReply, InteractionReply
+from adapters.discord.sink import NO_MENTIONS, ChannelReply, InteractionReply, restored
 from adapters.discord.slash import add_commands
 from adapters.discord.translate import (
     PLATFORM,
@@ -210,7 +209,7 @@ class DiscordDoor:
     async def repair(self, receipt: str, text: str) -> None:
         """Show `text` as the final text of the answer a reply's receipt names (one a restart
         cut short)."""
-        await ChannelReply.restore(self.client, json.loads(receipt)).finish(text)
+        await restored(self.client, receipt).finish(text)
 
     async def on_error(self, event: str, *args: Any, **kwargs: Any) -> None:
         """A handler raised (discord.py goes on): log where, once, without the message's content."""

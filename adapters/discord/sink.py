@@ -208,10 +208,29 @@ class InteractionReply(_PiecewiseReply):
     async def start(self) -> None:
         """Deferring already shows that Parley is thinking."""
 
-    async def _create(self, index: int, text: str) -> discord.WebhookMessage | None:
-        if index == 0:
-            await self._edit(index, None, text)
+    def receipt(self) -> str | None:
+        """The interaction's webhook (its token lives 15 minutes) and the answer's message ids,
+        once the original response shows text; before that only Discord's "thinking…" shows."""
+        if not self._handles:
             return None
+        return json.dumps(
+            {
+                "sink": "interaction",
+                "application_id": self._interaction.application_id,
+                "token": self._interaction.token,
+                "ephemeral": self._ephemeral,
+                "messages": [handle.id for handle in self._handles],
+                "shown": self._shown,
+            }
+        )
+
+    async def _create(
+        self, index: int, text: str
+    ) -> discord.InteractionMessage | discord.WebhookMessage:
+        if index == 0:
+            return await self._interaction.edit_original_response(
+                content=text, allowed_mentions=NO_MENTIONS
+            )
         return await self._interaction.followup.send(
             text,
             wait=True,
@@ -220,10 +239,43 @@ class InteractionReply(_PiecewiseReply):
             suppress_embeds=self._suppress_embeds,
         )
 
-    async def _edit(self, index: int, handle: discord.WebhookMessage | None, text: str) -> None:
-        if handle is None:
-            await self._interaction.edit_original_response(
-                content=text, allowed_mentions=NO_MENTIONS
-            )
-        else:
-            await handle.edit(content=text, allowed_mentions=NO_MENTIONS)
+    async def _edit(
+        self, index: int, handle: discord.InteractionMessage | discord.WebhookMessage, text: str
+    ) -> None:
+        await handle.edit(content=text, allowed_mentions=NO_MENTIONS)
+
+
+class RestoredInteractionReply(_PiecewiseReply):
+    """The answer to a slash command that another process began, finished through the
+    interaction's webhook (so within the 15 minutes its token lives)."""
+
+    def __init__(self, client: discord.Client, saved: dict[str, Any]) -> None:
+        super().__init__(min_edit_interval=1.0)
+        self._webhook = discord.Webhook.partial(
+            saved["application_id"], saved["token"], client=client
+        )
+        self._ephemeral = saved["ephemeral"]
+        self._handles = list(saved["messages"])
+        self._shown = list(saved["shown"])
+
+    async def start(self) -> None:
+        """Nothing to start: the answer is already under way."""
+
+    async def _create(self, index: int, text: str) -> int:
+        if self._ephemeral:  # a plain webhook cannot post privately: do not post publicly
+            raise DeliveryFailed("an interrupted private answer needs a new message")
+        message = await self._webhook.send(
+            text, wait=True, allowed_mentions=NO_MENTIONS, suppress_embeds=True
+        )
+        return message.id
+
+    async def _edit(self, index: int, handle: int, text: str) -> None:
+        await self._webhook.edit_message(handle, content=text, allowed_mentions=NO_MENTIONS)
+
+
+def restored(client: discord.Client, receipt: str) -> ChannelReply | RestoredInteractionReply:
+    """The reply that showed an answer, from its receipt, to finish that answer."""
+    saved = json.loads(receipt)
+    if saved["sink"] == "interaction":
+        return RestoredInteractionReply(client, saved)
+    return ChannelReply.restore(client, saved)

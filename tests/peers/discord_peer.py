@@ -623,7 +623,7 @@ class DiscordPeer:
     async def _edit_webhook_message(self, parts: list[str], body: Any, query: Any) -> web.Response:
         token, message_id = parts[2], parts[4]
         original = self.interaction_responses.setdefault(token, {"id": str(self.snowflake())})
-        if message_id == "@original":
+        if message_id in ("@original", original["id"]):  # the original answers to both
             original["content"] = body.get("content", "")
             message_id = original["id"]
         return _json(self._webhook_message(int(message_id), body.get("content", "")))

@@ -1,5 +1,6 @@
-"""A real `parley slack` process killed with SIGKILL mid-stream: the next start finishes every
-interrupted answer where it is shown, keeps the questions, and answers Slack's redelivery."""
+"""Real `parley slack` and `parley discord` processes killed with SIGKILL mid-stream: the next
+start finishes every interrupted answer where it is shown, keeps the questions, and answers
+Slack's redelivery."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from bot.replies import INTERRUPTED_MARK
 from bot.store.factory import create_store
 from bot.types import ConversationKey, Role
 from tests.ops.test_serve import free_port, wait_until_ready
+from tests.peers.discord_peer import DiscordPeer
 from tests.peers.openai_peer import OpenAIPeer
 from tests.peers.slack_peer import TEAM, SlackPeer, SlackSender
 from tests.support.postgres import postgres_schema
@@ -38,15 +40,15 @@ async def database(kind: str, tmp_path: Path) -> AsyncIterator[str]:
 
 
 class Parley:
-    """`parley slack` in HTTP mode as an operator runs it, against the peers."""
+    """`parley slack` (HTTP mode) or `parley discord` as an operator runs it, against the peers."""
 
-    def __init__(self, env: dict[str, str], port: int) -> None:
-        self.env, self.port = env, port
+    def __init__(self, env: dict[str, str], port: int, door: str = "slack") -> None:
+        self.env, self.port, self.door = env, port, door
         self.process: asyncio.subprocess.Process | None = None
 
     async def start(self, session: aiohttp.ClientSession) -> None:
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "slack", env=self.env, stderr=asyncio.subprocess.PIPE
+            sys.executable, "-m", "bot", self.door, env=self.env, stderr=asyncio.subprocess.PIPE
         )
         await wait_until_ready(session, f"http://127.0.0.1:{self.port}", self.process)
 
@@ -214,3 +216,61 @@ async def test_answers_still_running_past_the_grace_period_are_marked_before_exi
     assert not streamed.streaming
     assert streamed.text.startswith("word word") and streamed.text.endswith(INTERRUPTED_MARK)
     assert "Traceback" not in logs
+
+
+async def test_discord_answers_cut_by_a_kill_are_finished_at_the_next_start(
+    tmp_path: Path,
+) -> None:
+    openai_peer = await OpenAIPeer(chunk_delay=0.02).start()
+    openai_peer.answer = lambda request: LONG_ANSWER
+    discord = DiscordPeer()
+    general = discord.add_channel("general")
+    other = discord.add_channel("other")  # a conversation of its own: both answers run at once
+    alice = discord.add_member("Alice")
+    await discord.start()
+    port = free_port()
+    env = {
+        **os.environ,
+        "OPENAI_BASE_URL": openai_peer.base_url,
+        "PARLEY_MODEL": "peer-model",
+        "DISCORD_TOKEN": discord.token,
+        "PARLEY_DISCORD_API_URL": discord.api_url,
+        "PARLEY_DISCORD_GATEWAY_URL": discord.gateway_url,
+        "PARLEY_DISCORD_EDIT_INTERVAL": "0.2",
+        "PARLEY_HTTP_PORT": str(port),
+        "PARLEY_DATA_DIR": str(tmp_path),
+    }
+    parley = Parley(env, port, door="discord")
+    async with aiohttp.ClientSession() as session:
+        try:
+            await parley.start(session)
+            await discord.post_message(
+                general, alice, f"<@{discord.bot.id}> tell me everything", mentions=(discord.bot,)
+            )
+            token = await discord.invoke_command(other, alice, "ask", {"prompt": "and you?"})
+            reply = lambda: discord.bot_messages(general)  # noqa: E731
+            asked = lambda: discord.interaction_responses.get(token, {}).get("content", "")  # noqa: E731
+            await discord.wait_for(
+                lambda: reply() and "word word" in reply()[0]["content"] and "word" in asked(),
+                within=30,
+            )
+            await asyncio.sleep(0.5)  # a few more pieces shown (and recorded)
+            await parley.kill()
+            assert not reply()[0]["content"].endswith(INTERRUPTED_MARK)
+
+            await parley.start(session)
+            await discord.wait_for(
+                lambda: (
+                    reply()[0]["content"].endswith(INTERRUPTED_MARK)
+                    and asked().endswith(INTERRUPTED_MARK)
+                ),
+                within=30,
+            )
+            assert reply()[0]["content"].startswith("word word")
+            assert asked().startswith("word")
+            assert "Traceback" not in await parley.stop()
+        finally:
+            if parley.process is not None and parley.process.returncode is None:
+                await parley.kill()
+            await discord.close()
+            await openai_peer.stop()
