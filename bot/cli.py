@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
@@ -10,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from bot.adapter import adapter_names, load_adapter
 
 EXIT_CONFIG = 2
+EXIT_CRASH = 1
 DISTRIBUTION = "parley-bot"
 CONFIG_HELP = "a parley.toml (default: $PARLEY_CONFIG)"
 
@@ -106,6 +108,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
+    except Exception as error:
+        # Through logging, whose filter masks every configured secret in the traceback too.
+        logging.getLogger("bot").exception("parley stopped on an unexpected error")
+        print(f"parley: stopped on an unexpected error ({type(error).__name__})", file=sys.stderr)
+        return EXIT_CRASH
 
 
 if __name__ == "__main__":

@@ -128,6 +128,17 @@ class _Recent(Generic[T]):
         return True
 
 
+def _log_handler_error(what: str, subject_id: object, error: BaseException | None) -> None:
+    log.error(
+        "error handling %s (id %s): %s\n%s",
+        what,
+        subject_id,
+        type(error).__name__,
+        # Code lines only: the exception's own message may quote what a user wrote.
+        "".join(traceback.format_tb(error.__traceback__ if error else None)).rstrip(),
+    )
+
+
 class _ArrivalOrder:
     """Hands one channel's events to the core in arrival order, even when translating one of them
     waits on I/O (attachments, a first history read)."""
@@ -176,6 +187,7 @@ class DiscordDoor:
         add_commands(self.tree, self._on_command)
         self.client.event(self.on_message)
         self.client.event(self.on_error)
+        self.tree.error(self._on_command_error)
 
     async def serve(self) -> None:
         """Log in, sync the slash commands, and serve the gateway until cancelled."""
@@ -213,16 +225,15 @@ class DiscordDoor:
 
     async def on_error(self, event: str, *args: Any, **kwargs: Any) -> None:
         """A handler raised (discord.py goes on): log where, once, without the message's content."""
-        error = sys.exc_info()[1]
         subject = args[0] if args else None
-        log.error(
-            "error handling %s (id %s): %s\n%s",
-            event,
-            getattr(subject, "id", None),
-            type(error).__name__,
-            # Code lines only: the exception's own message may quote what a user wrote.
-            "".join(traceback.format_tb(error.__traceback__ if error else None)).rstrip(),
-        )
+        _log_handler_error(event, getattr(subject, "id", None), sys.exc_info()[1])
+
+    async def _on_command_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        """A slash command raised: logged the same way (the command tree's own handler would
+        print the exception's message, which may quote the user)."""
+        _log_handler_error("slash command", interaction.id, error.__cause__ or error)
 
     async def sync_commands(self) -> None:
         """Register the slash commands: in one guild at once when PARLEY_DISCORD_SYNC_GUILD is
