@@ -184,6 +184,7 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(None, ge=0, le=65535)
     """With either set, /metrics listens there and no longer on the public HTTP port."""
     shutdown_grace_seconds: float = Field(20.0, ge=0)
+    max_queued_turns: int = Field(2000, ge=1)
 
     # Discord
     discord_token: SecretStr | None = _secret("discord_token")

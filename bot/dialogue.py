@@ -34,6 +34,7 @@ INTERNAL_ERROR = "Something went wrong on my side; please try again."
 DEFAULT_REPLY_TOKENS = 1024
 """The reply's reserve when none is configured, capped at a quarter of the model's window so a
 small model (GPT-2 has 1,024 positions) keeps room for the conversation."""
+BUSY = "I'm very busy right now; please try again in a moment."
 RESTARTED = "I was restarted before I could answer; please ask again."
 INTERRUPT_SECONDS = 10.0
 """How long turns cancelled at shutdown get to mark their answers as interrupted."""
@@ -54,6 +55,7 @@ class DialoguePolicy:
     models_allowed: tuple[str, ...] = ()
     context_window: int | None = None
     max_attachment_chars: int = 200_000
+    max_queued_turns: int = 2000
     access: dict[str, AccessPolicy] = field(default_factory=dict)
 
 
@@ -91,8 +93,16 @@ class DialogueManager:
         return len(self._tasks)
 
     def submit(self, incoming: Incoming, sink: ReplySink) -> asyncio.Task[None]:
-        """Handle an event in the background; call in arrival order to keep turns in order."""
-        task = asyncio.create_task(self.handle(incoming, sink))
+        """Handle an event in the background; call in arrival order to keep turns in order.
+
+        Past `max_queued_turns` events in hand, the asker is told to try again shortly instead:
+        memory stays bounded under a flood, and the event stays unclaimed.
+        """
+        if len(self._tasks) >= self._policy.max_queued_turns:
+            self.metrics.count_turn(incoming.key.platform, "busy")
+            task = asyncio.create_task(_tell(sink, BUSY))
+        else:
+            task = asyncio.create_task(self.handle(incoming, sink))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task

@@ -129,6 +129,7 @@ def dialogue_policy(settings: Settings, model: str, *, switchable: bool = True) 
         models_allowed=tuple(settings.models_allowed) if switchable else (),
         context_window=settings.context_window,
         max_attachment_chars=settings.max_attachment_bytes,
+        max_queued_turns=settings.max_queued_turns,
         access=access_policies(settings),
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.config import Settings
+from bot.dialogue import BUSY
 from bot.wiring import open_runtime
 from tests.support.events import message
 from tests.support.sinks import RecordingSink
@@ -155,3 +156,17 @@ async def test_reasoning_models_get_no_temperature(peer_settings, openai_peer):
     request = openai_peer.requests[-1]
     assert request["model"] == "o3-mini" and "temperature" not in request
     assert request["max_tokens"] == settings.max_tokens
+
+
+async def test_past_the_queue_bound_askers_are_told_to_try_again(peer_settings, openai_peer):
+    openai_peer.chunk_delay = 0.05
+    settings = peer_settings.model_copy(update={"max_queued_turns": 2})
+    sinks = [RecordingSink() for _ in range(4)]
+    async with open_runtime(settings) as runtime:
+        tasks = [
+            runtime.dialogue.submit(message(f"q{n}", conversation=f"c{n}"), sink)
+            for n, sink in enumerate(sinks)
+        ]
+        await asyncio.gather(*tasks)
+    assert [sink.final is not None for sink in sinks] == [True, True, False, False]
+    assert [sink.failure for sink in sinks[2:]] == [BUSY, BUSY]
