@@ -11,6 +11,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 import discord
@@ -25,12 +26,18 @@ from adapters.discord.members import Memberships
 from adapters.discord.sink import NO_MENTIONS, ChannelReply, InteractionReply
 from adapters.discord.slash import add_commands
 from adapters.discord.translate import (
+    ANSWERABLE_TYPES,
     PLATFORM,
+    chain_key,
     conversation_key,
     incoming_command,
     incoming_message,
+    is_chain,
+    message_alias,
+    replied_message,
     trigger,
 )
+from bot import commands
 from bot.access import access_policies
 from bot.config import ConfigError, Settings
 from bot.types import ChatMessage, ConversationKey, Incoming, Kind
@@ -117,6 +124,9 @@ class _Recent(Generic[T]):
     def __init__(self, size: int = 4096) -> None:
         self._items: OrderedDict[T, None] = OrderedDict()
         self._size = size
+
+    def __contains__(self, item: T) -> bool:
+        return item in self._items
 
     def first_time(self, item: T) -> bool:
         """Remember item; True unless it was already remembered."""
@@ -240,11 +250,46 @@ class DiscordDoor:
         me = self.client.user
         if me is None or message.author.bot:
             return
-        kind = trigger(message, me.id)
+        kind = trigger(message, me.id) or await self._followed(message)
         if kind is None or not self._seen_events.first_time(message.id):
             return
         async with self._order.hold(message.channel.id):
             await self._take_message(message, kind, me.id)
+
+    async def _followed(self, message: discord.Message) -> Kind | None:
+        """Why a message that neither mentions Parley nor replies to it is still addressed to it:
+        it is in a user's thread Parley was called into, or replies to a message of a chain."""
+        channel = message.channel
+        if message.type not in ANSWERABLE_TYPES or message.guild is None:
+            return None
+        if isinstance(channel, discord.Thread):
+            key = conversation_key(channel)
+            followed = self._settings.discord_follow_threads and await self._knows(key)
+            return Kind.THREAD if followed else None
+        if self._chains and await self._chain_of(message) is not None:
+            return Kind.MENTION
+        return None
+
+    @property
+    def _chains(self) -> bool:
+        return self._settings.discord_conversation == "chain"
+
+    async def _chain_of(self, message: discord.Message) -> ConversationKey | None:
+        """The reply chain the message this one replies to belongs to, if Parley keeps one."""
+        reference = message.reference
+        if reference is None or reference.message_id is None:
+            return None
+        found = await self._runtime.store.resolve(message_alias(reference.message_id))
+        replied = replied_message(message)
+        bot_id = self.client.user.id if self.client.user else 0
+        if found is None and replied is not None and replied.author.id == bot_id:
+            # An answer just posted may not be linked yet; the question it replies to already is.
+            asked = replied.reference.message_id if replied.reference else None
+            found = await self._runtime.store.resolve(message_alias(asked)) if asked else None
+        return found
+
+    async def _knows(self, key: ConversationKey) -> bool:
+        return key in self._addressed or await self._runtime.dialogue.knows(key)
 
     async def _take_message(self, message: discord.Message, kind: Kind, bot_id: int) -> None:
         channel = message.channel
@@ -254,13 +299,19 @@ class DiscordDoor:
         if not self._access.allows(incoming):
             return
         reply_to: discord.Message | None = message
+        continued = None
         if kind is Kind.MENTION and self._settings.discord_threads == "auto":
             thread = await self._open_thread(message, incoming.text)
             if thread is not None:
                 channel, reply_to = thread, None
                 incoming = replace(incoming, key=conversation_key(thread), kind=Kind.THREAD)
+        elif kind is Kind.MENTION and self._chains and incoming.key.thread is None:
+            continued = await self._chain_of(message)
+            # A command typed to start a chain is meant for the channel (its settings, say).
+            if continued is not None or commands.parse(incoming) is None:
+                incoming = replace(incoming, key=continued or chain_key(incoming.key, message.id))
         first_here = self._addressed.first_time(incoming.key)
-        if reply_to is not None:  # not in a thread Parley has just opened: something may be missed
+        if reply_to is not None and continued is None:  # the store is a continued chain's memory
             prior = await self._missed(channel, message, incoming.key, first_here=first_here)
             incoming = replace(incoming, prior=prior)
         if message.attachments:
@@ -268,13 +319,25 @@ class DiscordDoor:
                 message.attachments, self._settings.max_attachment_bytes
             )
             incoming = replace(incoming, attachments=attachments)
+        chained = is_chain(incoming.key)
+        if chained:
+            await self._link(incoming.key, message.id)
         sink = ChannelReply(
             channel,
             reply_to=reply_to,
             min_edit_interval=self._settings.discord_edit_interval,
             link_previews=self._settings.discord_link_previews,
+            on_posted=partial(self._link, incoming.key) if chained else None,
         )
         self._runtime.dialogue.submit(incoming, sink)
+
+    async def _link(self, key: ConversationKey, message_id: int) -> None:
+        """Note that a question or a message of its answer belongs to this chain, so a reply to
+        it continues the chain."""
+        try:
+            await self._runtime.store.link(key, [message_alias(message_id)])
+        except Exception:
+            log.warning("could not note which chain a message belongs to", exc_info=True)
 
     async def _judged(self, incoming: Incoming) -> Incoming:
         """A DM with the allowed server its sender belongs to (and their roles there) when the

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from typing import Any
 
@@ -113,12 +114,15 @@ class ChannelReply(_PiecewiseReply):
         reply_to: discord.Message | discord.PartialMessage | None,
         min_edit_interval: float,
         link_previews: bool = False,
+        on_posted: Callable[[int], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__(min_edit_interval)
         self._channel = channel
         self._reply_to = reply_to
         self._suppress_embeds = not link_previews
         self._typing: asyncio.Task[None] | None = None
+        self._on_posted = on_posted
+        """Told each new message's id, so the door can note which conversation it belongs to."""
 
     @classmethod
     def restore(cls, client: discord.Client, saved: dict[str, Any]) -> ChannelReply:
@@ -170,12 +174,15 @@ class ChannelReply(_PiecewiseReply):
         reference = None
         if index == 0 and self._reply_to is not None:
             reference = self._reply_to.to_reference(fail_if_not_exists=False)
-        return await self._channel.send(
+        posted = await self._channel.send(
             text,
             reference=reference,
             allowed_mentions=NO_MENTIONS,
             suppress_embeds=self._suppress_embeds,  # kept by later edits
         )
+        if self._on_posted is not None:
+            await self._on_posted(posted.id)
+        return posted
 
     async def _edit(self, index: int, handle: discord.Message, text: str) -> None:
         await handle.edit(content=text, allowed_mentions=NO_MENTIONS)
