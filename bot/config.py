@@ -209,6 +209,8 @@ class Settings(BaseSettings):
     """What a plain mention in a channel continues: its own new reply chain, or the channel's."""
     discord_follow_threads: bool = True
     """Answer every message in a user's thread once Parley was mentioned there."""
+    discord_channel_edits: int = Field(5, ge=1)
+    """Writes per 5 s in one channel shared by the answers there; interim edits yield to it."""
 
     # Slack
     slack_bot_token: SecretStr | None = _secret("slack_bot_token")

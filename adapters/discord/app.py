@@ -21,6 +21,7 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 from adapters.discord.attachments import read_attachments
+from adapters.discord.budget import ChannelEdits
 from adapters.discord.history import missed_reply, reply_chain, thread_history
 from adapters.discord.members import Memberships
 from adapters.discord.sink import NO_MENTIONS, ChannelReply, InteractionReply
@@ -181,6 +182,7 @@ class DiscordDoor:
         """Conversations this process already sent a turn to, whose store may still be empty
         because that first answer is being written."""
         self._order = _ArrivalOrder()
+        self._edits = ChannelEdits(runtime.settings.discord_channel_edits)
         self.client = build_client(runtime.settings)
         skip_malformed_events(self.client)
         self.tree = app_commands.CommandTree(self.client)
@@ -328,6 +330,7 @@ class DiscordDoor:
             min_edit_interval=self._settings.discord_edit_interval,
             link_previews=self._settings.discord_link_previews,
             on_posted=partial(self._link, incoming.key) if chained else None,
+            edits=self._edits,
         )
         self._runtime.dialogue.submit(incoming, sink)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from adapters.discord.budget import WINDOW_SECONDS, ChannelEdits
 from bot.types import ConversationKey, Role
 from tests.discord.conftest import World, serving
 from tests.discord.test_door import answer_to, ask, creates_in, history_reads, mention
@@ -179,3 +180,37 @@ async def test_following_threads_can_be_turned_off(world: World, settings_for: A
         await peer.post_message(thread, world.admin, "not for you")
         await ask(peer, thread, world.alice, "now you")
     assert [m[-1].content for m in running.backend.calls] == ["join us", "now you"]
+
+
+async def test_answers_in_one_channel_share_its_edit_budget_and_every_final_lands(
+    world: World, settings_for: Any
+) -> None:
+    peer = world.peer
+    backend = ScriptedBackend(chunks=15, duration=3.0)
+    settings = settings_for(discord_edit_interval=0.2, discord_channel_edits=5)
+    async with serving(peer, settings, backend):
+        for chain in range(CHAINS):
+            await peer.post_message(
+                world.general, world.alice, mention(peer, f"q{chain}"), mentions=(peer.bot,)
+            )
+        for chain in range(CHAINS):
+            await answer_to(peer, world.general, f"echo: q{chain}")
+    edits = peer.calls("PATCH", f"/channels/{world.general}/messages")
+    # Alone, each answer would be edited about 15 times (every 0.2 s for 3 s): 150 edits. The
+    # ten posts fill the channel's budget, so interim edits mostly yield; the finals all land.
+    assert CHAINS <= len(edits) <= 2 * CHAINS
+    assert all(
+        any(e.body["content"] == f"echo: q{chain}" for e in edits) for chain in range(CHAINS)
+    )
+
+
+def test_the_channel_budget_lets_interim_edits_through_only_while_slots_remain() -> None:
+    now = [0.0]
+    edits = ChannelEdits(3, clock=lambda: now[0])
+    edits.spend(1)  # a post
+    assert edits.take(1) and edits.take(1)
+    assert not edits.take(1), "the window is full: an interim edit yields"
+    assert edits.take(2), "another channel has its own budget"
+    edits.spend(1)  # a final text goes regardless, and counts
+    now[0] = WINDOW_SECONDS + 0.1
+    assert edits.take(1)
