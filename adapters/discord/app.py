@@ -314,7 +314,13 @@ class DiscordDoor:
                 incoming = replace(incoming, key=continued or chain_key(incoming.key, message.id))
         first_here = self._addressed.first_time(incoming.key)
         if reply_to is not None and continued is None:  # the store is a continued chain's memory
-            prior = await self._missed(channel, message, incoming.key, first_here=first_here)
+            prior = await self._missed(
+                channel,
+                message,
+                incoming.key,
+                first_here=first_here,
+                whole_chain=is_chain(incoming.key),
+            )
             incoming = replace(incoming, prior=prior)
         if message.attachments:
             attachments = await read_attachments(
@@ -386,10 +392,13 @@ class DiscordDoor:
         key: ConversationKey,
         *,
         first_here: bool,
+        whole_chain: bool = False,
     ) -> tuple[ChatMessage, ...]:
         """What Parley missed, read once: a thread it is first addressed in (up to `message`, or
-        all of it for `/ask`), or the chain of a reply to a message it never saw. Later turns
-        read nothing: the store is the memory."""
+        all of it for `/ask`), or the chain of a reply to a message it never saw. A new chain
+        (`whole_chain`) reads its replies back through Parley's own messages too: an answer
+        that is in no chain Parley keeps (say, from before chains). Later turns read nothing:
+        the store is the memory."""
         bot_id = self.client.user.id if self.client.user else 0
         try:
             if (
@@ -398,8 +407,8 @@ class DiscordDoor:
                 and not await self._runtime.dialogue.knows(key)
             ):
                 return await thread_history(channel, message, bot_id)
-            if message is not None and missed_reply(message, bot_id):
-                return await reply_chain(message, bot_id)
+            if message is not None and (whole_chain or missed_reply(message, bot_id)):
+                return await reply_chain(message, bot_id, through_seen=whole_chain)
         except discord.HTTPException as error:
             log.warning("could not read earlier messages (HTTP %s)", error.status)
         return ()

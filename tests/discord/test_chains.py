@@ -214,3 +214,16 @@ def test_the_channel_budget_lets_interim_edits_through_only_while_slots_remain()
     edits.spend(1)  # a final text goes regardless, and counts
     now[0] = WINDOW_SECONDS + 0.1
     assert edits.take(1)
+
+
+async def test_a_reply_to_an_answer_from_before_chains_reads_its_chain_once(
+    world: World, settings_for: Any
+) -> None:
+    peer = world.peer
+    async with serving(peer, settings_for(discord_conversation="channel"), ScriptedBackend()):
+        await ask(peer, world.general, world.alice, "first")
+    (answer,) = peer.bot_messages(world.general)
+    async with serving(peer, settings_for(), ScriptedBackend()) as running:
+        await peer.post_message(world.general, world.alice, "why?", reply_to=int(answer["id"]))
+        await answer_to(peer, world.general, "echo: why?")
+    assert [m.content for m in running.backend.calls[-1][1:]] == ["first", "echo: first", "why?"]
