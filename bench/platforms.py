@@ -1,14 +1,20 @@
 """The Discord and Slack doors under load: 10 conversations x 3 turns against the test peers.
 
 The real discord.py client and the real bolt app run against the protocol peers of tests/peers on
-127.0.0.1, with a model that streams each answer over about 3 s. Each conversation has its own
-user and channel (Discord) or thread (Slack); conversations run concurrently, and the turns of one
-conversation follow each other: the next message is sent as soon as the answer's whole text is
-visible. Times are measured
-at the peer: from the moment a user's event is sent to the first request that shows answer text,
-and to the request that makes the whole answer visible.
+127.0.0.1, with a model that streams each answer over about 3 s. Ten questioners run
+concurrently, and one questioner's turns follow each other: the next message is sent as soon as
+the answer's whole text is visible. Times are measured at the peer: from the moment a user's
+event is sent to the first request that shows answer text, and to the request that makes the
+whole answer visible. The cases:
 
-Run: python -m bench.platforms [--platform discord|slack|both]   (30 s for both)
+  discord          10 users, each in a channel of their own
+  discord-chains   one user, 10 reply chains in one channel (each turn replies to the last answer)
+  discord-shared   10 users mentioning at once in one channel-mode channel
+  slack            10 users, each in a thread of their own
+  slack-thread     10 users in one thread
+  slack-threads    one user in 10 threads at once
+
+Run: python -m bench.platforms [--case NAME ...]   (about 10 s a case; all by default)
 """
 
 from __future__ import annotations
@@ -17,12 +23,14 @@ import argparse
 import asyncio
 import itertools
 import logging
+import os
 import re
 import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from adapters.slack.sink import THINKING
@@ -157,13 +165,21 @@ def report(run: Run) -> str:
 
 
 def _discord_answer(peer: DiscordPeer, channel: int, sent: float, expected: str) -> Answer | None:
-    """The turn's answer as the peer saw it, once its full text has been written."""
+    """The turn's answer as the peer saw it, once its full text has been written. Only writes
+    of this answer's text count: other answers may stream into the same channel."""
     prefix = f"/channels/{channel}/"
-    writes = [r for r in peer.message_writes() if r.path.startswith(prefix) and r.at >= sent]
-    final = next((r for r in writes if (r.body or {}).get("content") == expected), None)
+    writes = [
+        r
+        for r in peer.message_writes()
+        if r.path.startswith(prefix)
+        and r.at >= sent
+        and (r.body or {}).get("content")
+        and expected.startswith(r.body["content"])
+    ]
+    final = next((r for r in writes if r.body["content"] == expected), None)
     if final is None:
         return None
-    first = next(r for r in writes if (r.body or {}).get("content"))
+    first = writes[0]
     edits = [r for r in writes if r.method == "PATCH"]
     typing = [r for r in peer.calls("POST", prefix) if r.path.endswith("/typing") and r.at >= sent]
     return Answer(
@@ -176,18 +192,19 @@ def _discord_answer(peer: DiscordPeer, channel: int, sent: float, expected: str)
 
 
 async def _discord_conversation(
-    peer: DiscordPeer, number: int, channel: int, user: PeerUser
+    peer: DiscordPeer, number: int, channel: int, user: PeerUser, *, chain: bool = False
 ) -> tuple[list[Answer], int]:
+    """Mention Parley each turn; or, in a `chain`, mention it once and then reply to its answer."""
     answers: list[Answer] = []
+    replied: int | None = None
     for turn in range(TURNS):
         expected = answer_to(tag(number, turn))
         sent = time.monotonic()
-        await peer.post_message(
-            channel,
-            user,
-            f"<@{peer.bot.id}> {tag(number, turn)}: tell me more",
-            mentions=(peer.bot,),
-        )
+        text = f"{tag(number, turn)}: tell me more"
+        if replied is None:
+            await peer.post_message(channel, user, f"<@{peer.bot.id}> {text}", mentions=(peer.bot,))
+        else:
+            await peer.post_message(channel, user, text, reply_to=replied)
         try:
             answer = await peer.wait_for(
                 lambda: _discord_answer(peer, channel, sent, expected),  # noqa: B023
@@ -196,22 +213,36 @@ async def _discord_conversation(
         except TimeoutError:
             return answers, TURNS - turn
         answers.append(answer)
+        if chain:
+            replied = next(
+                int(m["id"]) for m in peer.bot_messages(channel) if m["content"] == expected
+            )
     return answers, 0
 
 
-async def bench_discord() -> Run:
+async def bench_discord(shape: str = "own channels") -> Run:
+    """`own channels`: a user and a channel per conversation; `chains`: one user's reply chains
+    in one channel; `shared`: ten users in one channel-mode channel."""
     peer = DiscordPeer()
-    channels = [peer.add_channel(f"bench-{n}") for n in range(CONVERSATIONS)]
-    users = [peer.add_member(f"User{n}") for n in range(CONVERSATIONS)]
+    shared = shape != "own channels"
+    channels = [peer.add_channel(f"bench-{n}") for n in range(1 if shared else CONVERSATIONS)]
+    users = [peer.add_member(f"User{n}") for n in range(1 if shape == "chains" else CONVERSATIONS)]
     await peer.start()
+    mode = "channel" if shape == "shared" else "chain"
     try:
         with tempfile.TemporaryDirectory() as directory:
-            settings = discord_settings(peer, Path(directory))
+            settings = discord_settings(peer, Path(directory), discord_conversation=mode)
             async with serving(peer, settings, streaming_model()):
                 started = time.monotonic()
                 results = await asyncio.gather(
                     *(
-                        _discord_conversation(peer, n, channels[n], users[n])
+                        _discord_conversation(
+                            peer,
+                            n,
+                            channels[n % len(channels)],
+                            users[n % len(users)],
+                            chain=shape == "chains",
+                        )
                         for n in range(CONVERSATIONS)
                     )
                 )
@@ -219,7 +250,12 @@ async def bench_discord() -> Run:
     finally:
         await peer.close()
     history = [r for r in peer.calls("GET", "/channels/") if r.path.count("/") >= 3]
-    return Run.of("Discord", wall, results, len(history), "typing indicator")
+    label = {
+        "own channels": "Discord (a channel each)",
+        "chains": "Discord (one user, 10 reply chains in one channel)",
+        "shared": "Discord (10 users in one channel-mode channel)",
+    }[shape]
+    return Run.of(label, wall, results, len(history), "typing indicator")
 
 
 # ----- Slack ---------------------------------------------------------------------------------
@@ -244,26 +280,29 @@ _EDIT_CALLS = {"chat.appendStream", "chat.update"}
 
 
 def _slack_answer(peer: SlackPeer, root: str, sent: float, expected: str) -> Answer | None:
-    """Replays the thread's writes since `sent`: what the user saw, and when."""
-    shown = ""
+    """Replays the thread's writes since `sent`, message by message (several answers may stream
+    into one thread at once): what the user saw of this answer, and when."""
+    shown: dict[str, str] = {}
     first = final = placeholder = None
     writes: list[Call] = []
     for call in list(peer.calls):
         if call.at < sent or call.method not in _TEXT_CALLS or not _in_thread(peer, call, root):
             continue
+        message = call.params.get("ts") or call.answer.get("ts") or ""
         piece = call.params.get("markdown_text") or call.params.get("text") or ""
         if call.method in {"chat.postMessage", "chat.update", "chat.startStream"}:
-            shown = piece
+            shown[message] = piece
         else:
-            shown += piece
-        if shown == THINKING:
+            shown[message] = shown.get(message, "") + piece
+        text = shown[message]
+        if text == THINKING:
             placeholder = placeholder if placeholder is not None else call.at
             continue
-        if shown and first is None:
+        if first is None and text and expected.startswith(text):
             first = call
-        if first is not None and call.method != "chat.stopStream":
+        if first is not None and call.method != "chat.stopStream" and expected.startswith(text):
             writes.append(call)
-        if shown == expected:
+        if text == expected:
             final = call
             break
     if first is None or final is None:
@@ -279,10 +318,12 @@ def _slack_answer(peer: SlackPeer, root: str, sent: float, expected: str) -> Ans
     )
 
 
-async def _slack_conversation(slack: Slack, number: int) -> tuple[list[Answer], int]:
+async def _slack_conversation(
+    slack: Slack, number: int, *, user: str | None = None, root: str | None = None
+) -> tuple[list[Answer], int]:
+    """A thread of turns: started with a mention, or replies in the thread `root`."""
     loop = asyncio.get_running_loop()
-    user = f"U0BENCH{number:02d}"
-    root: str | None = None
+    user = user or f"U0BENCH{number:02d}"
     answers: list[Answer] = []
     for turn in range(TURNS):
         text = f"{tag(number, turn)}: tell me more"
@@ -313,14 +354,26 @@ async def _slack_conversation(slack: Slack, number: int) -> tuple[list[Answer], 
     return answers, 0
 
 
-async def bench_slack() -> Run:
+async def bench_slack(shape: str = "own threads") -> Run:
+    """`own threads`: a user and a thread each; `one thread`: ten users in one thread; `one
+    user`: one user in ten threads at once."""
     with tempfile.TemporaryDirectory() as directory:
         async with running_slack(
             Path(directory), streaming_model(), slack_edit_interval=EDIT_INTERVAL
         ) as slack:
+            root = None
+            if shape == "one thread":  # opened before the clock starts, as a team's thread is
+                opening = slack.mention("c99t0: a thread for all of us")
+                await slack.sender.event(opening)
+                root = opening["ts"]
+                expected = answer_to("c99t0")
+                await slack.peer.wait_for(
+                    lambda: _slack_answer(slack.peer, root, 0.0, expected), within=ANSWER_DEADLINE
+                )
+            user = "U0BENCHONE" if shape == "one user" else None
             started = time.monotonic()
             results = await asyncio.gather(
-                *(_slack_conversation(slack, n) for n in range(CONVERSATIONS))
+                *(_slack_conversation(slack, n, user=user, root=root) for n in range(CONVERSATIONS))
             )
             wall = time.monotonic() - started
             history = [
@@ -328,12 +381,21 @@ async def bench_slack() -> Run:
                 for c in slack.peer.calls
                 if c.method in {"conversations.replies", "conversations.history"}
             ]
-    return Run.of("Slack", wall, results, len(history), "placeholder")
+    label = {
+        "own threads": "Slack (a thread each)",
+        "one thread": "Slack (10 users in one thread)",
+        "one user": "Slack (one user in 10 threads at once)",
+    }[shape]
+    return Run.of(label, wall, results, len(history), "placeholder")
 
 
 BENCHES: dict[str, Callable[[], Awaitable[Run]]] = {
     "discord": bench_discord,
+    "discord-chains": partial(bench_discord, "chains"),
+    "discord-shared": partial(bench_discord, "shared"),
     "slack": bench_slack,
+    "slack-thread": partial(bench_slack, "one thread"),
+    "slack-threads": partial(bench_slack, "one user"),
 }
 
 
@@ -341,11 +403,12 @@ async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--platform", choices=["discord", "slack", "both"], default="both")
+    parser.add_argument("--case", choices=list(BENCHES), action="append")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("discord.client").setLevel(logging.ERROR)  # "voice will NOT be supported"
-    chosen = list(BENCHES) if args.platform == "both" else [args.platform]
+    chosen = args.case or list(BENCHES)
+    print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())} (shared machine)")
     for index, name in enumerate(chosen):
         if index:
             print()

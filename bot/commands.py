@@ -9,7 +9,8 @@ from bot.access import DIRECT_MESSAGES
 from bot.store.base import Store
 from bot.types import ConversationKey, Incoming
 
-StopTurn = Callable[[ConversationKey], bool]
+StopTurn = Callable[[ConversationKey, str | None], bool]
+"""Stops answers in a place: only this author's, or (None) everyone's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +85,8 @@ async def _reset(context: CommandContext) -> Reply:
 
 
 async def _stop(context: CommandContext) -> Reply:
-    if context.stop_turn(context.incoming.key):
+    asker = None if context.is_admin else context.incoming.author.id
+    if context.stop_turn(context.incoming.key, asker):
         return Reply("Stopped.")
     return Reply("Nothing to stop: no answer is being written here.")
 

@@ -148,8 +148,9 @@ class Settings(BaseSettings):
     max_attachment_bytes: int = Field(200_000, ge=0)
 
     # Limits, shared by all replicas through the database
-    user_turns_per_minute: int | None = Field(20, ge=1)
-    conversation_turns_per_minute: int | None = Field(30, ge=1)
+    # A team default: one person asking in ten threads at once, ten people in one channel.
+    user_turns_per_minute: int | None = Field(60, ge=1)
+    conversation_turns_per_minute: int | None = Field(120, ge=1)
     user_daily_tokens: int | None = Field(None, ge=1)
     space_daily_tokens: int | None = Field(None, ge=1)
     breaker_failures: int = Field(5, ge=1)
@@ -204,6 +205,13 @@ class Settings(BaseSettings):
     discord_shard_ids: IntList = Field(default_factory=list)
     discord_link_previews: bool = False
     """Let Discord fetch and preview the links in answers (off: a model's URL is never fetched)."""
+    # Discord: many people in one place (reply chains, followed threads)
+    discord_conversation: Literal["chain", "channel"] = "chain"
+    """What a plain mention in a channel continues: its own new reply chain, or the channel's."""
+    discord_follow_threads: bool = True
+    """Answer every message in a user's thread once Parley was mentioned there."""
+    discord_channel_edits: int = Field(5, ge=1)
+    """Writes per 5 s in one channel shared by the answers there; interim edits yield to it."""
 
     # Slack
     slack_bot_token: SecretStr | None = _secret("slack_bot_token")

@@ -63,10 +63,12 @@ class DialoguePolicy:
 class _ActiveTurn:
     task: asyncio.Task[object]
     halt: Halt
+    author_id: str
 
 
 class DialogueManager:
-    """Takes translated events, keeps each conversation's turns in order, streams the answers."""
+    """Takes translated events, keeps each person's turns in a conversation in order (other
+    people's run alongside), streams the answers."""
 
     def __init__(
         self,
@@ -83,7 +85,8 @@ class DialogueManager:
         self._limits = Limits(limits or LimitPolicy(), store)
         self.metrics = metrics or Metrics()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._active: dict[ConversationKey, _ActiveTurn] = {}
+        self._active: dict[ConversationKey, list[_ActiveTurn]] = {}
+        """The answers being written in each conversation: one per person at most."""
         self._repairs: dict[str, Repair] = {}
         self._accepting = True
         self._interrupting = False
@@ -133,18 +136,21 @@ class DialogueManager:
         """Whether Parley was addressed here before (an answer may still be under way)."""
         return await self._store.knows(key)
 
-    def stop(self, key: ConversationKey) -> bool:
-        """Stop the answer being written in this conversation; False when there is none.
+    def stop(self, key: ConversationKey, author_id: str | None = None) -> bool:
+        """Stop the answers being written in this conversation (only `author_id`'s when given);
+        False when there is none.
 
         Asked in a channel (a key without a thread), it also stops answers in that channel's
         threads: Slack's slash commands, for one, cannot be used inside a thread.
         """
         stopped = False
-        for active_key, active in list(self._active.items()):
+        for active_key, turns in list(self._active.items()):
             if active_key == key or (key.thread is None and _parent(active_key) == key):
-                active.halt.request(Outcome.STOPPED)
-                active.task.cancel()
-                stopped = True
+                for active in turns:
+                    if author_id is None or active.author_id == author_id:
+                        active.halt.request(Outcome.STOPPED)
+                        active.task.cancel()
+                        stopped = True
         return stopped
 
     async def shutdown(self, grace: float) -> None:
@@ -158,8 +164,9 @@ class DialogueManager:
         if not late:
             return
         self._interrupting = True
-        for active in self._active.values():
-            active.halt.request(Outcome.INTERRUPTED)
+        for turns in self._active.values():
+            for active in turns:
+                active.halt.request(Outcome.INTERRUPTED)
         for task in late:
             task.cancel()
         log.warning("interrupted %d turns still running after %.0f s", len(late), grace)
@@ -201,7 +208,8 @@ class DialogueManager:
             if await self._store.claim_event(incoming.event_id, incoming.key):
                 await self._command(incoming, sink, *parsed)
             return
-        async with self._store.turn_lock(incoming.key):
+        # Per person: someone else's answer in a shared place never holds this turn up.
+        async with self._store.turn_lock(incoming.key, incoming.author.id):
             if not await self._store.claim_event(incoming.event_id, incoming.key):
                 log.debug("redelivered event dropped")
                 return
@@ -272,7 +280,7 @@ class DialogueManager:
             await self._finish_orphan(earlier, keep_question=False)
         recorder = self._recorder(event_id, sink)
         try:
-            result = await self._stream(key, messages, options, sink, recorder)
+            result = await self._stream(incoming, messages, options, sink, recorder)
         except Exception:
             await self._store.end_turn(event_id)
             raise
@@ -325,7 +333,7 @@ class DialogueManager:
 
     async def _stream(
         self,
-        key: ConversationKey,
+        incoming: Incoming,
         messages: Sequence[ChatMessage],
         options: GenerationOptions,
         sink: ReplySink,
@@ -333,14 +341,16 @@ class DialogueManager:
     ) -> RelayResult:
         current_task = asyncio.current_task()
         assert current_task is not None
-        active = _ActiveTurn(current_task, Halt())
-        self._active[key] = active
+        active = _ActiveTurn(current_task, Halt(), incoming.author.id)
+        turns = self._active.setdefault(incoming.key, [])
+        turns.append(active)
         try:
             stream = self._backend.stream(messages, options)
             return await relay(stream, sink, active.halt, on_shown)
         finally:
-            if self._active.get(key) is active:
-                del self._active[key]
+            turns.remove(active)
+            if not turns:
+                del self._active[incoming.key]
 
     def _user_message(self, incoming: Incoming) -> ChatMessage:
         notes = [self._attachment_text(attachment) for attachment in incoming.attachments]

@@ -10,6 +10,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 import discord
@@ -19,17 +20,24 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 from adapters.discord.attachments import read_attachments
+from adapters.discord.budget import ChannelEdits
 from adapters.discord.history import missed_reply, reply_chain, thread_history
 from adapters.discord.members import Memberships
 from adapters.discord.sink import NO_MENTIONS, ChannelReply, InteractionReply, restored
 from adapters.discord.slash import add_commands
 from adapters.discord.translate import (
+    ANSWERABLE_TYPES,
     PLATFORM,
+    chain_key,
     conversation_key,
     incoming_command,
     incoming_message,
+    is_chain,
+    message_alias,
+    replied_message,
     trigger,
 )
+from bot import commands
 from bot.access import access_policies
 from bot.config import ConfigError, Settings
 from bot.types import ChatMessage, ConversationKey, Incoming, Kind
@@ -117,6 +125,9 @@ class _Recent(Generic[T]):
         self._items: OrderedDict[T, None] = OrderedDict()
         self._size = size
 
+    def __contains__(self, item: T) -> bool:
+        return item in self._items
+
     def first_time(self, item: T) -> bool:
         """Remember item; True unless it was already remembered."""
         if item in self._items:
@@ -181,6 +192,7 @@ class DiscordDoor:
         """Conversations this process already sent a turn to, whose store may still be empty
         because that first answer is being written."""
         self._order = _ArrivalOrder()
+        self._edits = ChannelEdits(runtime.settings.discord_channel_edits)
         self.client = build_client(runtime.settings)
         skip_malformed_events(self.client)
         self.tree = app_commands.CommandTree(self.client)
@@ -250,11 +262,46 @@ class DiscordDoor:
         me = self.client.user
         if me is None or message.author.bot:
             return
-        kind = trigger(message, me.id)
+        kind = trigger(message, me.id) or await self._followed(message)
         if kind is None or not self._seen_events.first_time(message.id):
             return
         async with self._order.hold(message.channel.id):
             await self._take_message(message, kind, me.id)
+
+    async def _followed(self, message: discord.Message) -> Kind | None:
+        """Why a message that neither mentions Parley nor replies to it is still addressed to it:
+        it is in a user's thread Parley was called into, or replies to a message of a chain."""
+        channel = message.channel
+        if message.type not in ANSWERABLE_TYPES or message.guild is None:
+            return None
+        if isinstance(channel, discord.Thread):
+            key = conversation_key(channel)
+            followed = self._settings.discord_follow_threads and await self._knows(key)
+            return Kind.THREAD if followed else None
+        if self._chains and await self._chain_of(message) is not None:
+            return Kind.MENTION
+        return None
+
+    @property
+    def _chains(self) -> bool:
+        return self._settings.discord_conversation == "chain"
+
+    async def _chain_of(self, message: discord.Message) -> ConversationKey | None:
+        """The reply chain the message this one replies to belongs to, if Parley keeps one."""
+        reference = message.reference
+        if reference is None or reference.message_id is None:
+            return None
+        found = await self._runtime.store.resolve(message_alias(reference.message_id))
+        replied = replied_message(message)
+        bot_id = self.client.user.id if self.client.user else 0
+        if found is None and replied is not None and replied.author.id == bot_id:
+            # An answer just posted may not be linked yet; the question it replies to already is.
+            asked = replied.reference.message_id if replied.reference else None
+            found = await self._runtime.store.resolve(message_alias(asked)) if asked else None
+        return found
+
+    async def _knows(self, key: ConversationKey) -> bool:
+        return key in self._addressed or await self._runtime.dialogue.knows(key)
 
     async def _take_message(self, message: discord.Message, kind: Kind, bot_id: int) -> None:
         channel = message.channel
@@ -264,27 +311,52 @@ class DiscordDoor:
         if not self._access.allows(incoming):
             return
         reply_to: discord.Message | None = message
+        continued = None
         if kind is Kind.MENTION and self._settings.discord_threads == "auto":
             thread = await self._open_thread(message, incoming.text)
             if thread is not None:
                 channel, reply_to = thread, None
                 incoming = replace(incoming, key=conversation_key(thread), kind=Kind.THREAD)
+        elif kind is Kind.MENTION and self._chains and incoming.key.thread is None:
+            continued = await self._chain_of(message)
+            # A command typed to start a chain is meant for the channel (its settings, say).
+            if continued is not None or commands.parse(incoming) is None:
+                incoming = replace(incoming, key=continued or chain_key(incoming.key, message.id))
         first_here = self._addressed.first_time(incoming.key)
-        if reply_to is not None:  # not in a thread Parley has just opened: something may be missed
-            prior = await self._missed(channel, message, incoming.key, first_here=first_here)
+        if reply_to is not None and continued is None:  # the store is a continued chain's memory
+            prior = await self._missed(
+                channel,
+                message,
+                incoming.key,
+                first_here=first_here,
+                whole_chain=is_chain(incoming.key),
+            )
             incoming = replace(incoming, prior=prior)
         if message.attachments:
             attachments = await read_attachments(
                 message.attachments, self._settings.max_attachment_bytes
             )
             incoming = replace(incoming, attachments=attachments)
+        chained = is_chain(incoming.key)
+        if chained:
+            await self._link(incoming.key, message.id)
         sink = ChannelReply(
             channel,
             reply_to=reply_to,
             min_edit_interval=self._settings.discord_edit_interval,
             link_previews=self._settings.discord_link_previews,
+            on_posted=partial(self._link, incoming.key) if chained else None,
+            edits=self._edits,
         )
         self._runtime.dialogue.submit(incoming, sink)
+
+    async def _link(self, key: ConversationKey, message_id: int) -> None:
+        """Note that a question or a message of its answer belongs to this chain, so a reply to
+        it continues the chain."""
+        try:
+            await self._runtime.store.link(key, [message_alias(message_id)])
+        except Exception:
+            log.warning("could not note which chain a message belongs to", exc_info=True)
 
     async def _judged(self, incoming: Incoming) -> Incoming:
         """A DM with the allowed server its sender belongs to (and their roles there) when the
@@ -330,10 +402,13 @@ class DiscordDoor:
         key: ConversationKey,
         *,
         first_here: bool,
+        whole_chain: bool = False,
     ) -> tuple[ChatMessage, ...]:
         """What Parley missed, read once: a thread it is first addressed in (up to `message`, or
-        all of it for `/ask`), or the chain of a reply to a message it never saw. Later turns
-        read nothing: the store is the memory."""
+        all of it for `/ask`), or the chain of a reply to a message it never saw. A new chain
+        (`whole_chain`) reads its replies back through Parley's own messages too: an answer
+        that is in no chain Parley keeps (say, from before chains). Later turns read nothing:
+        the store is the memory."""
         bot_id = self.client.user.id if self.client.user else 0
         try:
             if (
@@ -342,8 +417,8 @@ class DiscordDoor:
                 and not await self._runtime.dialogue.knows(key)
             ):
                 return await thread_history(channel, message, bot_id)
-            if message is not None and missed_reply(message, bot_id):
-                return await reply_chain(message, bot_id)
+            if message is not None and (whole_chain or missed_reply(message, bot_id)):
+                return await reply_chain(message, bot_id, through_seen=whole_chain)
         except discord.HTTPException as error:
             log.warning("could not read earlier messages (HTTP %s)", error.status)
         return ()

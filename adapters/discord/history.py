@@ -52,11 +52,18 @@ def missed_reply(message: discord.Message, bot_id: int) -> bool:
     return replied is None or not _seen(replied, bot_id)
 
 
-async def reply_chain(message: discord.Message, bot_id: int) -> tuple[ChatMessage, ...]:
-    """The messages this one replies to, back to the first Parley saw, oldest first."""
+async def reply_chain(
+    message: discord.Message, bot_id: int, *, through_seen: bool = False
+) -> tuple[ChatMessage, ...]:
+    """The messages this one replies to, back to the first Parley saw (or, `through_seen`, to
+    the chain's start), oldest first."""
     chain: list[discord.Message] = []
     current = await _replied(message)
-    while current is not None and not _seen(current, bot_id) and len(chain) < HISTORY_LIMIT:
+    while (
+        current is not None
+        and (through_seen or not _seen(current, bot_id))
+        and len(chain) < HISTORY_LIMIT
+    ):
         chain.append(current)
         current = await _replied(current)
     return _as_prior(reversed(chain), bot_id)

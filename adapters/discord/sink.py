@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from typing import Any
 
 import discord
 
+from adapters.discord.budget import ChannelEdits
 from bot.links import reveal_links
 from bot.replies import EMPTY_ANSWER, DeliveryFailed, split_message
 
@@ -113,12 +115,18 @@ class ChannelReply(_PiecewiseReply):
         reply_to: discord.Message | discord.PartialMessage | None,
         min_edit_interval: float,
         link_previews: bool = False,
+        on_posted: Callable[[int], Awaitable[None]] | None = None,
+        edits: ChannelEdits | None = None,
     ) -> None:
         super().__init__(min_edit_interval)
         self._channel = channel
         self._reply_to = reply_to
         self._suppress_embeds = not link_previews
         self._typing: asyncio.Task[None] | None = None
+        self._on_posted = on_posted
+        """Told each new message's id, so the door can note which conversation it belongs to."""
+        self._edits = edits
+        """The channel's budget shared with the other answers streaming there."""
 
     @classmethod
     def restore(cls, client: discord.Client, saved: dict[str, Any]) -> ChannelReply:
@@ -166,16 +174,41 @@ class ChannelReply(_PiecewiseReply):
             self._typing = None
         return await super()._try_render(text)
 
+    async def update(self, text: str) -> None:
+        if self._edits is not None:
+            if not self._shown:
+                self._edits.spend(self._channel.id)  # the first words go regardless
+            elif not self._edits.take(self._channel.id):
+                return  # the channel is busy: a later update or the final text shows this text
+        await super().update(text)
+
+    async def finish(self, text: str) -> None:
+        self._spend()
+        await super().finish(text)
+
+    async def fail(self, message: str) -> None:
+        self._spend()
+        await super().fail(message)
+
+    def _spend(self) -> None:
+        if self._edits is not None:
+            self._edits.spend(self._channel.id)
+
     async def _create(self, index: int, text: str) -> discord.Message:
+        if index:  # the first message is counted by update or finish, later ones here
+            self._spend()
         reference = None
         if index == 0 and self._reply_to is not None:
             reference = self._reply_to.to_reference(fail_if_not_exists=False)
-        return await self._channel.send(
+        posted = await self._channel.send(
             text,
             reference=reference,
             allowed_mentions=NO_MENTIONS,
             suppress_embeds=self._suppress_embeds,  # kept by later edits
         )
+        if self._on_posted is not None:
+            await self._on_posted(posted.id)
+        return posted
 
     async def _edit(self, index: int, handle: discord.Message, text: str) -> None:
         await handle.edit(content=text, allowed_mentions=NO_MENTIONS)

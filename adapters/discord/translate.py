@@ -1,8 +1,10 @@
 """Discord messages and interactions -> the core's types. No I/O: reading happens in app.py.
 
-Conversation scope: a DM channel is one conversation (space "dm"); a guild text channel is one;
-a thread is its own, keyed under its parent channel so channel allowlists cover its threads:
-ConversationKey("discord", guild_id, parent_channel_id, thread_id).
+Conversation scope: a DM channel is one conversation (space "dm"); a thread is its own, keyed
+under its parent channel so channel allowlists cover its threads:
+ConversationKey("discord", guild_id, parent_channel_id, thread_id). In a guild text channel each
+reply chain is its own, in the thread slot ("chain-<first message id>"), or with
+PARLEY_DISCORD_CONVERSATION=channel the channel is one.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from bot.types import Attachment, Author, ChatMessage, ConversationKey, Incoming
 
 PLATFORM = "discord"
 ANSWERABLE_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
+CHAIN = "chain-"
+"""Starts the thread slot of a reply chain's key; thread ids are digits, so none is mistaken."""
 
 
 def strip_mention(text: str, bot_id: int) -> str:
@@ -38,6 +42,21 @@ def conversation_key(channel: object) -> ConversationKey:
     if isinstance(channel, discord.Thread):
         return ConversationKey(PLATFORM, str(guild.id), str(channel.parent_id), channel_id)
     return ConversationKey(PLATFORM, str(guild.id), channel_id)
+
+
+def chain_key(channel: ConversationKey, root_id: int) -> ConversationKey:
+    """A reply chain in a guild channel: its own conversation under the channel (whose settings
+    it inherits), named after the first message Parley answered in it."""
+    return ConversationKey(PLATFORM, channel.space, channel.channel, f"{CHAIN}{root_id}")
+
+
+def is_chain(key: ConversationKey) -> bool:
+    return key.thread is not None and key.thread.startswith(CHAIN)
+
+
+def message_alias(message_id: int) -> str:
+    """How the store names a Discord message linked to the chain it belongs to."""
+    return f"{PLATFORM}-message-{message_id}"
 
 
 def author_of(user: discord.User | discord.Member) -> Author:

@@ -288,7 +288,7 @@ class SlackDoor:
             key.channel,
             key.thread,
             edit_interval=interval,
-            on_stopped=lambda: self._runtime.dialogue.stop(key),
+            on_stopped=lambda: self._runtime.dialogue.stop(key, user_id),
             recipient_user_id=user_id,
             recipient_team_id=context.team_id,
             on_start=on_start,

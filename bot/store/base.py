@@ -56,8 +56,11 @@ class Store(Protocol):
         """Raise when the store is unreachable."""
         ...
 
-    def turn_lock(self, key: ConversationKey) -> AbstractAsyncContextManager[None]:
-        """Serialize turns of one conversation, in arrival order (across replicas where shared)."""
+    def turn_lock(
+        self, key: ConversationKey, author_id: str = ""
+    ) -> AbstractAsyncContextManager[None]:
+        """Serialize one person's turns in one conversation, in arrival order (across replicas
+        where shared); other people's turns there do not wait."""
         ...
 
     async def claim_event(self, event_id: str, key: ConversationKey | None = None) -> bool:
@@ -113,6 +116,14 @@ class Store(Protocol):
         """Adopt this platform's turns whose process died mid-answer, to be finished honestly."""
         ...
 
+    async def link(self, key: ConversationKey, aliases: Sequence[str]) -> None:
+        """Note that these platform messages belong to this conversation (first link wins)."""
+        ...
+
+    async def resolve(self, alias: str) -> ConversationKey | None:
+        """The conversation a platform message was linked to, if any."""
+        ...
+
     async def reset(self, key: ConversationKey) -> None:
         """Start a fresh context; stored messages stay for export."""
         ...
@@ -134,7 +145,8 @@ class Store(Protocol):
         ...
 
     async def purge(self, older_than: float) -> int:
-        """Delete messages created before this Unix time (retention); return how many."""
+        """Delete messages (and message links) created before this Unix time (retention); return
+        how many messages."""
         ...
 
     async def expire(self, before: float) -> None:

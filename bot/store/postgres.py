@@ -1,10 +1,11 @@
 """The scale-out store: many replicas share one PostgreSQL database (asyncpg).
 
-Turns of one conversation are serialized in two steps: an in-process FIFO lock (cheap, keeps
-arrival order), then a session advisory lock so replicas take turns too. The advisory locks of a
-process live on ONE dedicated connection rather than a pooled one per turn: holding a pool
-connection for a whole turn (an LLM answer takes seconds) would cap concurrent turns at the pool
-size and deadlock once every pooled connection held a lock its turn needs another connection for.
+One person's turns in one conversation are serialized in two steps: an in-process FIFO lock
+(cheap, keeps arrival order), then a session advisory lock so replicas take turns too. The
+advisory locks of a process live on ONE dedicated connection rather than a pooled one per turn:
+holding a pool connection for a whole turn (an LLM answer takes seconds) would cap concurrent
+turns at the pool size and deadlock once every pooled connection held a lock its turn needs
+another connection for.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("events_remember_their_conversation", sql.EVENTS_CONVERSATION),
     ("turns_in_flight", sql.turns_table("DOUBLE PRECISION")),
+    ("message_aliases", sql.aliases_table("DOUBLE PRECISION")),
 ]
 """Named schema migrations, applied in order; never edit one that has shipped, append a new one."""
 
@@ -299,16 +301,18 @@ class PostgresStore:
         await self.pool.fetchval("SELECT 1")
 
     @asynccontextmanager
-    async def _turn(self, key: ConversationKey) -> AsyncIterator[None]:
-        async with self._turns.lock(key):
+    async def _turn(self, key: ConversationKey, author_id: str) -> AsyncIterator[None]:
+        async with self._turns.lock((key, author_id)):
             if not self._locks:
                 raise StoreError("the PostgreSQL store is not open")
-            held = lock_id(self._namespace, str(key))
+            held = lock_id(self._namespace, f"{key}\n{author_id}")
             async with self._locks[held % len(self._locks)].hold(held):
                 yield
 
-    def turn_lock(self, key: ConversationKey) -> AbstractAsyncContextManager[None]:
-        return self._turn(key)
+    def turn_lock(
+        self, key: ConversationKey, author_id: str = ""
+    ) -> AbstractAsyncContextManager[None]:
+        return self._turn(key, author_id)
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -404,6 +408,16 @@ class PostgresStore:
         rows = await self.pool.fetch(_ADOPT_ORPHANS, platform, self._owner, time.time())
         return [sql.turn_record(row) for row in rows]
 
+    async def link(self, key: ConversationKey, aliases: Sequence[str]) -> None:
+        if aliases:
+            now = time.time()
+            rows = [(alias, str(key), now) for alias in aliases]
+            await self.pool.executemany(sql.numbered(sql.LINK), rows)
+
+    async def resolve(self, alias: str) -> ConversationKey | None:
+        found = await self.pool.fetchval(sql.numbered(sql.RESOLVE), alias)
+        return ConversationKey.parse(found) if found is not None else None
+
     async def reset(self, key: ConversationKey) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             # Lock first: the UPDATE's snapshot must include appends committed while it waited.
@@ -425,6 +439,7 @@ class PostgresStore:
         return await self._delete_messages("author_id = $1", author_id)
 
     async def purge(self, older_than: float) -> int:
+        await self.pool.execute(sql.numbered(sql.PURGE_ALIASES), older_than)
         return await self._delete_messages("created_at < $1", older_than)
 
     async def expire(self, before: float) -> None:

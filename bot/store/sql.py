@@ -134,6 +134,27 @@ INTERRUPT_TURN = (
 )
 EXPIRE_TURNS = "DELETE FROM turns WHERE updated_at < ?"
 
+
+def aliases_table(real: str) -> tuple[str, ...]:
+    """Migration: where a platform message belongs (an answer posted in a reply chain, say), so a
+    reply to it continues that conversation without reading the platform again."""
+    return (
+        f"""CREATE TABLE aliases (
+            alias TEXT PRIMARY KEY,
+            conversation TEXT NOT NULL,
+            created_at {real} NOT NULL
+        )""",
+        "CREATE INDEX aliases_created ON aliases (created_at)",
+    )
+
+
+LINK = (
+    "INSERT INTO aliases (alias, conversation, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+)
+"""A message belongs where it was first linked: a redelivery cannot move it."""
+RESOLVE = "SELECT conversation FROM aliases WHERE alias = ?"
+PURGE_ALIASES = "DELETE FROM aliases WHERE created_at < ?"
+
 KNOWS = """
 SELECT EXISTS (SELECT 1 FROM conversations WHERE key = ? AND message_count > 0)
     OR EXISTS (SELECT 1 FROM events WHERE conversation = ?)

@@ -88,6 +88,7 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("events_remember_their_conversation", sql.EVENTS_CONVERSATION),
     ("turns_in_flight", sql.turns_table("REAL")),
+    ("message_aliases", sql.aliases_table("REAL")),
 ]
 """Named schema migrations, applied in order; never edit one that has shipped, append a new one."""
 
@@ -259,8 +260,10 @@ class SqliteStore:
     async def ping(self) -> None:
         await self._read("SELECT 1", ())
 
-    def turn_lock(self, key: ConversationKey) -> AbstractAsyncContextManager[None]:
-        return self._turns.lock(key)
+    def turn_lock(
+        self, key: ConversationKey, author_id: str = ""
+    ) -> AbstractAsyncContextManager[None]:
+        return self._turns.lock((key, author_id))
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -334,6 +337,15 @@ class SqliteStore:
     async def orphaned_turns(self, platform: str) -> list[TurnRecord]:
         rows = await self._writer.call(partial(_adopt_orphans, platform, self._owner, time.time()))
         return [sql.turn_record(row) for row in rows]
+
+    async def link(self, key: ConversationKey, aliases: Sequence[str]) -> None:
+        if aliases:
+            rows = [(alias, str(key), time.time()) for alias in aliases]
+            await self._writer.call(partial(_execute_many, sql.LINK, rows))
+
+    async def resolve(self, alias: str) -> ConversationKey | None:
+        rows = await self._read(sql.RESOLVE, (alias,))
+        return ConversationKey.parse(rows[0][0]) if rows else None
 
     async def reset(self, key: ConversationKey) -> None:
         await self._writer.call(partial(_execute, sql.RESET, (time.time(), str(key))))
@@ -589,6 +601,7 @@ def _delete_messages(where: str, params: Sequence[object], conn: sqlite3.Connect
 
 
 def _purge(older_than: float, conn: sqlite3.Connection) -> int:
+    conn.execute(sql.PURGE_ALIASES, (older_than,))
     return _delete_messages("created_at < ?", (older_than,), conn)
 
 

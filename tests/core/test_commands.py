@@ -150,3 +150,24 @@ async def test_anyone_may_set_the_system_prompt_of_their_own_dm(peer_settings, o
         await runtime.dialogue.handle(replace(dm, text="/model other", event_id="m1"), model)
     assert sink.final == "System prompt set for this conversation."
     assert model.failure == "Only admins can change the model."
+
+
+async def test_stop_stops_the_askers_answer_and_an_admins_stops_all(peer_settings, openai_peer):
+    openai_peer.answer = lambda request: "word " * 200
+    openai_peer.chunk_delay = 0.02
+    async with open_runtime(peer_settings) as runtime:
+        answers = {user: RecordingSink() for user in ("u1", "u2", "u3")}
+        turns = [
+            runtime.dialogue.submit(message("talk", user=user), sink)
+            for user, sink in answers.items()
+        ]
+        for sink in answers.values():
+            await sink.updated.wait()
+        own = await ask(runtime, "/stop", user="u1")
+        await turns[0]
+        assert not turns[1].done() and not turns[2].done()
+        everyone = await ask(runtime, "/stop", user="admin", is_admin=True)
+        await turns[1]
+        await turns[2]
+    assert own.final == everyone.final == "Stopped."
+    assert all(sink.final.endswith(STOPPED_MARK) for sink in answers.values())

@@ -170,3 +170,29 @@ async def test_past_the_queue_bound_askers_are_told_to_try_again(peer_settings, 
         await asyncio.gather(*tasks)
     assert [sink.final is not None for sink in sinks] == [True, True, False, False]
     assert [sink.failure for sink in sinks[2:]] == [BUSY, BUSY]
+
+
+async def test_different_people_in_one_conversation_are_answered_at_once(
+    peer_settings, openai_peer
+):
+    openai_peer.answer = lambda request: "word " * 40
+    openai_peer.chunk_delay = 0.01  # about half a second per answer
+    people = [f"u{n}" for n in range(5)]
+    async with open_runtime(peer_settings) as runtime:
+        first = {user: RecordingSink() for user in people}
+        firsts = [runtime.dialogue.submit(message("one", user=u), s) for u, s in first.items()]
+        seconds = [runtime.dialogue.submit(message("two", user=u), RecordingSink()) for u in people]
+        # Every first answer is showing before any of them is finished.
+        async with asyncio.timeout(10):
+            for sink in first.values():
+                await sink.updated.wait()
+        assert not any(sink.done.is_set() for sink in first.values())
+        await asyncio.gather(*firsts, *seconds)
+        stored = await runtime.store.load(message("").key, 1_000_000)
+    # Each person's second turn waited for their first; every turn is stored whole.
+    assert len(openai_peer.requests) == 2 * len(people)
+    assert len(stored) == 4 * len(people)
+    assert [m.role for m in stored] == ["user", "assistant"] * 2 * len(people)
+    for user in people:
+        mine = [m.content for m in stored if m.author_id == user and m.role == "user"]
+        assert mine == ["one", "two"]

@@ -241,7 +241,8 @@ async def test_each_answer_is_one_create_plus_edits_and_history_is_never_fetched
 ) -> None:
     peer = world.peer
     backend = ScriptedBackend(chunks=4, duration=0.4)
-    async with serving(peer, settings_for(discord_edit_interval=0.2), backend):
+    settings = settings_for(discord_edit_interval=0.2, discord_conversation="channel")
+    async with serving(peer, settings, backend):
         questions = [await ask(peer, world.general, world.alice, f"turn {n}") for n in range(3)]
     creates = creates_in(peer, world.general)
     assert [c.body["message_reference"]["message_id"] for c in creates] == [

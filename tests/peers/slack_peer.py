@@ -28,6 +28,8 @@ class Call:
     method: str
     params: dict[str, Any]
     at: float
+    answer: dict[str, Any] = field(default_factory=dict)
+    """What the peer answered (a new message's `ts`, say)."""
 
 
 @dataclass(slots=True)
@@ -151,14 +153,15 @@ class SlackPeer:
             params.update(json.loads(body))
         elif body:
             params.update(parse_qsl(body.decode()))
-        self.calls.append(Call(method, params, asyncio.get_running_loop().time()))
+        call = Call(method, params, asyncio.get_running_loop().time())
+        self.calls.append(call)
         if self.rate_limited.get(method, 0) > 0:
             self.rate_limited[method] -= 1
             refusal = {"ok": False, "error": "ratelimited"}
             return web.json_response(refusal, status=429, headers={"Retry-After": "1"})
         handler = getattr(self, "_" + method.replace(".", "_"), None)
-        answer = handler(params) if handler else {"ok": True}
-        return web.json_response(answer)
+        call.answer.update(handler(params) if handler else {"ok": True})
+        return web.json_response(call.answer)
 
     def _apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/link"}

@@ -74,3 +74,64 @@ async def test_three_replicas_answer_each_event_once_in_order(
             assert all(m.content.endswith(event["text"]) for m, event in answers)
     finally:
         await store.close()
+
+
+async def test_several_people_in_one_conversation_across_replicas(
+    tmp_path: Path, postgres_url: str, slow_peer: OpenAIPeer
+) -> None:
+    people, turns = 5, 3
+    conversations = {
+        name: [
+            {
+                "conversation": name,
+                "event_id": f"{name}-p{person}-t{turn}",
+                "text": f"{name} p{person} turn {turn}",
+                "user": f"person{person}",
+            }
+            for turn in range(turns)
+            for person in range(people)
+        ]
+        for name in ("shared0", "shared1")
+    }
+    started = await asyncio.gather(
+        *(
+            Replica.start(
+                f"r{index}",
+                database_url=postgres_url,
+                openai_base_url=slow_peer.base_url,
+                events=write_events(
+                    tmp_path / f"events-{index}.jsonl",
+                    delivery(conversations, random.Random(index)),
+                ),
+                answers=tmp_path / f"answers-{index}.jsonl",
+            )
+            for index in range(2)
+        )
+    )
+    errors = await asyncio.gather(*(replica.finish() for replica in started))
+
+    assert all("Traceback" not in text and "ERROR" not in text for text in errors), errors
+    answers = [answer for replica in started for answer in read_answers(replica.answers)]
+    every_event = {event["event_id"] for events in conversations.values() for event in events}
+    assert Counter(answer["event_id"] for answer in answers) == Counter(every_event)
+
+    # Each person's turn saw their own earlier turns there, in order (others' as they completed).
+    assert len(slow_peer.requests) == len(every_event)
+    for request in slow_peer.requests:
+        asked = [user_text(m["content"]) for m in request["messages"] if m["role"] == "user"]
+        name, person, _, turn = asked[-1].split()
+        own = [text for text in asked if text.startswith(f"{name} {person} ")]
+        assert own == [f"{name} {person} turn {t}" for t in range(int(turn) + 1)]
+
+    store = PostgresStore(postgres_url, min_pool=1, max_pool=2)
+    await store.open()
+    try:
+        for name, events in conversations.items():
+            stored = await store.load(conversation_key(name), 10**9)
+            # Every turn stored whole: each question directly followed by its own answer.
+            assert [message.role for message in stored] == [Role.USER, Role.ASSISTANT] * len(events)
+            pairs = zip(stored[::2], stored[1::2], strict=True)
+            assert all(answer.content.endswith(question.content) for question, answer in pairs)
+            assert sorted(m.content for m in stored[::2]) == sorted(e["text"] for e in events)
+    finally:
+        await store.close()

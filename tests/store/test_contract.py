@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from bot.store import postgres, sqlite
 from bot.store.base import UNSET, ExportFilter, Store, TurnEnd, TurnRecord
 from bot.types import (
     ChatMessage,
@@ -371,6 +372,45 @@ async def test_different_conversations_do_not_wait_for_each_other(store: Store) 
     await holder
 
 
+async def test_different_people_in_one_conversation_do_not_wait_for_each_other(
+    store: Store,
+) -> None:
+    held = asyncio.Event()
+    release = asyncio.Event()
+    order: list[str] = []
+
+    async def hold(author: str) -> None:
+        async with store.turn_lock(KEY, author):
+            held.set()
+            await release.wait()
+            order.append(author)
+
+    holder = asyncio.create_task(hold("alice"))
+    await held.wait()
+    again = asyncio.create_task(hold("alice"))  # alice's next turn waits for her first
+    async with asyncio.timeout(10):
+        async with store.turn_lock(KEY, "bob"):
+            order.append("bob")
+    release.set()
+    await asyncio.gather(holder, again)
+    assert order == ["bob", "alice", "alice"]
+
+
+# -- message links ----------------------------------------------------------------------------
+
+
+async def test_a_linked_message_resolves_to_its_conversation(store: Store) -> None:
+    chain = ConversationKey("discord", "guild", "channel", "chain-11")
+    assert await store.resolve("discord-message-12") is None
+    await store.link(chain, ["discord-message-12", "discord-message-13"])
+    await store.link(KEY, ["discord-message-13"])  # already linked: the first link stays
+    assert await store.resolve("discord-message-12") == chain
+    assert await store.resolve("discord-message-13") == chain
+    await store.link(chain, [])
+    await store.purge(older_than=float("inf"))
+    assert await store.resolve("discord-message-12") is None
+
+
 # -- life cycle -------------------------------------------------------------------------------
 
 
@@ -391,7 +431,8 @@ async def test_instances_opening_at_once_migrate_once(stores: Stores) -> None:
     await asyncio.gather(*(store.open() for store in fresh))
     again = await stores.open()
     await again.ping()
-    assert await stores.scalar("SELECT COUNT(*) FROM schema_migrations") == 3
+    applied = await stores.scalar("SELECT COUNT(*) FROM schema_migrations")
+    assert applied == len(sqlite.MIGRATIONS) == len(postgres.MIGRATIONS)
     assert await stores.scalar("SELECT name FROM schema_migrations WHERE version = 1") == "initial"
     assert await stores.scalar("SELECT name FROM schema_migrations WHERE version = 2") == (
         "events_remember_their_conversation"
