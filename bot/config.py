@@ -30,6 +30,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from bot.prices import ModelPrice
+
 SECRET_ENV_NAMES = {
     "openai_api_key": "OPENAI_API_KEY",
     "discord_token": "DISCORD_TOKEN",
@@ -154,6 +156,13 @@ class Settings(BaseSettings):
     space_daily_tokens: int | None = Field(None, ge=1)
     breaker_failures: int = Field(5, ge=1)
     breaker_cooldown_seconds: float = Field(30.0, gt=0)
+
+    # Usage and cost: prices per model (USD per million tokens), money budgets per UTC day/month
+    prices: dict[str, ModelPrice] = Field(default_factory=dict)
+    user_daily_usd: float | None = Field(None, gt=0)
+    user_monthly_usd: float | None = Field(None, gt=0)
+    space_daily_usd: float | None = Field(None, gt=0)
+    space_monthly_usd: float | None = Field(None, gt=0)
 
     # OpenAI and compatible servers
     openai_api_key: SecretStr | None = _secret("openai_api_key")

@@ -42,6 +42,8 @@ class OpenAIPeer:
     models: tuple[str, ...] = ("peer-model",)
     requests: list[dict[str, Any]] = field(default_factory=list)
     faults: deque[Fault] = field(default_factory=deque)
+    cached_tokens: int = 0
+    """Prompt tokens every streamed answer reports as read from the cache."""
     model_listings: int = 0
     """How many GET /v1/models requests arrived (readiness probes, model discovery)."""
     _runner: web.AppRunner | None = None
@@ -116,6 +118,7 @@ class OpenAIPeer:
                 "prompt_tokens": sum(len(str(m["content"])) // 4 + 4 for m in body["messages"]),
                 "completion_tokens": len(pieces),
                 "total_tokens": 0,
+                "prompt_tokens_details": {"cached_tokens": self.cached_tokens},
             }
             await _send(response, {**_chunk(body, {}, None), "choices": [], "usage": usage})
         await response.write(b"data: [DONE]\n\n")
