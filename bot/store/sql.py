@@ -7,7 +7,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.store.base import UNSET, ExportFilter, TurnRecord
+from bot.store.base import (
+    UNSET,
+    ExportFilter,
+    SpentQuery,
+    TurnRecord,
+    TurnUsage,
+    UsageQuery,
+    UsageRow,
+)
 from bot.types import ChatMessage, ConversationKey, ConversationSettings, Role
 
 BUSY_TIMEOUT_SECONDS = 5.0
@@ -200,10 +208,11 @@ def count_usage(scopes: int) -> str:
     return f"SELECT scope, amount FROM usage WHERE scope IN ({', '.join('?' * scopes)})"
 
 
-def numbered(sql: str) -> str:
-    """The same statement with PostgreSQL's $1, $2, ... placeholders (our SQL has no ? literals)."""
+def numbered(sql: str, start: int = 1) -> str:
+    """The same statement with PostgreSQL's $1, $2, ... placeholders (our SQL has no ? literals);
+    `start` numbers a statement that follows others' parameters."""
     parts = sql.split("?")
-    return "".join(f"{part}${index}" for index, part in enumerate(parts[:-1], start=1)) + parts[-1]
+    return "".join(f"{part}${index}" for index, part in enumerate(parts[:-1], start)) + parts[-1]
 
 
 def settings_changes(**columns: object) -> dict[str, object]:
@@ -369,3 +378,108 @@ def chat_message(row: Sequence[Any]) -> ChatMessage:
         created_at=created_at,
         images=tuple(json.loads(images)) if images else (),
     )
+
+
+# -- usage and cost per turn ------------------------------------------------------------------
+
+
+def turn_usage_table(real: str) -> tuple[str, ...]:
+    """One row per answered turn: who, where, which model, tokens and cost (never content)."""
+    return (
+        f"""CREATE TABLE turn_usage (
+            at {real} NOT NULL,
+            model TEXT NOT NULL,
+            platform TEXT NOT NULL,
+            space TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            input_tokens BIGINT NOT NULL,
+            output_tokens BIGINT NOT NULL,
+            cached_tokens BIGINT NOT NULL,
+            cost_micros BIGINT NOT NULL
+        )""",
+        "CREATE INDEX turn_usage_at ON turn_usage (at)",
+        "CREATE INDEX turn_usage_user ON turn_usage (platform, user_id, at)",
+        "CREATE INDEX turn_usage_space ON turn_usage (platform, space, at)",
+    )
+
+
+RECORD_USAGE = """
+INSERT INTO turn_usage (at, model, platform, space, channel, user_id, input_tokens, output_tokens,
+                        cached_tokens, cost_micros)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+
+
+def usage_row(usage: TurnUsage, now: float) -> tuple[object, ...]:
+    """The values of RECORD_USAGE."""
+    return (
+        now,
+        usage.model,
+        usage.platform,
+        usage.space,
+        usage.channel,
+        usage.user,
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.cached_tokens,
+        usage.cost_micros,
+    )
+
+
+USAGE_LABELS = {
+    "space": "platform || ':' || space",
+    "channel": "platform || ':' || space || ':' || channel",
+    "user": "platform || ':' || user_id",
+    "model": "model",
+}
+"""What `usage_report` groups by: the store's keys, as `parley usage` and the admin page show."""
+
+
+def usage_report(query: UsageQuery) -> tuple[str, list[object]]:
+    """The statement summing turn_usage per group, and its parameters."""
+    where, params = ["at >= ?"], [query.since]
+    for column, value in (
+        ("platform", query.platform),
+        ("space", query.space),
+        ("user_id", query.user),
+    ):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    label = USAGE_LABELS[query.by]
+    statement = (
+        f"SELECT {label} AS label, COUNT(*), CAST(SUM(input_tokens) AS BIGINT), "
+        "CAST(SUM(output_tokens) AS BIGINT), CAST(SUM(cached_tokens) AS BIGINT), "
+        f"CAST(SUM(cost_micros) AS BIGINT) FROM turn_usage WHERE {' AND '.join(where)} "
+        "GROUP BY label ORDER BY SUM(cost_micros) DESC, label"
+    )
+    return statement, params
+
+
+MONEY_SPENT = """
+SELECT CAST(COALESCE(SUM(CASE WHEN user_id = ? AND at >= ? THEN cost_micros END), 0) AS BIGINT),
+       CAST(COALESCE(SUM(CASE WHEN user_id = ? THEN cost_micros END), 0) AS BIGINT),
+       CAST(COALESCE(SUM(CASE WHEN space = ? AND at >= ? THEN cost_micros END), 0) AS BIGINT),
+       CAST(COALESCE(SUM(CASE WHEN space = ? THEN cost_micros END), 0) AS BIGINT)
+FROM turn_usage
+WHERE platform = ? AND at >= ? AND (user_id = ? OR space = ?)"""
+"""A user's and a space's spending since the day and the month began, in one read."""
+
+
+def money_spent_params(query: SpentQuery) -> tuple[object, ...]:
+    return (
+        query.user,
+        query.day_start,
+        query.user,
+        query.space,
+        query.day_start,
+        query.space,
+        query.platform,
+        query.month_start,
+        query.user,
+        query.space,
+    )
+
+
+def usage_rows(rows: Sequence[Sequence[Any]]) -> list[UsageRow]:
+    return [UsageRow(*row) for row in rows]
