@@ -1,4 +1,4 @@
-"""`parley`: console | discord | slack | serve | export | doctor; heavy imports wait for use."""
+"""`parley`: console | discord | slack | serve | export | usage | doctor; heavy imports wait."""
 
 from __future__ import annotations
 
@@ -48,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--until", help="only messages before this date (YYYY-MM-DD)")
     export.add_argument("--output", "-o", default="-", help="a file, or - for stdout (default)")
     export.set_defaults(handler=_export)
+    usage = command("usage", "tokens and cost per space, channel, user or model, from the store")
+    usage.add_argument("--since", default="7d", help="7d, 12h, 30m, 2w or YYYY-MM-DD (default 7d)")
+    usage.add_argument("--by", choices=("space", "channel", "user", "model"), default="space")
+    usage.add_argument("--csv", action="store_true", help="CSV on stdout instead of a table")
+    usage.set_defaults(handler=_usage)
     doctor = command("doctor", "check the configuration, tokens, model and store")
     doctor.set_defaults(handler=_doctor)
     return parser
@@ -87,6 +92,12 @@ def _export(args: argparse.Namespace) -> int:
     from bot.export import run_export
 
     return run_export(args)
+
+
+def _usage(args: argparse.Namespace) -> int:
+    from bot.usage import run_usage
+
+    return run_usage(args)
 
 
 def _doctor(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from bot.limits import LimitPolicy, Limits
 from bot.llm.base import Backend, GenerationOptions
 from bot.logs import bind_turn
 from bot.metrics import Metrics
+from bot.prices import PriceTable
 from bot.replies import (
     INTERRUPTED_MARK,
     Halt,
@@ -25,8 +26,8 @@ from bot.replies import (
     marked,
     relay,
 )
-from bot.store.base import Store, TurnEnd, TurnRecord
-from bot.types import Attachment, ChatMessage, ConversationKey, Incoming, Role
+from bot.store.base import Store, TurnEnd, TurnRecord, TurnUsage
+from bot.types import Attachment, ChatMessage, ConversationKey, Incoming, Role, Usage
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +75,10 @@ class DialogueManager:
         *,
         limits: LimitPolicy | None = None,
         metrics: Metrics | None = None,
+        prices: PriceTable | None = None,
     ) -> None:
         self._policy = policy
+        self._prices = prices or PriceTable({}, maintained=False)
         self._store = store
         self._backend = backend
         self._limits = Limits(limits or LimitPolicy(), store)
@@ -283,14 +286,35 @@ class DialogueManager:
             tokens=result.usage.output_tokens if result.usage else 0,
         )
         answer = answer if answer.tokens else self._counted(answer, model)
+        reported = result.usage
+        used = Usage(
+            reported.input_tokens if reported else sum(m.tokens for m in messages),
+            answer.tokens,
+            reported.cached_input_tokens if reported else 0,
+        )
         await self._store.append(
             key,
             [*prior, current, answer],
             output_tokens=answer.tokens,
             ends=TurnEnd(event_id, interrupted=result.outcome is Outcome.INTERRUPTED),
+            usage=self._priced(incoming, model, used),
         )
-        spent = result.usage.input_tokens if result.usage else sum(m.tokens for m in messages)
-        await self._limits.spent(incoming, spent + answer.tokens)
+        await self._limits.spent(incoming, used.input_tokens + answer.tokens)
+
+    def _priced(self, incoming: Incoming, model: str, used: Usage) -> TurnUsage:
+        """The turn's usage record: tokens as the backend reported them, priced."""
+        key = incoming.key
+        return TurnUsage(
+            model=model,
+            platform=key.platform,
+            space=incoming.space or key.space,
+            channel=key.channel,
+            user=incoming.author.id,
+            input_tokens=used.input_tokens,
+            output_tokens=used.output_tokens,
+            cached_tokens=used.cached_input_tokens,
+            cost_micros=self._prices.cost(model, used),
+        )
 
     def _recorder(self, event_id: str, sink: ReplySink) -> Shown | None:
         """Records how far the answer got, where the sink can say where it is shown."""

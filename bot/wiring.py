@@ -19,6 +19,7 @@ from bot.llm.breaker import CircuitBreaker, GuardedBackend
 from bot.llm.local_load import LOCAL_INSTALL, LOCAL_MODULES
 from bot.maintenance import keep_tidy
 from bot.ops import OpsServer
+from bot.prices import PriceTable
 from bot.store.base import Store
 from bot.store.factory import store_for
 
@@ -139,7 +140,17 @@ def limit_policy(settings: Settings) -> LimitPolicy:
         conversation_turns_per_minute=settings.conversation_turns_per_minute,
         user_daily_tokens=settings.user_daily_tokens,
         space_daily_tokens=settings.space_daily_tokens,
+        user_daily_usd=settings.user_daily_usd,
+        user_monthly_usd=settings.user_monthly_usd,
+        space_daily_usd=settings.space_daily_usd,
+        space_monthly_usd=settings.space_monthly_usd,
     )
+
+
+def price_table(settings: Settings, kind: str | None) -> PriceTable:
+    """The config's prices over the maintained table; a local model costs 0 unless priced."""
+    provider = "openai" if settings.openai_base_url is None else None
+    return PriceTable(settings.prices, maintained=kind != "local", provider=provider)
 
 
 def _check_reply_fits(dialogue: DialogueManager, model: str) -> None:
@@ -161,6 +172,7 @@ async def open_runtime(
     await store.open()
     try:
         switchable = True  # a local backend holds one model in memory: nothing to switch to
+        kind = None
         if backend is None:
             kind = choose_backend_kind(settings)
             backend, model = await build_backend(settings, kind)
@@ -174,6 +186,7 @@ async def open_runtime(
             store,
             backend,
             limits=limit_policy(settings),
+            prices=price_table(settings, kind),
         )
         _check_reply_fits(dialogue, model)
         ops = OpsServer(store, backend, dialogue.metrics)
