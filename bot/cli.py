@@ -19,7 +19,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="parley",
         description="A large language model in Discord, Slack and your terminal.",
     )
-    parser.add_argument("--version", action="version", version=f"parley {_version()}")
+    parser.add_argument("--version", action="version", version=f"parley {parley_version()}")
     parser.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
     # The same option after the subcommand; SUPPRESS keeps it from overwriting the one before.
     config = argparse.ArgumentParser(add_help=False)
@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _version() -> str:
+def parley_version() -> str:
     try:
         return version(DISTRIBUTION)
     except PackageNotFoundError:  # running from a checkout that was never installed

@@ -269,7 +269,7 @@ class DialogueManager:
         except Exception:
             await self._store.end_turn(event_id)
             raise
-        self._measure(platform, arrived, result)
+        self._measure(platform, model, arrived, result)
         if not result.delivered:
             # Not shown, so not an answer: keep the question, let a redelivery be answered.
             await self._store.append(key, [*prior, current], ends=TurnEnd(event_id, True))
@@ -292,13 +292,15 @@ class DialogueManager:
             answer.tokens,
             reported.cached_input_tokens if reported else 0,
         )
+        record = self._priced(incoming, model, used)
         await self._store.append(
             key,
             [*prior, current, answer],
             output_tokens=answer.tokens,
             ends=TurnEnd(event_id, interrupted=result.outcome is Outcome.INTERRUPTED),
-            usage=self._priced(incoming, model, used),
+            usage=record,
         )
+        self.metrics.priced(record)
         await self._limits.spent(incoming, used.input_tokens + answer.tokens)
 
     def _priced(self, incoming: Incoming, model: str, used: Usage) -> TurnUsage:
@@ -326,7 +328,7 @@ class DialogueManager:
 
         return shown
 
-    def _measure(self, platform: str, arrived: float, result: RelayResult) -> None:
+    def _measure(self, platform: str, model: str, arrived: float, result: RelayResult) -> None:
         first = result.first_text_at
         self.metrics.answered(
             platform,
@@ -335,6 +337,7 @@ class DialogueManager:
             first - arrived if first is not None else None,
             str(result.error.kind) if result.error is not None else None,
             result.usage,
+            model,
         )
 
     async def _stream(

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from dataclasses import replace
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from bot.config import SecretUrl
 from bot.prices import ModelPrice, dollars
 from bot.store.base import UsageQuery
@@ -140,3 +142,33 @@ async def test_a_direct_message_counts_toward_its_home_space(peer_settings, open
     assert refused.failure.startswith(
         "This team has reached its spending limit for the model this month. It resets in "
     )
+
+
+def sample(page: str, name: str, **labels: str) -> float:
+    """One sample's value, read with prometheus-client's own parser."""
+    for family in text_string_to_metric_families(page):
+        for found in family.samples:
+            if found.name == name and found.labels == labels:
+                return found.value
+    raise AssertionError(f"no sample {name} {labels}")
+
+
+async def test_metrics_count_tokens_cost_and_latency_by_model_and_platform(
+    peer_settings, openai_peer
+):
+    openai_peer.cached_tokens = 2
+    settings = peer_settings.model_copy(update={"prices": CENT_A_TOKEN})
+    async with open_runtime(settings) as runtime:
+        await ask(runtime, "what does this cost?")
+        (row,) = await runtime.store.usage_report(UsageQuery(0, "model"))
+        page = runtime.dialogue.metrics.render().decode()
+    labels = {"platform": "test", "model": "peer-model"}
+    tokens = "parley_model_tokens_total"
+    assert sample(page, tokens, **labels, direction="in") == row.input_tokens
+    assert sample(page, tokens, **labels, direction="cached") == row.cached_tokens == 2
+    assert sample(page, tokens, **labels, direction="out") == row.output_tokens
+    cost = sample(page, "parley_cost_usd_total", **labels)
+    assert round(cost, 6) == row.cost_micros / 1_000_000 > 0
+    assert sample(page, "parley_model_turn_seconds_count", **labels) == 1
+    (build,) = [f for f in text_string_to_metric_families(page) if f.name == "parley_build_info"]
+    assert build.samples[0].value == 1 and build.samples[0].labels["version"]
