@@ -38,6 +38,7 @@ SECRET_ENV_NAMES = {
     "slack_bot_token": "SLACK_BOT_TOKEN",
     "slack_signing_secret": "SLACK_SIGNING_SECRET",
     "slack_app_token": "SLACK_APP_TOKEN",
+    "admin_token": "PARLEY_ADMIN_TOKEN",
 }
 PLAIN_ENV_NAMES = {"openai_base_url": "OPENAI_BASE_URL"}
 CONFIG_ENV_NAME = "PARLEY_CONFIG"
@@ -163,6 +164,8 @@ class Settings(BaseSettings):
     user_monthly_usd: float | None = Field(None, gt=0)
     space_daily_usd: float | None = Field(None, gt=0)
     space_monthly_usd: float | None = Field(None, gt=0)
+    admin_token: SecretStr | None = _secret("admin_token")
+    """Turns on /admin on the ops server (usage, cost, refusals; never message content)."""
 
     # OpenAI and compatible servers
     openai_api_key: SecretStr | None = _secret("openai_api_key")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.access import access_policies
+from bot.admin import AdminPage
 from bot.config import ConfigError, Settings
 from bot.dialogue import DialogueManager, DialoguePolicy
 from bot.extras import is_installed, require
@@ -190,6 +191,9 @@ async def open_runtime(
         )
         _check_reply_fits(dialogue, model)
         ops = OpsServer(store, backend, dialogue.metrics)
+        token = settings.admin_token.get_secret_value() if settings.admin_token else ""
+        if token:  # an empty token would open the page to anyone
+            AdminPage(token, store, dialogue.metrics, lambda: dialogue.in_flight).mount(ops.mount)
         housekeeping = asyncio.create_task(keep_tidy(store, settings.retention_days))
         try:
             yield Runtime(settings, store, backend, dialogue, model, ops)

@@ -431,8 +431,10 @@ USAGE_LABELS = {
     "channel": "platform || ':' || space || ':' || channel",
     "user": "platform || ':' || user_id",
     "model": "model",
+    "day": "CAST(CAST(at AS BIGINT) / 86400 AS TEXT)",
 }
-"""What `usage_report` groups by: the store's keys, as `parley usage` and the admin page show."""
+"""What `usage_report` groups by: the store's keys, as `parley usage` and the admin page show
+(and the UTC day, as days since 1970, for the admin page's chart)."""
 
 
 def usage_report(query: UsageQuery) -> tuple[str, list[object]]:
