@@ -103,6 +103,7 @@ class AdminPage:
             _figure("turns in flight", str(self._in_flight()), "in-flight"),
             _figure("refused by a limit", _counter_total(self._metrics.rate_limited), "refusals"),
             _figure("model errors", _counter_total(self._metrics.backend_errors), "errors"),
+            _figure("moderated", _counter_total(self._metrics.moderated), "moderated"),
             "</div>",
             "<h2>Cost per day (UTC)</h2>",
             _bar_chart(

@@ -165,6 +165,8 @@ class Settings(BaseSettings):
     space_daily_usd: float | None = Field(None, gt=0)
     space_monthly_usd: float | None = Field(None, gt=0)
     admin_token: SecretStr | None = _secret("admin_token")
+    moderation: Literal["off", "input", "output", "both"] = "off"
+    moderation_model: str = "omni-moderation-latest"
     """Turns on /admin on the ops server (usage, cost, refusals; never message content)."""
 
     # OpenAI and compatible servers

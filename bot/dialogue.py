@@ -14,6 +14,7 @@ from bot.limits import LimitPolicy, Limits
 from bot.llm.base import Backend, GenerationOptions
 from bot.logs import bind_turn
 from bot.metrics import Metrics
+from bot.moderation import REFUSED, UNCHECKED, ModerationUnavailable, Moderator, checked_answer
 from bot.prices import PriceTable
 from bot.replies import (
     INTERRUPTED_MARK,
@@ -56,6 +57,8 @@ class DialoguePolicy:
     context_window: int | None = None
     max_attachment_chars: int = 200_000
     access: dict[str, AccessPolicy] = field(default_factory=dict)
+    moderation: str = "off"
+    """off, input, output or both: what the moderator checks."""
 
 
 @dataclass(slots=True)
@@ -76,9 +79,11 @@ class DialogueManager:
         limits: LimitPolicy | None = None,
         metrics: Metrics | None = None,
         prices: PriceTable | None = None,
+        moderator: Moderator | None = None,
     ) -> None:
         self._policy = policy
         self._prices = prices or PriceTable({}, maintained=False)
+        self._moderator = moderator
         self._store = store
         self._backend = backend
         self._limits = Limits(limits or LimitPolicy(), store)
@@ -241,6 +246,8 @@ class DialogueManager:
         self.metrics.saw(str(key))
         model = self._policy.model
         current = self._counted(self._user_message(incoming), model)
+        if self._moderates("input") and await self._refused_input(incoming, current, sink):
+            return
         # History sized for the default model, the system prompt not yet known: build() trims.
         overrides, history = await self._store.load_turn(key, self._room(model, current))
         if overrides.model and overrides.model != model:  # another window and tokenizer
@@ -318,6 +325,25 @@ class DialogueManager:
             cost_micros=self._prices.cost(model, used),
         )
 
+    def _moderates(self, direction: str) -> bool:
+        return self._moderator is not None and self._policy.moderation in (direction, "both")
+
+    async def _refused_input(
+        self, incoming: Incoming, question: ChatMessage, sink: ReplySink
+    ) -> bool:
+        """Whether moderation refused the question (the user is told why, briefly)."""
+        assert self._moderator is not None
+        try:
+            reason = await self._moderator.flagged(question.content)
+        except ModerationUnavailable:
+            await sink.fail(UNCHECKED)
+            return True
+        if reason is None:
+            return False
+        self.metrics.moderated.labels(incoming.key.platform, "input").inc()
+        await sink.fail(REFUSED.format(reason=reason))
+        return True
+
     def _recorder(self, event_id: str, sink: ReplySink) -> Shown | None:
         """Records how far the answer got, where the sink can say where it is shown."""
         if not isinstance(sink, Resumable):
@@ -354,6 +380,13 @@ class DialogueManager:
         self._active[key] = active
         try:
             stream = self._backend.stream(messages, options)
+            if self._moderates("output"):
+                assert self._moderator is not None
+
+                def flagged() -> None:
+                    self.metrics.moderated.labels(key.platform, "output").inc()
+
+                stream = checked_answer(stream, self._moderator, flagged)
             return await relay(stream, sink, active.halt, on_shown)
         finally:
             if self._active.get(key) is active:

@@ -90,6 +90,12 @@ class Metrics:
             ["platform", "model", "kind"],
             registry=self.registry,
         )
+        self.moderated = Counter(
+            "parley_moderated_turns",
+            "Questions refused (input) and answers withheld (output) by moderation",
+            ["platform", "direction"],
+            registry=self.registry,
+        )
         self.build = Gauge(
             "parley_build_info",
             "This Parley's version (always 1)",

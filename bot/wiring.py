@@ -26,6 +26,7 @@ from bot.store.factory import store_for
 
 if TYPE_CHECKING:
     from bot.llm.openai import OpenAIBackend
+    from bot.moderation import OpenAIModerator
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,7 @@ def dialogue_policy(settings: Settings, model: str, *, switchable: bool = True) 
         context_window=settings.context_window,
         max_attachment_chars=settings.max_attachment_bytes,
         access=access_policies(settings),
+        moderation=settings.moderation,
     )
 
 
@@ -152,6 +154,18 @@ def price_table(settings: Settings, kind: str | None) -> PriceTable:
     """The config's prices over the maintained table; a local model costs 0 unless priced."""
     provider = "openai" if settings.openai_base_url is None else None
     return PriceTable(settings.prices, maintained=kind != "local", provider=provider)
+
+
+def moderator_for(settings: Settings) -> OpenAIModerator | None:
+    """The moderation client PARLEY_MODERATION asks for, at OpenAI or OPENAI_BASE_URL."""
+    if settings.moderation == "off":
+        return None
+    from bot.moderation import OpenAIModerator
+
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    return OpenAIModerator(
+        key, settings.openai_base_url, settings.moderation_model, settings.request_timeout
+    )
 
 
 def _check_reply_fits(dialogue: DialogueManager, model: str) -> None:
@@ -180,6 +194,7 @@ async def open_runtime(
             switchable = kind != "local"
         else:
             model = settings.model or "default"
+        moderator = moderator_for(settings)
         breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_cooldown_seconds)
         backend = GuardedBackend(backend, breaker)
         dialogue = DialogueManager(
@@ -188,6 +203,7 @@ async def open_runtime(
             backend,
             limits=limit_policy(settings),
             prices=price_table(settings, kind),
+            moderator=moderator,
         )
         _check_reply_fits(dialogue, model)
         ops = OpsServer(store, backend, dialogue.metrics)
@@ -202,5 +218,7 @@ async def open_runtime(
             await dialogue.shutdown(settings.shutdown_grace_seconds)
             await ops.stop()
             await backend.aclose()
+            if moderator is not None:
+                await moderator.aclose()
     finally:
         await store.close()

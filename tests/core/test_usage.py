@@ -18,6 +18,7 @@ from bot.store.base import UsageQuery
 from bot.types import DIRECT_MESSAGES, ConversationKey, Kind
 from bot.wiring import open_runtime
 from tests.support.events import message
+from tests.support.metrics import sample
 from tests.support.postgres import postgres_schema
 from tests.support.sinks import RecordingSink
 
@@ -142,15 +143,6 @@ async def test_a_direct_message_counts_toward_its_home_space(peer_settings, open
     assert refused.failure.startswith(
         "This team has reached its spending limit for the model this month. It resets in "
     )
-
-
-def sample(page: str, name: str, **labels: str) -> float:
-    """One sample's value, read with prometheus-client's own parser."""
-    for family in text_string_to_metric_families(page):
-        for found in family.samples:
-            if found.name == name and found.labels == labels:
-                return found.value
-    raise AssertionError(f"no sample {name} {labels}")
 
 
 async def test_metrics_count_tokens_cost_and_latency_by_model_and_platform(
