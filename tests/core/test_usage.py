@@ -21,6 +21,7 @@ from tests.support.events import message
 from tests.support.metrics import sample
 from tests.support.postgres import postgres_schema
 from tests.support.sinks import RecordingSink
+from tests.support.usage import parley_usage
 
 CENT_A_TOKEN = {"peer-model": ModelPrice(input=10_000, output=20_000, cached_input=5_000)}
 """USD per million tokens: a cent per prompt token, so every turn costs whole cents and more."""
@@ -40,19 +41,6 @@ async def usage_command(runtime, *, is_admin: bool, user: str = "u1") -> str:
     await runtime.dialogue.handle(incoming, sink)
     assert sink.final is not None
     return sink.final
-
-
-def parley_usage(data_dir, *args: str) -> str:
-    env = {name: value for name, value in os.environ.items() if not name.startswith("PARLEY_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "usage", *args],
-        capture_output=True,
-        text=True,
-        env={**env, "PARLEY_DATA_DIR": str(data_dir)},
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 async def test_a_day_of_turns_agrees_in_the_store_the_command_and_the_cli(

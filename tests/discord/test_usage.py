@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import csv
-import io
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,33 +13,10 @@ from bot.store.base import UsageQuery
 from tests.discord.conftest import World, serving
 from tests.discord.test_door import answer_to, ask
 from tests.support.backends import ScriptedBackend
+from tests.support.usage import parley_usage_csv, recorded
 
 PRICES = {"scripted": ModelPrice(input=3_000, output=15_000)}
 TOKEN = "discord-admin-token"
-
-
-def parley_usage_csv(data_dir: Path, by: str) -> dict[str, float]:
-    """`parley usage --csv` as an operator runs it: label -> dollars."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("PARLEY_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "usage", "--since", "1d", "--by", by, "--csv"],
-        capture_output=True,
-        text=True,
-        env={**env, "PARLEY_DATA_DIR": str(data_dir)},
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    return {row[by]: float(row["cost_usd"]) for row in csv.DictReader(io.StringIO(result.stdout))}
-
-
-async def recorded(store, turns: int) -> list:
-    """Usage by space once `turns` are recorded: a turn is stored just after it is shown."""
-    async with asyncio.timeout(10):
-        while True:
-            spaces = await store.usage_report(UsageQuery(0, "space"))
-            if sum(row.turns for row in spaces) >= turns:
-                return spaces
-            await asyncio.sleep(0.02)
 
 
 async def test_a_day_on_discord_agrees_everywhere(
