@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,7 +44,7 @@ class PriceTable:
         self._overrides = dict(overrides)
         self._maintained = maintained
         self._provider = provider
-        self._unknown: set[str] = set()
+        self._matches: dict[str, tuple[Any, Any] | None] = {}
 
     def cost(self, model: str, usage: Usage) -> int:
         """The turn's cost in micro-dollars; 0 for a model no price is known for (warned once)."""
@@ -59,26 +61,40 @@ class PriceTable:
 
     def _from_table(self, model: str, usage: Usage, cached: int) -> int:
         from genai_prices import Usage as Tokens
-        from genai_prices import calc_price
 
+        found = self._found(model)
+        if found is None:
+            return 0
+        provider, priced = found
         tokens = Tokens(
             input_tokens=usage.input_tokens,
             cache_read_tokens=cached,
             output_tokens=usage.output_tokens,
         )
-        try:
-            price = calc_price(tokens, model, provider_id=self._provider)
-        except LookupError:
-            if model not in self._unknown:
-                self._unknown.add(model)
-                log.warning(
-                    'no price known for model %s: its turns cost 0; set [prices."%s"] in the '
-                    "config file to price it",
-                    model,
-                    model,
-                )
-            return 0
+        price = priced.calc_price(tokens, provider, genai_request_timestamp=datetime.now(UTC))
         return round(price.total_price * MICROS_PER_USD)
+
+    def _found(self, model: str) -> tuple[Any, Any] | None:
+        """The table's provider and model for a name, looked up once (the match is the slow part:
+        about 0.3 ms a turn otherwise)."""
+        if model in self._matches:
+            return self._matches[model]
+        from genai_prices import data_snapshot
+
+        try:
+            match = data_snapshot.get_snapshot().find_provider_model(
+                model, None, self._provider, None
+            )
+        except LookupError:
+            match = None
+            log.warning(
+                'no price known for model %s: its turns cost 0; set [prices."%s"] in the '
+                "config file to price it",
+                model,
+                model,
+            )
+        self._matches[model] = match
+        return match
 
 
 def dollars(micros: int) -> str:
