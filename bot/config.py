@@ -164,6 +164,8 @@ class Settings(BaseSettings):
     user_monthly_usd: float | None = Field(None, gt=0)
     space_daily_usd: float | None = Field(None, gt=0)
     space_monthly_usd: float | None = Field(None, gt=0)
+    budget_fallback_model: str | None = None
+    budget_fallback_at: float = Field(0.8, gt=0, lt=1)
     admin_token: SecretStr | None = _secret("admin_token")
     moderation: Literal["off", "input", "output", "both"] = "off"
     moderation_model: str = "omni-moderation-latest"

@@ -59,6 +59,8 @@ class DialoguePolicy:
     access: dict[str, AccessPolicy] = field(default_factory=dict)
     moderation: str = "off"
     """off, input, output or both: what the moderator checks."""
+    budget_fallback_model: str | None = None
+    """The cheaper model that answers turns near a money budget."""
 
 
 @dataclass(slots=True)
@@ -206,7 +208,7 @@ class DialogueManager:
             if parsed is not None:
                 await self._command(incoming, sink, *parsed)
                 return
-            refusal = await self._limits.admit(incoming)
+            refusal, frugal = await self._limits.admit_turn(incoming)
             if refusal is not None:
                 self.metrics.count_limited(incoming.key.platform, refusal.limit)
                 if refusal.first:  # later refusals in the window stay silent: no flood of posts
@@ -214,7 +216,7 @@ class DialogueManager:
                 return
             self.metrics.in_flight.inc()
             try:
-                await self._turn(incoming, sink)
+                await self._turn(incoming, sink, frugal=frugal)
             finally:
                 self.metrics.in_flight.dec()
 
@@ -238,7 +240,7 @@ class DialogueManager:
         )
         await (sink.finish(reply.text) if reply.ok else sink.fail(reply.text))
 
-    async def _turn(self, incoming: Incoming, sink: ReplySink) -> None:
+    async def _turn(self, incoming: Incoming, sink: ReplySink, *, frugal: bool = False) -> None:
         if not incoming.text.strip() and not incoming.attachments:
             await sink.fail("Ask me something: the message was empty.")
             return
@@ -250,8 +252,10 @@ class DialogueManager:
             return
         # History sized for the default model, the system prompt not yet known: build() trims.
         overrides, history = await self._store.load_turn(key, self._room(model, current))
-        if overrides.model and overrides.model != model:  # another window and tokenizer
-            model = overrides.model
+        # Near a money budget the cheaper model answers, whatever this conversation chose.
+        chosen = (frugal and self._policy.budget_fallback_model) or overrides.model
+        if chosen and chosen != model:  # another window and tokenizer
+            model = chosen
             current = self._counted(current, model)
             history = await self._store.load(key, self._room(model, current))
         system = self._counted(

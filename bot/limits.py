@@ -32,6 +32,8 @@ class LimitPolicy:
     user_monthly_usd: float | None = None
     space_daily_usd: float | None = None
     space_monthly_usd: float | None = None
+    frugal_at: float = 0.8
+    """The share of a money budget past which a turn is near it (see `admit_turn`)."""
 
     @property
     def active(self) -> bool:
@@ -92,8 +94,14 @@ class Limits:
     async def admit(self, incoming: Incoming) -> Refusal | None:
         """None when the turn may go ahead (and it is counted); else why not, and whether this
         is the first refusal of that limit's window for this user (only that one is told)."""
+        refusal, _ = await self.admit_turn(incoming)
+        return refusal
+
+    async def admit_turn(self, incoming: Incoming) -> tuple[Refusal | None, bool]:
+        """`admit`, and whether an admitted turn is near a money budget (past the policy's
+        `frugal_at` share of it), where a cheaper model may answer."""
         if not self._policy.active:
-            return None
+            return None, False
         now = self._clock()
         turns, tokens = self._counters(incoming, now)
         counters = turns + tokens
@@ -101,14 +109,17 @@ class Limits:
         used = await self._store.count_usage([*told, *told.values()]) if counters else {}
         for counter in counters:
             if used.get(counter.scope, 0) >= counter.limit:
-                return await self._refuse(incoming, counter, now, used.get(told[counter.scope]))
-        for counter, spent in await self._money(incoming, now):
+                refusal = await self._refuse(incoming, counter, now, used.get(told[counter.scope]))
+                return refusal, False
+        money = await self._money(incoming, now)
+        for counter, spent in money:
             if spent >= counter.limit:
                 told_count = await self._store.count_usage([_told(incoming, counter)])
-                return await self._refuse(incoming, counter, now, sum(told_count.values()))
+                return await self._refuse(incoming, counter, now, sum(told_count.values())), False
         if turns:
             await self._store.add_usage({counter.scope: 1 for counter in turns})
-        return None
+        share = self._policy.frugal_at
+        return None, any(spent >= counter.limit * share for counter, spent in money)
 
     async def _refuse(
         self, incoming: Incoming, counter: _Counter, now: float, told: int | None

@@ -134,6 +134,7 @@ def dialogue_policy(settings: Settings, model: str, *, switchable: bool = True) 
         max_attachment_chars=settings.max_attachment_bytes,
         access=access_policies(settings),
         moderation=settings.moderation,
+        budget_fallback_model=_fallback_model(settings, switchable),
     )
 
 
@@ -147,7 +148,21 @@ def limit_policy(settings: Settings) -> LimitPolicy:
         user_monthly_usd=settings.user_monthly_usd,
         space_daily_usd=settings.space_daily_usd,
         space_monthly_usd=settings.space_monthly_usd,
+        frugal_at=settings.budget_fallback_at,
     )
+
+
+def _fallback_model(settings: Settings, switchable: bool) -> str | None:
+    """PARLEY_BUDGET_FALLBACK_MODEL, which must be a model the conversations may choose."""
+    fallback = settings.budget_fallback_model
+    if fallback is None:
+        return None
+    if not switchable or fallback not in settings.models_allowed:
+        raise ConfigError(
+            f"PARLEY_BUDGET_FALLBACK_MODEL={fallback} is not in PARLEY_MODELS_ALLOWED: add it "
+            "there (a local model cannot switch), or unset it"
+        )
+    return fallback
 
 
 def price_table(settings: Settings, kind: str | None) -> PriceTable:

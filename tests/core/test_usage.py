@@ -10,9 +10,10 @@ import subprocess
 import sys
 from dataclasses import replace
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.config import SecretUrl
+from bot.config import ConfigError, SecretUrl
 from bot.prices import ModelPrice, dollars
 from bot.store.base import UsageQuery
 from bot.types import DIRECT_MESSAGES, ConversationKey, Kind
@@ -152,3 +153,29 @@ async def test_metrics_count_tokens_cost_and_latency_by_model_and_platform(
     assert sample(page, "parley_model_turn_seconds_count", **labels) == 1
     (build,) = [f for f in text_string_to_metric_families(page) if f.name == "parley_build_info"]
     assert build.samples[0].value == 1 and build.samples[0].labels["version"]
+
+
+async def test_near_a_money_budget_the_cheaper_model_answers(peer_settings, openai_peer):
+    settings = peer_settings.model_copy(
+        update={
+            "prices": CENT_A_TOKEN,
+            "models_allowed": ["cheap-model"],
+            "budget_fallback_model": "cheap-model",
+            "budget_fallback_at": 0.01,
+            "user_daily_usd": 10.0,  # the first turn spends more than 1% of it
+        }
+    )
+    async with open_runtime(settings) as runtime:
+        first = await ask(runtime, "an expensive first question")
+        second = await ask(runtime, "and a second one")
+        by_model = await runtime.store.usage_report(UsageQuery(0, "model"))
+    assert first.final and second.final
+    assert [request["model"] for request in openai_peer.requests] == ["peer-model", "cheap-model"]
+    assert {row.label: row.turns for row in by_model} == {"peer-model": 1, "cheap-model": 1}
+
+
+async def test_a_fallback_model_that_is_not_allowed_is_one_line(peer_settings):
+    settings = peer_settings.model_copy(update={"budget_fallback_model": "elsewhere"})
+    with pytest.raises(ConfigError, match="PARLEY_BUDGET_FALLBACK_MODEL=elsewhere is not in"):
+        async with open_runtime(settings):
+            pass
