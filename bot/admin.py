@@ -116,6 +116,7 @@ class AdminPage:
             _table("By channel", "channel", report["channel"]),
             _table("By model", "model", report["model"]),
             _table(f"Top {TOP_USERS} users by cost", "user", report["user"][:TOP_USERS]),
+            _moderation_table(await self._store.moderation_counts(int(start // DAY))),
             "<p>Counts of refusals and errors are this process's since it started. Filter with "
             "<code>?since=24h</code>, <code>30d</code> or a date.</p>",
         ]
@@ -148,6 +149,18 @@ def _table(title: str, by: str, rows: Sequence[UsageRow]) -> str:
         for row in rows
     )
     return f'<h2>{escape(title)}</h2><table id="by-{by}"><tr>{head}</tr>{body}</table>'
+
+
+def _moderation_table(counts: dict[tuple[str, str], int]) -> str:
+    """Questions refused and answers withheld per space: counts, never what was flagged."""
+    places = sorted({place for place, _ in counts})
+    body = "".join(
+        f"<tr><td>{escape(place)}</td><td>{counts.get((place, 'input'), 0):,}</td>"
+        f"<td>{counts.get((place, 'output'), 0):,}</td></tr>"
+        for place in places
+    )
+    head = "<tr><th>space</th><th>questions refused</th><th>answers withheld</th></tr>"
+    return f'<h2>Moderation</h2><table id="moderation">{head}{body}</table>'
 
 
 def _bar_chart(ident: str, bars: Sequence[tuple[str, UsageRow]]) -> str:

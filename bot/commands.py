@@ -149,9 +149,23 @@ async def _usage(context: CommandContext) -> Reply:
     if context.is_admin and space is not None:
         place = UsageQuery(0, "space", platform, space=space)
         lines.append(f"This place: {await _windows(context.store, place)}")
+        lines.extend(await _moderation_line(context.store, f"{platform}:{space}"))
     mine = UsageQuery(0, "user", platform, user=incoming.author.id)
     lines.append(f"You: {await _windows(context.store, mine)}")
     return Reply("\n".join(lines) + "\n(UTC day and calendar month)")
+
+
+async def _moderation_line(store: Store, place: str) -> list[str]:
+    """This month's moderation counts here, for admins; nothing when there were none."""
+    _, month, _ = day_and_month(time.time())
+    counts = await store.moderation_counts(int(month // 86_400))
+    refused, withheld = counts.get((place, "input"), 0), counts.get((place, "output"), 0)
+    if not refused and not withheld:
+        return []
+    return [
+        f"Moderation this month: {_counted(refused, 'question')} refused, "
+        f"{_counted(withheld, 'answer')} withheld."
+    ]
 
 
 async def _windows(store: Store, query: UsageQuery) -> str:

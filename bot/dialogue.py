@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from bot import commands, context
 from bot.access import AccessPolicy
@@ -276,7 +277,7 @@ class DialogueManager:
             await self._finish_orphan(earlier, keep_question=False)
         recorder = self._recorder(event_id, sink)
         try:
-            result = await self._stream(key, messages, options, sink, recorder)
+            result = await self._stream(incoming, messages, options, sink, recorder)
         except Exception:
             await self._store.end_turn(event_id)
             raise
@@ -344,9 +345,16 @@ class DialogueManager:
             return True
         if reason is None:
             return False
-        self.metrics.moderated.labels(incoming.key.platform, "input").inc()
+        await self._count_moderated(incoming, "input")
         await sink.fail(REFUSED.format(reason=reason))
         return True
+
+    async def _count_moderated(self, incoming: Incoming, direction: str) -> None:
+        """Count a moderation verdict for its place, in metrics and in the store (no content)."""
+        key = incoming.key
+        self.metrics.moderated.labels(key.platform, direction).inc()
+        day = int(time.time() // 86_400)
+        await self._store.count_moderated(key.platform, incoming.space or key.space, direction, day)
 
     def _recorder(self, event_id: str, sink: ReplySink) -> Shown | None:
         """Records how far the answer got, where the sink can say where it is shown."""
@@ -372,12 +380,13 @@ class DialogueManager:
 
     async def _stream(
         self,
-        key: ConversationKey,
+        incoming: Incoming,
         messages: Sequence[ChatMessage],
         options: GenerationOptions,
         sink: ReplySink,
         on_shown: Shown | None,
     ) -> RelayResult:
+        key = incoming.key
         current_task = asyncio.current_task()
         assert current_task is not None
         active = _ActiveTurn(current_task, Halt())
@@ -386,10 +395,7 @@ class DialogueManager:
             stream = self._backend.stream(messages, options)
             if self._moderates("output"):
                 assert self._moderator is not None
-
-                def flagged() -> None:
-                    self.metrics.moderated.labels(key.platform, "output").inc()
-
+                flagged = partial(self._count_moderated, incoming, "output")
                 stream = checked_answer(stream, self._moderator, flagged)
             return await relay(stream, sink, active.halt, on_shown)
         finally:

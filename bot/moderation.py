@@ -9,7 +9,7 @@ answering /v1/moderations at OPENAI_BASE_URL works.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
 from bot.types import Delta
@@ -66,7 +66,7 @@ class OpenAIModerator:
 
 
 async def checked_answer(
-    stream: AsyncIterator[Delta], moderator: Moderator, on_flagged: Callable[[], None]
+    stream: AsyncIterator[Delta], moderator: Moderator, on_flagged: Callable[[], Awaitable[None]]
 ) -> AsyncIterator[Delta]:
     """The answer held back until it is whole and has passed moderation, else a notice.
 
@@ -85,7 +85,7 @@ async def checked_answer(
             yield delta
         return
     if reason:
-        on_flagged()
+        await on_flagged()
     usage = next((delta.usage for delta in reversed(deltas) if delta.usage), None)
     finish = next((d.finish_reason for d in reversed(deltas) if d.finish_reason), "stop")
     yield Delta(notice, finish_reason=finish, usage=usage)

@@ -208,6 +208,15 @@ class Store(Protocol):
         """Micro-dollars spent: the user today and this month, the space today and this month."""
         ...
 
+    async def count_moderated(self, platform: str, space: str, direction: str, day: int) -> None:
+        """Count one question refused (`input`) or answer withheld (`output`) on this UTC day
+        (days since 1970)."""
+        ...
+
+    async def moderation_counts(self, since_day: int) -> dict[tuple[str, str], int]:
+        """(platform:space, direction) -> how many were moderated since that UTC day."""
+        ...
+
     def export(
         self, filter: ExportFilter
     ) -> AsyncIterator[tuple[ConversationKey, list[ChatMessage]]]:

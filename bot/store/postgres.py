@@ -129,6 +129,8 @@ _RECOUNT_WINDOW = sql.numbered(sql.RECOUNT_WINDOW)
 _RECOUNT_TOTALS = sql.numbered(sql.RECOUNT_TOTALS)
 _ADD_USAGE = sql.numbered(sql.ADD_USAGE)
 _MONEY_SPENT = sql.numbered(sql.MONEY_SPENT)
+_COUNT_MODERATED = sql.numbered(sql.COUNT_MODERATED)
+_MODERATION_COUNTS = sql.numbered(sql.MODERATION_COUNTS)
 _OWNER_LOCKS = int.from_bytes(b"prly", "big")
 """The first key of the advisory lock (namespace, owner) each process holds while it lives."""
 _OWNER_ALIVE = f"""EXISTS (
@@ -476,6 +478,13 @@ class PostgresStore:
     async def money_spent(self, query: SpentQuery) -> tuple[int, int, int, int]:
         row = await self.pool.fetchrow(_MONEY_SPENT, *sql.money_spent_params(query))
         return tuple(row)  # type: ignore[return-value]
+
+    async def count_moderated(self, platform: str, space: str, direction: str, day: int) -> None:
+        await self.pool.execute(_COUNT_MODERATED, platform, space, direction, day)
+
+    async def moderation_counts(self, since_day: int) -> dict[tuple[str, str], int]:
+        rows = await self.pool.fetch(_MODERATION_COUNTS, since_day)
+        return {(row[0], row[1]): row[2] for row in rows}
 
     async def _delete_messages(self, where: str, value: object) -> int:
         """Delete matching messages and recompute the window of the conversations they left."""

@@ -384,7 +384,8 @@ def chat_message(row: Sequence[Any]) -> ChatMessage:
 
 
 def turn_usage_table(real: str) -> tuple[str, ...]:
-    """One row per answered turn: who, where, which model, tokens and cost (never content)."""
+    """One row per answered turn: who, where, which model, tokens and cost (never content); and
+    moderation counts per place and day."""
     return (
         f"""CREATE TABLE turn_usage (
             at {real} NOT NULL,
@@ -402,6 +403,15 @@ def turn_usage_table(real: str) -> tuple[str, ...]:
         # Covering the money-budget sums: each reads a range of its index, never the table.
         "CREATE INDEX turn_usage_user ON turn_usage (platform, user_id, at, cost_micros)",
         "CREATE INDEX turn_usage_space ON turn_usage (platform, space, at, cost_micros)",
+        # Moderation verdicts per place and UTC day: counts only, never what was flagged.
+        """CREATE TABLE moderated (
+            platform TEXT NOT NULL,
+            space TEXT NOT NULL,
+            direction TEXT NOT NULL,
+            day BIGINT NOT NULL,
+            count BIGINT NOT NULL,
+            PRIMARY KEY (platform, space, direction, day)
+        )""",
     )
 
 
@@ -480,6 +490,14 @@ def money_spent_params(query: SpentQuery) -> tuple[object, ...]:
         *space,
         query.month_start,
     )
+
+
+COUNT_MODERATED = """
+INSERT INTO moderated (platform, space, direction, day, count) VALUES (?, ?, ?, ?, 1)
+ON CONFLICT (platform, space, direction, day) DO UPDATE SET count = moderated.count + 1"""
+MODERATION_COUNTS = """
+SELECT platform || ':' || space, direction, CAST(SUM(count) AS BIGINT) FROM moderated
+WHERE day >= ? GROUP BY platform, space, direction ORDER BY platform, space, direction"""
 
 
 def usage_rows(rows: Sequence[Sequence[Any]]) -> list[UsageRow]:

@@ -309,6 +309,14 @@ class SqliteStore:
         rows = await self._read(sql.MONEY_SPENT, sql.money_spent_params(query))
         return tuple(rows[0])  # type: ignore[return-value]
 
+    async def count_moderated(self, platform: str, space: str, direction: str, day: int) -> None:
+        params = (platform, space, direction, day)
+        await self._writer.call(partial(_execute, sql.COUNT_MODERATED, params))
+
+    async def moderation_counts(self, since_day: int) -> dict[tuple[str, str], int]:
+        rows = await self._read(sql.MODERATION_COUNTS, (since_day,))
+        return {(place, direction): count for place, direction, count in rows}
+
     def export(
         self, filter: ExportFilter
     ) -> AsyncIterator[tuple[ConversationKey, list[ChatMessage]]]:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.moderation import UNCHECKED
 from bot.store.base import UsageQuery
+from bot.types import Kind
 from bot.wiring import open_runtime
 from tests.support.events import message
 from tests.support.metrics import sample
@@ -28,6 +31,12 @@ async def test_flagged_input_is_refused_before_the_model_sees_it(peer_settings, 
         passed = await ask(runtime, "a kind question")
         stored = await runtime.store.load(message("").key, 10_000)
         count = moderated(runtime, "input")
+        per_place = await runtime.store.moderation_counts(0)
+        admin = RecordingSink()
+        command = replace(message("", is_admin=True), kind=Kind.COMMAND, command="usage")
+        await runtime.dialogue.handle(command, admin)
+    assert per_place == {("test:space", "input"): 1}
+    assert "Moderation this month: 1 question refused, 0 answers withheld." in admin.final
     assert refused.failure == "I can't answer that: moderation flagged the message (violence)."
     assert passed.final and "a kind question" in passed.final
     assert len(openai_peer.requests) == 1, "the flagged question never reached the model"
@@ -43,6 +52,8 @@ async def test_flagged_output_is_withheld_and_never_shown(peer_settings, openai_
         stored = await runtime.store.load(message("").key, 10_000)
         (usage,) = await runtime.store.usage_report(UsageQuery(0))
         count = moderated(runtime, "output")
+        per_place = await runtime.store.moderation_counts(0)
+    assert per_place == {("test:space", "output"): 1}
     assert withheld.final.startswith("I wrote an answer, but moderation flagged it (violence)")
     assert not any("FLAGME" in text for text in withheld.updates), "never glimpsed"
     assert fine.final and "repeat hello" in fine.final

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import aiohttp
@@ -49,6 +50,7 @@ async def test_the_page_needs_the_token_and_shows_the_stores_figures(admin_setti
         aiohttp.ClientSession(cookie_jar=jar) as session,
     ):
         await turns(runtime)
+        await runtime.store.count_moderated("test", "space", "input", int(time.time() // 86_400))
         total = sum(r.cost_micros for r in await runtime.store.usage_report(UsageQuery(0)))
         await runtime.ops.start("127.0.0.1", 0)
         page = f"http://127.0.0.1:{runtime.ops.port}/admin"
@@ -71,6 +73,7 @@ async def test_the_page_needs_the_token_and_shows_the_stores_figures(admin_setti
     assert "HttpOnly" in cookie and TOKEN not in cookie
     assert f"<b>{dollars(total)}</b>" in shown and total > 0
     assert "test:u1" in shown and "test:u2" in shown and "peer-model" in shown
+    assert '<table id="moderation">' in shown and "<td>test:space</td><td>1</td><td>0</td>" in shown
     assert "xyzzy" not in shown and "hello" not in shown  # never message content
 
 

@@ -497,3 +497,16 @@ async def test_a_usage_record_keeps_its_time_and_money_spent_counts_by_window(
     assert no_space == (0, 500, 0, 0)
     elsewhere = await store.money_spent(SpentQuery("slack", "alice", "guild", 0, 0))
     assert elsewhere == (0, 0, 0, 0)
+
+
+async def test_moderation_is_counted_per_place_and_day(store: Store) -> None:
+    for direction in ("input", "input", "output"):
+        await store.count_moderated("discord", "guild", direction, 20_000)
+    await store.count_moderated("discord", "guild", "input", 19_999)
+    await store.count_moderated("slack", "team", "output", 20_001)
+    assert await store.moderation_counts(20_000) == {
+        ("discord:guild", "input"): 2,
+        ("discord:guild", "output"): 1,
+        ("slack:team", "output"): 1,
+    }
+    assert (await store.moderation_counts(0))[("discord:guild", "input")] == 3
