@@ -1,4 +1,4 @@
-"""`parley`: console | discord | slack | serve | export | doctor; heavy imports wait for use."""
+"""`parley`: console | discord | slack | serve | export | usage | doctor; heavy imports wait."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="parley",
         description="A large language model in Discord, Slack and your terminal.",
     )
-    parser.add_argument("--version", action="version", version=f"parley {_version()}")
+    parser.add_argument("--version", action="version", version=f"parley {parley_version()}")
     parser.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
     # The same option after the subcommand; SUPPRESS keeps it from overwriting the one before.
     config = argparse.ArgumentParser(add_help=False)
@@ -50,12 +50,17 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--until", help="only messages before this date (YYYY-MM-DD)")
     export.add_argument("--output", "-o", default="-", help="a file, or - for stdout (default)")
     export.set_defaults(handler=_export)
+    usage = command("usage", "tokens and cost per space, channel, user or model, from the store")
+    usage.add_argument("--since", default="7d", help="7d, 12h, 30m, 2w or YYYY-MM-DD (default 7d)")
+    usage.add_argument("--by", choices=("space", "channel", "user", "model"), default="space")
+    usage.add_argument("--csv", action="store_true", help="CSV on stdout instead of a table")
+    usage.set_defaults(handler=_usage)
     doctor = command("doctor", "check the configuration, tokens, model and store")
     doctor.set_defaults(handler=_doctor)
     return parser
 
 
-def _version() -> str:
+def parley_version() -> str:
     try:
         return version(DISTRIBUTION)
     except PackageNotFoundError:  # running from a checkout that was never installed
@@ -89,6 +94,12 @@ def _export(args: argparse.Namespace) -> int:
     from bot.export import run_export
 
     return run_export(args)
+
+
+def _usage(args: argparse.Namespace) -> int:
+    from bot.usage import run_usage
+
+    return run_usage(args)
 
 
 def _doctor(args: argparse.Namespace) -> int:

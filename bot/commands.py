@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.access import DIRECT_MESSAGES
-from bot.store.base import Store
+from bot.limits import day_and_month
+from bot.prices import dollars
+from bot.store.base import Store, UsageQuery
 from bot.types import ConversationKey, Incoming
 
 StopTurn = Callable[[ConversationKey, str | None], bool]
@@ -32,6 +35,7 @@ SPECS = {
         CommandSpec("model", "model [name|default]", "show or choose the model", True),
         CommandSpec("forget", "forget", "delete everything you said to Parley", serialized=False),
         CommandSpec("stats", "stats", "turns and tokens of this conversation", serialized=False),
+        CommandSpec("usage", "usage", "your tokens and cost (admins: this place's)", False),
     )
 }
 COMMAND_PREFIXES = ("/", "!")
@@ -140,6 +144,48 @@ async def _stats(context: CommandContext) -> Reply:
     )
 
 
+async def _usage(context: CommandContext) -> Reply:
+    incoming = context.incoming
+    platform, space = incoming.key.platform, incoming.space
+    lines = []
+    if context.is_admin and space is not None:
+        place = UsageQuery(0, "space", platform, space=space)
+        lines.append(f"This place: {await _windows(context.store, place)}")
+        lines.extend(await _moderation_line(context.store, f"{platform}:{space}"))
+    mine = UsageQuery(0, "user", platform, user=incoming.author.id)
+    lines.append(f"You: {await _windows(context.store, mine)}")
+    return Reply("\n".join(lines) + "\n(UTC day and calendar month)")
+
+
+async def _moderation_line(store: Store, place: str) -> list[str]:
+    """This month's moderation counts here, for admins; nothing when there were none."""
+    _, month, _ = day_and_month(time.time())
+    counts = await store.moderation_counts(int(month // 86_400))
+    refused, withheld = counts.get((place, "input"), 0), counts.get((place, "output"), 0)
+    if not refused and not withheld:
+        return []
+    return [
+        f"Moderation this month: {_counted(refused, 'question')} refused, "
+        f"{_counted(withheld, 'answer')} withheld."
+    ]
+
+
+async def _windows(store: Store, query: UsageQuery) -> str:
+    """Today's and this month's totals of the query's turns, on one line."""
+    today, month, _ = day_and_month(time.time())
+    parts = []
+    for name, since in (("today", today), ("this month", month)):
+        rows = await store.usage_report(replace(query, since=since))
+        turns = sum(row.turns for row in rows)
+        tokens_in = sum(row.input_tokens for row in rows)
+        tokens_out = sum(row.output_tokens for row in rows)
+        cost = dollars(sum(row.cost_micros for row in rows))
+        parts.append(
+            f"{name} {_counted(turns, 'turn')}, {tokens_in} tokens in, {tokens_out} out, {cost}"
+        )
+    return "; ".join(parts)
+
+
 def _counted(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
@@ -152,4 +198,5 @@ _HANDLERS: dict[str, Callable[[CommandContext], Awaitable[Reply]]] = {
     "model": _model,
     "forget": _forget,
     "stats": _stats,
+    "usage": _usage,
 }

@@ -30,12 +30,15 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from bot.prices import ModelPrice
+
 SECRET_ENV_NAMES = {
     "openai_api_key": "OPENAI_API_KEY",
     "discord_token": "DISCORD_TOKEN",
     "slack_bot_token": "SLACK_BOT_TOKEN",
     "slack_signing_secret": "SLACK_SIGNING_SECRET",
     "slack_app_token": "SLACK_APP_TOKEN",
+    "admin_token": "PARLEY_ADMIN_TOKEN",
 }
 PLAIN_ENV_NAMES = {"openai_base_url": "OPENAI_BASE_URL"}
 CONFIG_ENV_NAME = "PARLEY_CONFIG"
@@ -155,6 +158,19 @@ class Settings(BaseSettings):
     space_daily_tokens: int | None = Field(None, ge=1)
     breaker_failures: int = Field(5, ge=1)
     breaker_cooldown_seconds: float = Field(30.0, gt=0)
+
+    # Usage and cost: prices per model (USD per million tokens), money budgets per UTC day/month
+    prices: dict[str, ModelPrice] = Field(default_factory=dict)
+    user_daily_usd: float | None = Field(None, gt=0)
+    user_monthly_usd: float | None = Field(None, gt=0)
+    space_daily_usd: float | None = Field(None, gt=0)
+    space_monthly_usd: float | None = Field(None, gt=0)
+    budget_fallback_model: str | None = None
+    budget_fallback_at: float = Field(0.8, gt=0, lt=1)
+    admin_token: SecretStr | None = _secret("admin_token")
+    moderation: Literal["off", "input", "output", "both"] = "off"
+    moderation_model: str = "omni-moderation-latest"
+    """Turns on /admin on the ops server (usage, cost, refusals; never message content)."""
 
     # OpenAI and compatible servers
     openai_api_key: SecretStr | None = _secret("openai_api_key")

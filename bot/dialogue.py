@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from bot import commands, context
 from bot.access import AccessPolicy
@@ -14,6 +15,8 @@ from bot.limits import LimitPolicy, Limits
 from bot.llm.base import Backend, GenerationOptions
 from bot.logs import bind_turn
 from bot.metrics import Metrics
+from bot.moderation import REFUSED, UNCHECKED, ModerationUnavailable, Moderator, checked_answer
+from bot.prices import PriceTable
 from bot.replies import (
     INTERRUPTED_MARK,
     Halt,
@@ -25,8 +28,8 @@ from bot.replies import (
     marked,
     relay,
 )
-from bot.store.base import Store, TurnEnd, TurnRecord
-from bot.types import Attachment, ChatMessage, ConversationKey, Incoming, Role
+from bot.store.base import Store, TurnEnd, TurnRecord, TurnUsage
+from bot.types import Attachment, ChatMessage, ConversationKey, Incoming, Role, Usage
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,10 @@ class DialoguePolicy:
     max_attachment_chars: int = 200_000
     max_queued_turns: int = 2000
     access: dict[str, AccessPolicy] = field(default_factory=dict)
+    moderation: str = "off"
+    """off, input, output or both: what the moderator checks."""
+    budget_fallback_model: str | None = None
+    """The cheaper model that answers turns near a money budget."""
 
 
 @dataclass(slots=True)
@@ -78,8 +85,12 @@ class DialogueManager:
         *,
         limits: LimitPolicy | None = None,
         metrics: Metrics | None = None,
+        prices: PriceTable | None = None,
+        moderator: Moderator | None = None,
     ) -> None:
         self._policy = policy
+        self._prices = prices or PriceTable({}, maintained=False)
+        self._moderator = moderator
         self._store = store
         self._backend = backend
         self._limits = Limits(limits or LimitPolicy(), store)
@@ -216,7 +227,7 @@ class DialogueManager:
             if parsed is not None:
                 await self._command(incoming, sink, *parsed)
                 return
-            refusal = await self._limits.admit(incoming)
+            refusal, frugal = await self._limits.admit_turn(incoming)
             if refusal is not None:
                 self.metrics.count_limited(incoming.key.platform, refusal.limit)
                 if refusal.first:  # later refusals in the window stay silent: no flood of posts
@@ -224,7 +235,7 @@ class DialogueManager:
                 return
             self.metrics.in_flight.inc()
             try:
-                await self._turn(incoming, sink)
+                await self._turn(incoming, sink, frugal=frugal)
             finally:
                 self.metrics.in_flight.dec()
 
@@ -248,7 +259,7 @@ class DialogueManager:
         )
         await (sink.finish(reply.text) if reply.ok else sink.fail(reply.text))
 
-    async def _turn(self, incoming: Incoming, sink: ReplySink) -> None:
+    async def _turn(self, incoming: Incoming, sink: ReplySink, *, frugal: bool = False) -> None:
         if not incoming.text.strip() and not incoming.attachments:
             await sink.fail("Ask me something: the message was empty.")
             return
@@ -256,10 +267,14 @@ class DialogueManager:
         self.metrics.saw(str(key))
         model = self._policy.model
         current = self._counted(self._user_message(incoming), model)
+        if self._moderates("input") and await self._refused_input(incoming, current, sink):
+            return
         # History sized for the default model, the system prompt not yet known: build() trims.
         overrides, history = await self._store.load_turn(key, self._room(model, current))
-        if overrides.model and overrides.model != model:  # another window and tokenizer
-            model = overrides.model
+        # Near a money budget the cheaper model answers, whatever this conversation chose.
+        chosen = (frugal and self._policy.budget_fallback_model) or overrides.model
+        if chosen and chosen != model:  # another window and tokenizer
+            model = chosen
             current = self._counted(current, model)
             history = await self._store.load(key, self._room(model, current))
         system = self._counted(
@@ -284,7 +299,7 @@ class DialogueManager:
         except Exception:
             await self._store.end_turn(event_id)
             raise
-        self._measure(platform, arrived, result)
+        self._measure(platform, model, arrived, result)
         if not result.delivered:
             # Not shown, so not an answer: keep the question, let a redelivery be answered.
             await self._store.append(key, [*prior, current], ends=TurnEnd(event_id, True))
@@ -301,14 +316,63 @@ class DialogueManager:
             tokens=result.usage.output_tokens if result.usage else 0,
         )
         answer = answer if answer.tokens else self._counted(answer, model)
+        reported = result.usage
+        used = Usage(
+            reported.input_tokens if reported else sum(m.tokens for m in messages),
+            answer.tokens,
+            reported.cached_input_tokens if reported else 0,
+        )
+        record = self._priced(incoming, model, used)
         await self._store.append(
             key,
             [*prior, current, answer],
             output_tokens=answer.tokens,
             ends=TurnEnd(event_id, interrupted=result.outcome is Outcome.INTERRUPTED),
+            usage=record,
         )
-        spent = result.usage.input_tokens if result.usage else sum(m.tokens for m in messages)
-        await self._limits.spent(incoming, spent + answer.tokens)
+        self.metrics.priced(record)
+        await self._limits.spent(incoming, used.input_tokens + answer.tokens)
+
+    def _priced(self, incoming: Incoming, model: str, used: Usage) -> TurnUsage:
+        """The turn's usage record: tokens as the backend reported them, priced."""
+        key = incoming.key
+        return TurnUsage(
+            model=model,
+            platform=key.platform,
+            space=incoming.space or key.space,
+            channel=key.channel,
+            user=incoming.author.id,
+            input_tokens=used.input_tokens,
+            output_tokens=used.output_tokens,
+            cached_tokens=used.cached_input_tokens,
+            cost_micros=self._prices.cost(model, used),
+        )
+
+    def _moderates(self, direction: str) -> bool:
+        return self._moderator is not None and self._policy.moderation in (direction, "both")
+
+    async def _refused_input(
+        self, incoming: Incoming, question: ChatMessage, sink: ReplySink
+    ) -> bool:
+        """Whether moderation refused the question (the user is told why, briefly)."""
+        assert self._moderator is not None
+        try:
+            reason = await self._moderator.flagged(question.content)
+        except ModerationUnavailable:
+            await sink.fail(UNCHECKED)
+            return True
+        if reason is None:
+            return False
+        await self._count_moderated(incoming, "input")
+        await sink.fail(REFUSED.format(reason=reason))
+        return True
+
+    async def _count_moderated(self, incoming: Incoming, direction: str) -> None:
+        """Count a moderation verdict for its place, in metrics and in the store (no content)."""
+        key = incoming.key
+        self.metrics.moderated.labels(key.platform, direction).inc()
+        day = int(time.time() // 86_400)
+        await self._store.count_moderated(key.platform, incoming.space or key.space, direction, day)
 
     def _recorder(self, event_id: str, sink: ReplySink) -> Shown | None:
         """Records how far the answer got, where the sink can say where it is shown."""
@@ -320,7 +384,7 @@ class DialogueManager:
 
         return shown
 
-    def _measure(self, platform: str, arrived: float, result: RelayResult) -> None:
+    def _measure(self, platform: str, model: str, arrived: float, result: RelayResult) -> None:
         first = result.first_text_at
         self.metrics.answered(
             platform,
@@ -329,6 +393,7 @@ class DialogueManager:
             first - arrived if first is not None else None,
             str(result.error.kind) if result.error is not None else None,
             result.usage,
+            model,
         )
 
     async def _stream(
@@ -346,6 +411,10 @@ class DialogueManager:
         turns.append(active)
         try:
             stream = self._backend.stream(messages, options)
+            if self._moderates("output"):
+                assert self._moderator is not None
+                flagged = partial(self._count_moderated, incoming, "output")
+                stream = checked_answer(stream, self._moderator, flagged)
             return await relay(stream, sink, active.halt, on_shown)
         finally:
             turns.remove(active)

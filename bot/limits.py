@@ -1,7 +1,9 @@
-"""Rate limits and daily token budgets, counted in the store so every replica sees the same totals.
+"""Rate limits and daily token and money budgets, read from the store so every replica sees the
+same totals.
 
-Windows are fixed (this minute, this UTC day); a check and its count are two steps, so replicas
-racing at the edge can overshoot a limit by a turn or two, never by more.
+Windows are fixed (this minute, this UTC day, this UTC calendar month); a check and its count are
+two steps, so replicas racing at the edge can overshoot a limit by a turn or two, never by more.
+Money is summed from the per-turn usage records (micro-dollars), so no counter can drift from them.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from bot.store.base import Store
+from bot.prices import MICROS_PER_USD
+from bot.store.base import SpentQuery, Store
 from bot.types import Incoming
 
 MINUTE = 60
@@ -24,18 +28,37 @@ class LimitPolicy:
     conversation_turns_per_minute: int | None = None
     user_daily_tokens: int | None = None
     space_daily_tokens: int | None = None
+    user_daily_usd: float | None = None
+    user_monthly_usd: float | None = None
+    space_daily_usd: float | None = None
+    space_monthly_usd: float | None = None
+    frugal_at: float = 0.8
+    """The share of a money budget past which a turn is near it (see `admit_turn`)."""
 
     @property
     def active(self) -> bool:
-        return any(
-            limit is not None
-            for limit in (
-                self.user_turns_per_minute,
-                self.conversation_turns_per_minute,
-                self.user_daily_tokens,
-                self.space_daily_tokens,
-            )
+        return self.counted or self.priced
+
+    @property
+    def counted(self) -> bool:
+        """Whether any turn or token limit is set."""
+        return _any_set(
+            self.user_turns_per_minute,
+            self.conversation_turns_per_minute,
+            self.user_daily_tokens,
+            self.space_daily_tokens,
         )
+
+    @property
+    def priced(self) -> bool:
+        """Whether any money budget is set."""
+        return _any_set(
+            self.user_daily_usd, self.user_monthly_usd, self.space_daily_usd, self.space_monthly_usd
+        )
+
+
+def _any_set(*limits: float | None) -> bool:
+    return any(limit is not None for limit in limits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +76,8 @@ class Refusal:
 class _Counter:
     scope: str
     limit: int
-    window: int
+    ends: float
+    """When its window ends (Unix time): the refusal says how long until then."""
     refusal: str
 
 
@@ -70,24 +94,87 @@ class Limits:
     async def admit(self, incoming: Incoming) -> Refusal | None:
         """None when the turn may go ahead (and it is counted); else why not, and whether this
         is the first refusal of that limit's window for this user (only that one is told)."""
+        refusal, _ = await self.admit_turn(incoming)
+        return refusal
+
+    async def admit_turn(self, incoming: Incoming) -> tuple[Refusal | None, bool]:
+        """`admit`, and whether an admitted turn is near a money budget (past the policy's
+        `frugal_at` share of it), where a cheaper model may answer."""
         if not self._policy.active:
-            return None
+            return None, False
         now = self._clock()
         turns, tokens = self._counters(incoming, now)
         counters = turns + tokens
         told = {counter.scope: _told(incoming, counter) for counter in counters}
-        used = await self._store.count_usage([*told, *told.values()])
+        used = await self._store.count_usage([*told, *told.values()]) if counters else {}
         for counter in counters:
             if used.get(counter.scope, 0) >= counter.limit:
-                first = not used.get(told[counter.scope])
-                if first:
-                    await self._store.add_usage({told[counter.scope]: 1})
-                wait = _until_window_ends(now, counter.window)
-                message = f"{counter.refusal} Try again in {wait}."
-                return Refusal(counter.scope.split(":")[1], message, first)
+                refusal = await self._refuse(incoming, counter, now, used.get(told[counter.scope]))
+                return refusal, False
+        money = await self._money(incoming, now)
+        for counter, spent in money:
+            if spent >= counter.limit:
+                told_count = await self._store.count_usage([_told(incoming, counter)])
+                return await self._refuse(incoming, counter, now, sum(told_count.values())), False
         if turns:
             await self._store.add_usage({counter.scope: 1 for counter in turns})
-        return None
+        share = self._policy.frugal_at
+        return None, any(spent >= counter.limit * share for counter, spent in money)
+
+    async def _refuse(
+        self, incoming: Incoming, counter: _Counter, now: float, told: int | None
+    ) -> Refusal:
+        first = not told
+        if first:
+            await self._store.add_usage({_told(incoming, counter): 1})
+        # A money budget resets with its day or month; a rate limit or token share passes.
+        again = "It resets in" if counter.scope.startswith("usd") else "Try again in"
+        message = f"{counter.refusal} {again} {_until(counter.ends - now)}."
+        return Refusal(counter.scope.split(":")[1], message, first)
+
+    async def _money(self, incoming: Incoming, now: float) -> list[tuple[_Counter, int]]:
+        """The money budgets set, each with what was spent in its window (micro-dollars)."""
+        policy = self._policy
+        if not policy.priced:
+            return []
+        day_start, month_start, month_ends = day_and_month(now)
+        day, key, space = int(now // DAY), incoming.key, incoming.space
+        spent = await self._store.money_spent(
+            SpentQuery(key.platform, incoming.author.id, space, day_start, month_start)
+        )
+        user = f"{key.platform}:{incoming.author.id}"
+        place = f"{key.platform}:{space}"
+        budgets = [
+            (policy.user_daily_usd, f"usd-day:user:{user}:{day}", day_start + DAY, _YOURS, "today"),
+            (
+                policy.user_monthly_usd,
+                f"usd-month:user:{user}:{month_start:.0f}",
+                month_ends,
+                _YOURS,
+                "this month",
+            ),
+            (
+                policy.space_daily_usd,
+                f"usd-day:space:{place}:{day}",
+                day_start + DAY,
+                _TEAMS,
+                "today",
+            ),
+            (
+                policy.space_monthly_usd,
+                f"usd-month:space:{place}:{month_start:.0f}",
+                month_ends,
+                _TEAMS,
+                "this month",
+            ),
+        ]
+        found = []
+        for (limit, scope, ends, whose, when), amount in zip(budgets, spent, strict=True):
+            if limit is None or (whose is _TEAMS and space is None):
+                continue
+            counter = _Counter(scope, round(limit * MICROS_PER_USD), ends, f"{whose} {when}.")
+            found.append((counter, amount))
+        return found
 
     async def spent(self, incoming: Incoming, tokens: int) -> None:
         """Count a finished turn's tokens against the daily budgets."""
@@ -100,6 +187,7 @@ class Limits:
     def _counters(self, incoming: Incoming, now: float) -> tuple[list[_Counter], list[_Counter]]:
         policy, key = self._policy, incoming.key
         minute, day = int(now // MINUTE), int(now // DAY)
+        minute_ends, day_ends = (minute + 1) * MINUTE, (day + 1) * DAY
         user = f"{key.platform}:{incoming.author.id}"
         turns, tokens = [], []
         if policy.user_turns_per_minute:
@@ -107,7 +195,7 @@ class Limits:
                 _Counter(
                     f"turns:user:{user}:{minute}",
                     policy.user_turns_per_minute,
-                    MINUTE,
+                    minute_ends,
                     "You're sending messages faster than I can take them.",
                 )
             )
@@ -116,7 +204,7 @@ class Limits:
                 _Counter(
                     f"turns:conversation:{key}:{minute}",
                     policy.conversation_turns_per_minute,
-                    MINUTE,
+                    minute_ends,
                     "This conversation is very busy right now.",
                 )
             )
@@ -125,7 +213,7 @@ class Limits:
                 _Counter(
                     f"tokens:user:{user}:{day}",
                     policy.user_daily_tokens,
-                    DAY,
+                    day_ends,
                     "You've used your share of the model for today.",
                 )
             )
@@ -134,7 +222,7 @@ class Limits:
                 _Counter(
                     f"tokens:space:{key.platform}:{incoming.space}:{day}",
                     policy.space_daily_tokens,
-                    DAY,
+                    day_ends,
                     "This team has used its share of the model for today.",
                 )
             )
@@ -147,11 +235,25 @@ def _told(incoming: Incoming, counter: _Counter) -> str:
     return f"told:{incoming.key.platform}:{incoming.author.id}:{counter.scope}"
 
 
-def _until_window_ends(now: float, window: int) -> str:
-    seconds = math.ceil(window - now % window)
+_YOURS = "You've reached your spending limit for the model"
+_TEAMS = "This team has reached its spending limit for the model"
+
+
+def day_and_month(now: float) -> tuple[float, float, float]:
+    """The UTC day's start, the UTC month's start and the next month's start (Unix times)."""
+    today = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    month = today.replace(day=1)
+    following = month.replace(year=month.year + month.month // 12, month=month.month % 12 + 1)
+    return today.timestamp(), month.timestamp(), following.timestamp()
+
+
+def _until(remaining: float) -> str:
+    seconds = max(1, math.ceil(remaining))
     if seconds < 90:
         return f"{seconds} s"
     if seconds < 3600:
         return f"{math.ceil(seconds / 60)} min"
-    hours, minutes = divmod(math.ceil(seconds / 60), 60)
-    return f"{hours} h {minutes} min"
+    if seconds < 2 * DAY:
+        hours, minutes = divmod(math.ceil(seconds / 60), 60)
+        return f"{hours} h {minutes} min"
+    return f"{math.ceil(seconds / DAY)} days"

@@ -8,6 +8,9 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from bot.cli import parley_version
+from bot.prices import MICROS_PER_USD
+from bot.store.base import TurnUsage
 from bot.types import Usage
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 60, 120)
@@ -61,6 +64,45 @@ class Metrics:
             f"Conversations with a turn in the last {ACTIVE_WINDOW_SECONDS // 60} minutes",
             registry=self.registry,
         )
+        # By model and platform: what each model costs, how fast and how reliably it answers.
+        self.model_tokens = Counter(
+            "parley_model_tokens",
+            "Model tokens by platform and model: in (prompt), cached (of in) and out",
+            ["platform", "model", "direction"],
+            registry=self.registry,
+        )
+        self.cost = Counter(
+            "parley_cost_usd",
+            "What answered turns cost in US dollars, by platform and model",
+            ["platform", "model"],
+            registry=self.registry,
+        )
+        self.model_latency = Histogram(
+            "parley_model_turn_seconds",
+            "From the event to the finished answer, by platform and model",
+            ["platform", "model"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.model_errors = Counter(
+            "parley_model_errors",
+            "Failed model calls by platform, model and kind",
+            ["platform", "model", "kind"],
+            registry=self.registry,
+        )
+        self.moderated = Counter(
+            "parley_moderated_turns",
+            "Questions refused (input) and answers withheld (output) by moderation",
+            ["platform", "direction"],
+            registry=self.registry,
+        )
+        self.build = Gauge(
+            "parley_build_info",
+            "This Parley's version (always 1)",
+            ["version"],
+            registry=self.registry,
+        )
+        self.build.labels(parley_version()).set(1)
         self._last_seen: dict[str, float] = {}
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.active.set_function(self._count_active)
@@ -88,17 +130,28 @@ class Metrics:
         first_text_seconds: float | None,
         error_kind: str | None,
         usage: Usage | None,
+        model: str = "",
     ) -> None:
         """Record one answered (or failed, or stopped) turn."""
         self.count_turn(platform, outcome)
         self._child(self.latency, platform).observe(seconds)
+        self._child(self.model_latency, platform, model).observe(seconds)
         if first_text_seconds is not None:
             self._child(self.first_token, platform).observe(first_text_seconds)
         if error_kind is not None:
             self._child(self.backend_errors, error_kind).inc()
+            self._child(self.model_errors, platform, model, error_kind).inc()
         if usage is not None:
             self._child(self.tokens, "in").inc(usage.input_tokens)
             self._child(self.tokens, "out").inc(usage.output_tokens)
+
+    def priced(self, usage: TurnUsage) -> None:
+        """Count a recorded turn's tokens and cost under its platform and model."""
+        labels = (usage.platform, usage.model)
+        self._child(self.model_tokens, *labels, "in").inc(usage.input_tokens)
+        self._child(self.model_tokens, *labels, "cached").inc(usage.cached_tokens)
+        self._child(self.model_tokens, *labels, "out").inc(usage.output_tokens)
+        self._child(self.cost, *labels).inc(usage.cost_micros / MICROS_PER_USD)
 
     def saw(self, conversation: str) -> None:
         """A turn in this conversation now. Kept oldest first (a dict keeps insertion order), so

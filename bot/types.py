@@ -116,7 +116,10 @@ class ChatMessage:
 @dataclass(frozen=True, slots=True)
 class Usage:
     input_tokens: int
+    """Every prompt token, cached ones included."""
     output_tokens: int
+    cached_input_tokens: int = 0
+    """Prompt tokens the server read from its cache (priced lower), where it reports them."""
 
 
 @dataclass(frozen=True, slots=True)

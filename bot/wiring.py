@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.access import access_policies
+from bot.admin import AdminPage
 from bot.config import ConfigError, Settings
 from bot.dialogue import DialogueManager, DialoguePolicy
 from bot.extras import is_installed, require
@@ -19,11 +20,13 @@ from bot.llm.breaker import CircuitBreaker, GuardedBackend
 from bot.llm.local_load import LOCAL_INSTALL, LOCAL_MODULES
 from bot.maintenance import keep_tidy
 from bot.ops import OpsServer
+from bot.prices import PriceTable
 from bot.store.base import Store
 from bot.store.factory import store_for
 
 if TYPE_CHECKING:
     from bot.llm.openai import OpenAIBackend
+    from bot.moderation import OpenAIModerator
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +134,8 @@ def dialogue_policy(settings: Settings, model: str, *, switchable: bool = True) 
         max_attachment_chars=settings.max_attachment_bytes,
         max_queued_turns=settings.max_queued_turns,
         access=access_policies(settings),
+        moderation=settings.moderation,
+        budget_fallback_model=_fallback_model(settings, switchable),
     )
 
 
@@ -140,6 +145,42 @@ def limit_policy(settings: Settings) -> LimitPolicy:
         conversation_turns_per_minute=settings.conversation_turns_per_minute,
         user_daily_tokens=settings.user_daily_tokens,
         space_daily_tokens=settings.space_daily_tokens,
+        user_daily_usd=settings.user_daily_usd,
+        user_monthly_usd=settings.user_monthly_usd,
+        space_daily_usd=settings.space_daily_usd,
+        space_monthly_usd=settings.space_monthly_usd,
+        frugal_at=settings.budget_fallback_at,
+    )
+
+
+def _fallback_model(settings: Settings, switchable: bool) -> str | None:
+    """PARLEY_BUDGET_FALLBACK_MODEL, which must be a model the conversations may choose."""
+    fallback = settings.budget_fallback_model
+    if fallback is None:
+        return None
+    if not switchable or fallback not in settings.models_allowed:
+        raise ConfigError(
+            f"PARLEY_BUDGET_FALLBACK_MODEL={fallback} is not in PARLEY_MODELS_ALLOWED: add it "
+            "there (a local model cannot switch), or unset it"
+        )
+    return fallback
+
+
+def price_table(settings: Settings, kind: str | None) -> PriceTable:
+    """The config's prices over the maintained table; a local model costs 0 unless priced."""
+    provider = "openai" if settings.openai_base_url is None else None
+    return PriceTable(settings.prices, maintained=kind != "local", provider=provider)
+
+
+def moderator_for(settings: Settings) -> OpenAIModerator | None:
+    """The moderation client PARLEY_MODERATION asks for, at OpenAI or OPENAI_BASE_URL."""
+    if settings.moderation == "off":
+        return None
+    from bot.moderation import OpenAIModerator
+
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    return OpenAIModerator(
+        key, settings.openai_base_url, settings.moderation_model, settings.request_timeout
     )
 
 
@@ -162,12 +203,14 @@ async def open_runtime(
     await store.open()
     try:
         switchable = True  # a local backend holds one model in memory: nothing to switch to
+        kind = None
         if backend is None:
             kind = choose_backend_kind(settings)
             backend, model = await build_backend(settings, kind)
             switchable = kind != "local"
         else:
             model = settings.model or "default"
+        moderator = moderator_for(settings)
         breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_cooldown_seconds)
         backend = GuardedBackend(backend, breaker)
         dialogue = DialogueManager(
@@ -175,9 +218,14 @@ async def open_runtime(
             store,
             backend,
             limits=limit_policy(settings),
+            prices=price_table(settings, kind),
+            moderator=moderator,
         )
         _check_reply_fits(dialogue, model)
         ops = OpsServer(store, backend, dialogue.metrics)
+        token = settings.admin_token.get_secret_value() if settings.admin_token else ""
+        if token:  # an empty token would open the page to anyone
+            AdminPage(token, store, dialogue.metrics, lambda: dialogue.in_flight).mount(ops.mount)
         housekeeping = asyncio.create_task(keep_tidy(store, settings.retention_days))
         try:
             yield Runtime(settings, store, backend, dialogue, model, ops)
@@ -186,5 +234,7 @@ async def open_runtime(
             await dialogue.shutdown(settings.shutdown_grace_seconds)
             await ops.stop()
             await backend.aclose()
+            if moderator is not None:
+                await moderator.aclose()
     finally:
         await store.close()

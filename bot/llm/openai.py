@@ -142,7 +142,9 @@ class OpenAIBackend:
 def _usage(chunk: Any) -> Usage | None:
     if chunk.usage is None:
         return None
-    return Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0)
+    details = chunk.usage.prompt_tokens_details
+    cached = (details.cached_tokens or 0) if details is not None else 0
+    return Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0, cached)
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:

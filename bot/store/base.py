@@ -43,6 +43,55 @@ class TurnEnd:
     interrupted: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class TurnUsage:
+    """What one answered turn used and cost, recorded with its answer (never its content)."""
+
+    model: str
+    platform: str
+    space: str
+    """The server or workspace (a DM's home when known, else the DM space)."""
+    channel: str
+    user: str
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    cost_micros: int
+    """US dollars times 1,000,000."""
+
+
+@dataclass(frozen=True, slots=True)
+class UsageQuery:
+    """Which recorded turns `usage_report` sums, grouped by space, channel, user or model."""
+
+    since: float
+    by: str = "space"
+    platform: str | None = None
+    space: str | None = None
+    user: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    label: str
+    turns: int
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    cost_micros: int
+
+
+@dataclass(frozen=True, slots=True)
+class SpentQuery:
+    """A user's and a space's spending since the UTC day and month began (money budgets)."""
+
+    platform: str
+    user: str
+    space: str | None
+    day_start: float
+    month_start: float
+
+
 class Store(Protocol):
     async def open(self) -> None:
         """Connect and bring the schema up to date (safe when several processes start at once)."""
@@ -92,8 +141,10 @@ class Store(Protocol):
         *,
         output_tokens: int = 0,
         ends: TurnEnd | None = None,
+        usage: TurnUsage | None = None,
     ) -> None:
-        """Store one turn atomically: all of `messages` or none, and the end of its turn record."""
+        """Store one turn atomically: all of `messages` or none, the end of its turn record, and
+        what it used and cost."""
         ...
 
     async def begin_turn(self, record: TurnRecord) -> TurnRecord | None:
@@ -159,6 +210,23 @@ class Store(Protocol):
 
     async def add_usage(self, amounts: Mapping[str, int]) -> None:
         """Add to usage counters, creating them (`expire` deletes those left untouched)."""
+        ...
+
+    async def usage_report(self, query: UsageQuery) -> list[UsageRow]:
+        """Recorded turns summed per group, costliest first."""
+        ...
+
+    async def money_spent(self, query: SpentQuery) -> tuple[int, int, int, int]:
+        """Micro-dollars spent: the user today and this month, the space today and this month."""
+        ...
+
+    async def count_moderated(self, platform: str, space: str, direction: str, day: int) -> None:
+        """Count one question refused (`input`) or answer withheld (`output`) on this UTC day
+        (days since 1970)."""
+        ...
+
+    async def moderation_counts(self, since_day: int) -> dict[tuple[str, str], int]:
+        """(platform:space, direction) -> how many were moderated since that UTC day."""
         ...
 
     def export(

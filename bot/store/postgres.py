@@ -24,7 +24,16 @@ import asyncpg
 
 from bot.config import mask_url
 from bot.store import sql
-from bot.store.base import UNSET, ExportFilter, TurnEnd, TurnRecord
+from bot.store.base import (
+    UNSET,
+    ExportFilter,
+    SpentQuery,
+    TurnEnd,
+    TurnRecord,
+    TurnUsage,
+    UsageQuery,
+    UsageRow,
+)
 from bot.store.errors import StoreError
 from bot.store.locks import KeyedLock
 from bot.store.sql import TurnTotals, chat_message, message_rows
@@ -86,6 +95,7 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
     ("events_remember_their_conversation", sql.EVENTS_CONVERSATION),
     ("turns_in_flight", sql.turns_table("DOUBLE PRECISION")),
     ("message_aliases", sql.aliases_table("DOUBLE PRECISION")),
+    ("turn_usage", sql.turn_usage_table("DOUBLE PRECISION")),
 ]
 """Named schema migrations, applied in order; never edit one that has shipped, append a new one."""
 
@@ -103,15 +113,16 @@ FROM conversation AS c,
             $20::bigint[], $21::float8[])
          AS m(role, content, name, author_id, images, tokens, offset_in_turn, created_at)
 """
-_APPEND = f"WITH {_APPEND_TURN}"
-"""A whole turn in one statement (one round trip): the upsert locks the conversation row, so
-appends from other replicas queue and each places its messages after the committed total."""
+"""A whole turn in one statement (one round trip), after the CTEs that end its record and record
+its usage: the upsert locks the conversation row, so appends from other replicas queue and each
+places its messages after the committed total."""
+_APPEND_PARAMETERS = 21
 _TURN_ENDS = {
     False: "ended AS (DELETE FROM turns WHERE event_id = $22)",
     True: "ended AS (UPDATE turns SET state = 'interrupted', receipt = NULL, updated_at = $12 "
     "WHERE event_id = $22)",
 }
-"""How `_APPEND` ends its turn record in the same statement, by whether it was interrupted."""
+"""How `append` ends its turn record in the same statement, by whether it was interrupted."""
 _LOAD = sql.numbered(sql.LOAD)
 _SETTINGS = sql.numbered(sql.SETTINGS)
 _KNOWS = sql.numbered(sql.KNOWS)
@@ -119,6 +130,9 @@ _RESET = sql.numbered(sql.RESET)
 _RECOUNT_WINDOW = sql.numbered(sql.RECOUNT_WINDOW)
 _RECOUNT_TOTALS = sql.numbered(sql.RECOUNT_TOTALS)
 _ADD_USAGE = sql.numbered(sql.ADD_USAGE)
+_MONEY_SPENT = sql.numbered(sql.MONEY_SPENT)
+_COUNT_MODERATED = sql.numbered(sql.COUNT_MODERATED)
+_MODERATION_COUNTS = sql.numbered(sql.MODERATION_COUNTS)
 _OWNER_LOCKS = int.from_bytes(b"prly", "big")
 """The first key of the advisory lock (namespace, owner) each process holds while it lives."""
 _OWNER_ALIVE = f"""EXISTS (
@@ -367,21 +381,30 @@ class PostgresStore:
         *,
         output_tokens: int = 0,
         ends: TurnEnd | None = None,
+        usage: TurnUsage | None = None,
     ) -> None:
+        now = time.time()
         if not messages:
+            if usage is not None:
+                await self.pool.execute(sql.numbered(sql.RECORD_USAGE), *sql.usage_row(usage, now))
             if ends is not None:
                 await self._end(ends)
             return
         totals = TurnTotals.of(messages, output_tokens)
         rows = message_rows(0, messages, 0)  # window offsets within the turn, from 0
         columns = list(zip(*rows, strict=True))
-        statement, extra = _APPEND, []
+        ctes: list[str] = []
+        extra: list[object] = []
         if ends is not None:
-            statement = f"WITH {_TURN_ENDS[ends.interrupted]}, {_APPEND_TURN}"
-            extra = [ends.event_id]
+            ctes.append(_TURN_ENDS[ends.interrupted])
+            extra.append(ends.event_id)
+        if usage is not None:
+            start = _APPEND_PARAMETERS + len(extra) + 1
+            ctes.append(f"recorded AS ({sql.numbered(sql.RECORD_USAGE, start)})")
+            extra.extend(sql.usage_row(usage, now))
         await self.pool.execute(
-            statement,
-            *sql.append_row(key, totals, time.time()),
+            f"WITH {', '.join([*ctes, _APPEND_TURN])}",
+            *sql.append_row(key, totals, now),
             totals.weight,
             *(list(column) for column in columns[1:]),
             *extra,
@@ -462,6 +485,21 @@ class PostgresStore:
             # In scope order, so concurrent replicas take the row locks in one order.
             rows = [(scope, amounts[scope], now) for scope in sorted(amounts)]
             await self.pool.executemany(_ADD_USAGE, rows)
+
+    async def usage_report(self, query: UsageQuery) -> list[UsageRow]:
+        statement, params = sql.usage_report(query)
+        return sql.usage_rows(await self.pool.fetch(sql.numbered(statement), *params))
+
+    async def money_spent(self, query: SpentQuery) -> tuple[int, int, int, int]:
+        row = await self.pool.fetchrow(_MONEY_SPENT, *sql.money_spent_params(query))
+        return tuple(row)  # type: ignore[return-value]
+
+    async def count_moderated(self, platform: str, space: str, direction: str, day: int) -> None:
+        await self.pool.execute(_COUNT_MODERATED, platform, space, direction, day)
+
+    async def moderation_counts(self, since_day: int) -> dict[tuple[str, str], int]:
+        rows = await self.pool.fetch(_MODERATION_COUNTS, since_day)
+        return {(row[0], row[1]): row[2] for row in rows}
 
     async def _delete_messages(self, where: str, value: object) -> int:
         """Delete matching messages and recompute the window of the conversations they left."""

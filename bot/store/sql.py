@@ -7,7 +7,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.store.base import UNSET, ExportFilter, TurnRecord
+from bot.store.base import (
+    UNSET,
+    ExportFilter,
+    SpentQuery,
+    TurnRecord,
+    TurnUsage,
+    UsageQuery,
+    UsageRow,
+)
 from bot.types import ChatMessage, ConversationKey, ConversationSettings, Role
 
 BUSY_TIMEOUT_SECONDS = 5.0
@@ -221,10 +229,11 @@ def count_usage(scopes: int) -> str:
     return f"SELECT scope, amount FROM usage WHERE scope IN ({', '.join('?' * scopes)})"
 
 
-def numbered(sql: str) -> str:
-    """The same statement with PostgreSQL's $1, $2, ... placeholders (our SQL has no ? literals)."""
+def numbered(sql: str, start: int = 1) -> str:
+    """The same statement with PostgreSQL's $1, $2, ... placeholders (our SQL has no ? literals);
+    `start` numbers a statement that follows others' parameters."""
     parts = sql.split("?")
-    return "".join(f"{part}${index}" for index, part in enumerate(parts[:-1], start=1)) + parts[-1]
+    return "".join(f"{part}${index}" for index, part in enumerate(parts[:-1], start)) + parts[-1]
 
 
 def settings_changes(**columns: object) -> dict[str, object]:
@@ -390,3 +399,127 @@ def chat_message(row: Sequence[Any]) -> ChatMessage:
         created_at=created_at,
         images=tuple(json.loads(images)) if images else (),
     )
+
+
+# -- usage and cost per turn ------------------------------------------------------------------
+
+
+def turn_usage_table(real: str) -> tuple[str, ...]:
+    """One row per answered turn: who, where, which model, tokens and cost (never content); and
+    moderation counts per place and day."""
+    return (
+        f"""CREATE TABLE turn_usage (
+            at {real} NOT NULL,
+            model TEXT NOT NULL,
+            platform TEXT NOT NULL,
+            space TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            input_tokens BIGINT NOT NULL,
+            output_tokens BIGINT NOT NULL,
+            cached_tokens BIGINT NOT NULL,
+            cost_micros BIGINT NOT NULL
+        )""",
+        "CREATE INDEX turn_usage_at ON turn_usage (at)",
+        # Covering the money-budget sums: each reads a range of its index, never the table.
+        "CREATE INDEX turn_usage_user ON turn_usage (platform, user_id, at, cost_micros)",
+        "CREATE INDEX turn_usage_space ON turn_usage (platform, space, at, cost_micros)",
+        # Moderation verdicts per place and UTC day: counts only, never what was flagged.
+        """CREATE TABLE moderated (
+            platform TEXT NOT NULL,
+            space TEXT NOT NULL,
+            direction TEXT NOT NULL,
+            day BIGINT NOT NULL,
+            count BIGINT NOT NULL,
+            PRIMARY KEY (platform, space, direction, day)
+        )""",
+    )
+
+
+RECORD_USAGE = """
+INSERT INTO turn_usage (at, model, platform, space, channel, user_id, input_tokens, output_tokens,
+                        cached_tokens, cost_micros)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+
+
+def usage_row(usage: TurnUsage, now: float) -> tuple[object, ...]:
+    """The values of RECORD_USAGE."""
+    return (
+        now,
+        usage.model,
+        usage.platform,
+        usage.space,
+        usage.channel,
+        usage.user,
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.cached_tokens,
+        usage.cost_micros,
+    )
+
+
+USAGE_LABELS = {
+    "space": "platform || ':' || space",
+    "channel": "platform || ':' || space || ':' || channel",
+    "user": "platform || ':' || user_id",
+    "model": "model",
+    "day": "CAST(CAST(at AS BIGINT) / 86400 AS TEXT)",
+}
+"""What `usage_report` groups by: the store's keys, as `parley usage` and the admin page show
+(and the UTC day, as days since 1970, for the admin page's chart)."""
+
+
+def usage_report(query: UsageQuery) -> tuple[str, list[object]]:
+    """The statement summing turn_usage per group, and its parameters."""
+    where, params = ["at >= ?"], [query.since]
+    for column, value in (
+        ("platform", query.platform),
+        ("space", query.space),
+        ("user_id", query.user),
+    ):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    label = USAGE_LABELS[query.by]
+    statement = (
+        f"SELECT {label} AS label, COUNT(*), CAST(SUM(input_tokens) AS BIGINT), "
+        "CAST(SUM(output_tokens) AS BIGINT), CAST(SUM(cached_tokens) AS BIGINT), "
+        f"CAST(SUM(cost_micros) AS BIGINT) FROM turn_usage WHERE {' AND '.join(where)} "
+        "GROUP BY label ORDER BY SUM(cost_micros) DESC, label"
+    )
+    return statement, params
+
+
+_SPENT = "SELECT CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) FROM turn_usage WHERE "
+MONEY_SPENT = f"""
+SELECT ({_SPENT} platform = ? AND user_id = ? AND at >= ?),
+       ({_SPENT} platform = ? AND user_id = ? AND at >= ?),
+       ({_SPENT} platform = ? AND space = ? AND at >= ?),
+       ({_SPENT} platform = ? AND space = ? AND at >= ?)"""
+"""A user's and a space's spending since the day and the month began, in one read."""
+
+
+def money_spent_params(query: SpentQuery) -> tuple[object, ...]:
+    user, space = (query.platform, query.user), (query.platform, query.space)
+    return (
+        *user,
+        query.day_start,
+        *user,
+        query.month_start,
+        *space,
+        query.day_start,
+        *space,
+        query.month_start,
+    )
+
+
+COUNT_MODERATED = """
+INSERT INTO moderated (platform, space, direction, day, count) VALUES (?, ?, ?, ?, 1)
+ON CONFLICT (platform, space, direction, day) DO UPDATE SET count = moderated.count + 1"""
+MODERATION_COUNTS = """
+SELECT platform || ':' || space, direction, CAST(SUM(count) AS BIGINT) FROM moderated
+WHERE day >= ? GROUP BY platform, space, direction ORDER BY platform, space, direction"""
+
+
+def usage_rows(rows: Sequence[Sequence[Any]]) -> list[UsageRow]:
+    return [UsageRow(*row) for row in rows]

@@ -25,7 +25,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.store import sql
-from bot.store.base import UNSET, ExportFilter, TurnEnd, TurnRecord
+from bot.store.base import (
+    UNSET,
+    ExportFilter,
+    SpentQuery,
+    TurnEnd,
+    TurnRecord,
+    TurnUsage,
+    UsageQuery,
+    UsageRow,
+)
 from bot.store.errors import StoreError
 from bot.store.locks import KeyedLock
 from bot.store.sql import BUSY_TIMEOUT_SECONDS, TurnTotals, chat_message, message_rows
@@ -89,6 +98,7 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
     ("events_remember_their_conversation", sql.EVENTS_CONVERSATION),
     ("turns_in_flight", sql.turns_table("REAL")),
     ("message_aliases", sql.aliases_table("REAL")),
+    ("turn_usage", sql.turn_usage_table("REAL")),
 ]
 """Named schema migrations, applied in order; never edit one that has shipped, append a new one."""
 
@@ -295,6 +305,21 @@ class SqliteStore:
         )
         return ConversationStats(*rows[0]) if rows else ConversationStats()
 
+    async def usage_report(self, query: UsageQuery) -> list[UsageRow]:
+        return sql.usage_rows(await self._read(*sql.usage_report(query)))
+
+    async def money_spent(self, query: SpentQuery) -> tuple[int, int, int, int]:
+        rows = await self._read(sql.MONEY_SPENT, sql.money_spent_params(query))
+        return tuple(rows[0])  # type: ignore[return-value]
+
+    async def count_moderated(self, platform: str, space: str, direction: str, day: int) -> None:
+        params = (platform, space, direction, day)
+        await self._writer.call(partial(_execute, sql.COUNT_MODERATED, params))
+
+    async def moderation_counts(self, since_day: int) -> dict[tuple[str, str], int]:
+        rows = await self._read(sql.MODERATION_COUNTS, (since_day,))
+        return {(place, direction): count for place, direction, count in rows}
+
     def export(
         self, filter: ExportFilter
     ) -> AsyncIterator[tuple[ConversationKey, list[ChatMessage]]]:
@@ -317,10 +342,11 @@ class SqliteStore:
         *,
         output_tokens: int = 0,
         ends: TurnEnd | None = None,
+        usage: TurnUsage | None = None,
     ) -> None:
-        if messages or ends:
+        if messages or ends or usage:
             await self._writer.call(
-                partial(_append, key, list(messages), output_tokens, ends, time.time())
+                partial(_append, key, list(messages), output_tokens, ends, usage, time.time())
             )
 
     async def begin_turn(self, record: TurnRecord) -> TurnRecord | None:
@@ -550,9 +576,12 @@ def _append(
     messages: list[ChatMessage],
     output_tokens: int,
     ends: TurnEnd | None,
+    usage: TurnUsage | None,
     now: float,
     conn: sqlite3.Connection,
 ) -> None:
+    if usage is not None:
+        conn.execute(sql.RECORD_USAGE, sql.usage_row(usage, now))
     if messages:
         totals = TurnTotals.of(messages, output_tokens)
         ((conv_id, tokens_total),) = conn.execute(

@@ -42,6 +42,12 @@ class OpenAIPeer:
     models: tuple[str, ...] = ("peer-model",)
     requests: list[dict[str, Any]] = field(default_factory=list)
     faults: deque[Fault] = field(default_factory=deque)
+    cached_tokens: int = 0
+    flagged_words: dict[str, str] = field(default_factory=lambda: {"FLAGME": "violence"})
+    """Moderation: a text containing a word is flagged for its category."""
+    moderated: list[str] = field(default_factory=list)
+    """Every text /v1/moderations was asked about."""
+    """Prompt tokens every streamed answer reports as read from the cache."""
     model_listings: int = 0
     """How many GET /v1/models requests arrived (readiness probes, model discovery)."""
     _runner: web.AppRunner | None = None
@@ -55,6 +61,7 @@ class OpenAIPeer:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._completions)
         app.router.add_get("/v1/models", self._models)
+        app.router.add_post("/v1/moderations", self._moderations)
         # A hanging request (Fault.hang) must not hold up the peer's own shutdown.
         self._runner, self.port = await serve_on_loopback(app, shutdown_timeout=0.5)
         return self
@@ -62,6 +69,22 @@ class OpenAIPeer:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+    async def _moderations(self, request: web.Request) -> web.Response:
+        """OpenAI's moderation endpoint: one result per input, flagged by `flagged_words`."""
+        body = await request.json()
+        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        results = []
+        for text in texts:
+            self.moderated.append(text)
+            hits = {cat for word, cat in self.flagged_words.items() if word in text}
+            categories = {cat: cat in hits for cat in ("violence", "harassment", "self-harm")}
+            scores = {cat: 0.99 if hit else 0.01 for cat, hit in categories.items()}
+            results.append(
+                {"flagged": bool(hits), "categories": categories, "category_scores": scores}
+            )
+        model = body.get("model", "omni-moderation-latest")
+        return web.json_response({"id": "modr-peer", "model": model, "results": results})
 
     async def _models(self, request: web.Request) -> web.Response:
         self.model_listings += 1
@@ -116,6 +139,7 @@ class OpenAIPeer:
                 "prompt_tokens": sum(len(str(m["content"])) // 4 + 4 for m in body["messages"]),
                 "completion_tokens": len(pieces),
                 "total_tokens": 0,
+                "prompt_tokens_details": {"cached_tokens": self.cached_tokens},
             }
             await _send(response, {**_chunk(body, {}, None), "choices": [], "usage": usage})
         await response.write(b"data: [DONE]\n\n")

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
 from bot.store import postgres, sqlite
-from bot.store.base import UNSET, ExportFilter, Store, TurnEnd, TurnRecord
+from bot.store.base import (
+    UNSET,
+    ExportFilter,
+    SpentQuery,
+    Store,
+    TurnEnd,
+    TurnRecord,
+    TurnUsage,
+    UsageQuery,
+    UsageRow,
+)
 from bot.types import (
     ChatMessage,
     ConversationKey,
@@ -477,3 +488,65 @@ async def test_a_conversation_is_known_from_its_first_claim(store: Store) -> Non
     assert not await store.knows(KEY)
     await append_turns(store, KEY, 1)
     assert await store.knows(KEY)
+
+
+# -- usage and cost per turn ------------------------------------------------------------------
+
+
+def spend(key: ConversationKey, who: str, model: str, cost: int, tokens: int = 100) -> TurnUsage:
+    return TurnUsage(model, key.platform, key.space, key.channel, who, tokens, tokens // 2, 7, cost)
+
+
+async def test_a_turns_usage_is_stored_with_its_answer_and_summed_per_group(store: Store) -> None:
+    await store.begin_turn(turn("evt-u"))
+    await store.append(
+        KEY,
+        [user("q"), answer("a")],
+        ends=TurnEnd("evt-u"),
+        usage=spend(KEY, "alice", "gpt-x", 1_250),
+    )
+    await store.append(KEY, [user("q2", author="bob")], usage=spend(KEY, "bob", "gpt-y", 3_000))
+    await store.append(OTHER, [user("q3")], usage=spend(OTHER, "alice", "gpt-x", 10))
+    by_space = await store.usage_report(UsageQuery(0, "space"))
+    assert by_space == [
+        UsageRow("discord:guild", 2, 200, 100, 14, 4_250),
+        UsageRow("slack:team", 1, 100, 50, 7, 10),
+    ]
+    by_model = await store.usage_report(UsageQuery(0, "model"))
+    assert [(row.label, row.turns, row.cost_micros) for row in by_model] == [
+        ("gpt-y", 1, 3_000),
+        ("gpt-x", 2, 1_260),
+    ]
+    by_channel = await store.usage_report(UsageQuery(0, "channel", platform="slack"))
+    assert [row.label for row in by_channel] == ["slack:team:general"]
+    alice = await store.usage_report(UsageQuery(0, "user", platform="discord", user="alice"))
+    assert [(row.label, row.cost_micros) for row in alice] == [("discord:alice", 1_250)]
+    assert await store.orphaned_turns("discord") == []  # the turn record ended with it
+
+
+async def test_a_usage_record_keeps_its_time_and_money_spent_counts_by_window(
+    store: Store,
+) -> None:
+    await store.append(KEY, [user("q")], usage=spend(KEY, "alice", "m", 500))
+    await store.append(KEY, [user("q")], usage=spend(KEY, "bob", "m", 20))
+    later = await store.usage_report(UsageQuery(time.time() + 60))
+    assert later == []
+    spent = await store.money_spent(SpentQuery("discord", "alice", "guild", 0, 0))
+    assert spent == (500, 500, 520, 520)
+    no_space = await store.money_spent(SpentQuery("discord", "alice", None, time.time() + 60, 0))
+    assert no_space == (0, 500, 0, 0)
+    elsewhere = await store.money_spent(SpentQuery("slack", "alice", "guild", 0, 0))
+    assert elsewhere == (0, 0, 0, 0)
+
+
+async def test_moderation_is_counted_per_place_and_day(store: Store) -> None:
+    for direction in ("input", "input", "output"):
+        await store.count_moderated("discord", "guild", direction, 20_000)
+    await store.count_moderated("discord", "guild", "input", 19_999)
+    await store.count_moderated("slack", "team", "output", 20_001)
+    assert await store.moderation_counts(20_000) == {
+        ("discord:guild", "input"): 2,
+        ("discord:guild", "output"): 1,
+        ("slack:team", "output"): 1,
+    }
+    assert (await store.moderation_counts(0))[("discord:guild", "input")] == 3
