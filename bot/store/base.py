@@ -149,6 +149,14 @@ class Store(Protocol):
         """Add to usage counters, creating them (`expire` deletes those left untouched)."""
         ...
 
+    async def remember_viewing(self, person: str, context: str) -> None:
+        """Keep what this person (a door-qualified id) says they are viewing, replacing the last."""
+        ...
+
+    async def recall_viewing(self, person: str) -> str | None:
+        """What `remember_viewing` last kept for this person; None when nothing."""
+        ...
+
     def export(
         self, filter: ExportFilter
     ) -> AsyncIterator[tuple[ConversationKey, list[ChatMessage]]]:

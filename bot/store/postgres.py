@@ -84,6 +84,7 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("events_remember_their_conversation", sql.EVENTS_CONVERSATION),
     ("turns_in_flight", sql.turns_table("DOUBLE PRECISION")),
+    ("what_people_view", sql.viewing_table("DOUBLE PRECISION")),
 ]
 """Named schema migrations, applied in order; never edit one that has shipped, append a new one."""
 
@@ -447,6 +448,14 @@ class PostgresStore:
             # In scope order, so concurrent replicas take the row locks in one order.
             rows = [(scope, amounts[scope], now) for scope in sorted(amounts)]
             await self.pool.executemany(_ADD_USAGE, rows)
+
+    # -- what people view ---------------------------------------------------------------------
+
+    async def remember_viewing(self, person: str, context: str) -> None:
+        await self.pool.execute(sql.numbered(sql.REMEMBER_VIEWING), person, context, time.time())
+
+    async def recall_viewing(self, person: str) -> str | None:
+        return await self.pool.fetchval(sql.numbered(sql.RECALL_VIEWING), person)
 
     async def _delete_messages(self, where: str, value: object) -> int:
         """Delete matching messages and recompute the window of the conversations they left."""

@@ -112,6 +112,24 @@ def turns_table(real: str) -> tuple[str, ...]:
     )
 
 
+def viewing_table(real: str) -> tuple[str, ...]:
+    """Migration: what each person last said they are looking at (a door's JSON), one row each."""
+    return (
+        f"""CREATE TABLE viewing (
+            person TEXT PRIMARY KEY,
+            context TEXT NOT NULL,
+            updated_at {real} NOT NULL
+        )""",
+    )
+
+
+REMEMBER_VIEWING = """
+INSERT INTO viewing (person, context, updated_at) VALUES (?, ?, ?)
+ON CONFLICT (person) DO UPDATE SET context = excluded.context, updated_at = excluded.updated_at
+"""
+RECALL_VIEWING = "SELECT context FROM viewing WHERE person = ?"
+
+
 TURN_COLUMNS = "event_id, conversation, question, receipt, shown"
 """The columns `turn_record` reads, in its order."""
 

@@ -88,6 +88,7 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("events_remember_their_conversation", sql.EVENTS_CONVERSATION),
     ("turns_in_flight", sql.turns_table("REAL")),
+    ("what_people_view", sql.viewing_table("REAL")),
 ]
 """Named schema migrations, applied in order; never edit one that has shipped, append a new one."""
 
@@ -365,6 +366,16 @@ class SqliteStore:
             now = time.time()
             rows = [(scope, amount, now) for scope, amount in amounts.items()]
             await self._writer.call(partial(_execute_many, sql.ADD_USAGE, rows))
+
+    # -- what people view ---------------------------------------------------------------------
+
+    async def remember_viewing(self, person: str, context: str) -> None:
+        row = (person, context, time.time())
+        await self._writer.call(partial(_execute, sql.REMEMBER_VIEWING, row))
+
+    async def recall_viewing(self, person: str) -> str | None:
+        rows = await self._read(sql.RECALL_VIEWING, (person,))
+        return rows[0][0] if rows else None
 
 
 def _read_batch(conn: sqlite3.Connection, batch: list[_Request]) -> list[object]:

@@ -7,6 +7,8 @@ import asyncio
 import pytest
 
 from bot.store.base import UNSET, ExportFilter, Store, TurnEnd, TurnRecord
+from bot.store.postgres import MIGRATIONS as postgres_migrations
+from bot.store.sqlite import MIGRATIONS as sqlite_migrations
 from bot.types import (
     ChatMessage,
     ConversationKey,
@@ -391,7 +393,10 @@ async def test_instances_opening_at_once_migrate_once(stores: Stores) -> None:
     await asyncio.gather(*(store.open() for store in fresh))
     again = await stores.open()
     await again.ping()
-    assert await stores.scalar("SELECT COUNT(*) FROM schema_migrations") == 3
+    # Both stores number the same migrations.
+    count = len(sqlite_migrations)
+    assert count == len(postgres_migrations)
+    assert await stores.scalar("SELECT COUNT(*) FROM schema_migrations") == count
     assert await stores.scalar("SELECT name FROM schema_migrations WHERE version = 1") == "initial"
     assert await stores.scalar("SELECT name FROM schema_migrations WHERE version = 2") == (
         "events_remember_their_conversation"
@@ -436,3 +441,12 @@ async def test_a_conversation_is_known_from_its_first_claim(store: Store) -> Non
     assert not await store.knows(KEY)
     await append_turns(store, KEY, 1)
     assert await store.knows(KEY)
+
+
+async def test_what_a_person_views_is_kept_one_per_person(store: Store) -> None:
+    assert await store.recall_viewing("U0ALICE") is None
+    await store.remember_viewing("U0ALICE", '{"channel": "C1"}')
+    await store.remember_viewing("U0ALICE", '{"channel": "C2"}')
+    await store.remember_viewing("U0BOB", "{}")
+    assert await store.recall_viewing("U0ALICE") == '{"channel": "C2"}'
+    assert await store.recall_viewing("U0BOB") == "{}"
