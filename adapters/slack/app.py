@@ -23,6 +23,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import manifest, translate
+from adapters.slack.files import SlackFiles
 from adapters.slack.format import asked
 from adapters.slack.people import People
 from adapters.slack.sink import (
@@ -99,6 +100,9 @@ class SlackDoor:
         self.bolt = AsyncApp(name="parley", client=self.client, signing_secret=secret)
         self._verifier = SignatureVerifier(secret) if secret else None  # None: Socket Mode
         self._people = People(self.client)
+        self._files = SlackFiles(
+            _secret(settings.slack_bot_token), settings.slack_api_url, settings.max_attachment_bytes
+        )
         self._access = access_policies(settings)[translate.PLATFORM]
         self._agent = settings.slack_surface == "agent"
         self.subscribed: set[str] = set()
@@ -106,6 +110,10 @@ class SlackDoor:
         self.ready = False
         """Set once Slack accepted the token: until then events get 503 and Slack redelivers."""
         self._register()
+
+    async def close(self) -> None:
+        """Release the file-download session."""
+        await self._files.close()
 
     async def repair(self, receipt: str, text: str) -> None:
         """Show `text` as the final text of the answer a sink's receipt names (one a restart
@@ -327,6 +335,9 @@ class SlackDoor:
         key = incoming.key
         if may_join_thread and translate.joins_thread(event) and not await self._knows(key):
             incoming = replace(incoming, prior=await self._read_thread(event, context))
+        files = event.get("files")
+        if isinstance(files, list) and files:
+            incoming = replace(incoming, attachments=await self._files.read(files))
         self._runtime.dialogue.submit(incoming, self._sink(key, context, event["user"], on_start))
 
     def _sink(

@@ -32,6 +32,7 @@ BOT_SCOPES = {
     "channels:history": "replies in public-channel threads Parley is in; reading a thread once",
     "chat:write": "posting, updating and streaming answers",
     "commands": "/ask and /parley",
+    "files:read": "downloading the files people share with Parley",
     "groups:history": "the same in private channels",
     "im:history": "direct messages",
     "mpim:history": "group direct messages",
@@ -66,6 +67,8 @@ METHOD_SCOPES = {
     "users.info": "users:read",
 }
 """The scope each Web API method Parley calls needs (auth.test and Socket Mode need none)."""
+DOWNLOAD_SCOPE = "files:read"
+"""Downloading a shared file's url_private with the bot token."""
 
 Mode = Literal["socket", "http"]
 Surface = Literal["agent", "assistant"]

@@ -78,12 +78,13 @@ async def test_the_manifest_declares_exactly_the_events_and_scopes_the_door_uses
     tmp_path: Path, surface: Surface
 ) -> None:
     """Used = the events the door listens to, and the Web API methods it calls while serving a
-    mention that joins a thread, a DM, the AI surface opening and /ask."""
+    mention that joins a thread, a DM with a file, the AI surface opening and /ask."""
     async with running_slack(tmp_path, slack_surface=surface) as slack:
         root = slack.ts()
         slack.peer.threads[(CHANNEL, root)] = [{"user": "U0BOB", "text": "hi", "ts": root}]
         await slack.sender.event(slack.mention("join in", thread_ts=root))
-        await slack.sender.event(slack.message("a DM"))
+        shared = slack.peer.share("F1", "notes.txt", "text/plain", b"hi")
+        await slack.sender.event(slack.message("a DM", subtype="file_share", files=[shared]))
         await slack.sender.event(OPENERS[surface])
         await slack.sender.command(
             "/ask", "why", user=ALICE, channel=CHANNEL, response_url=slack.peer.response_url()
@@ -98,11 +99,14 @@ async def test_the_manifest_declares_exactly_the_events_and_scopes_the_door_uses
         called = {call.method for call in slack.peer.calls} - {"auth.test"}
         assert called <= set(manifest.METHOD_SCOPES), called - set(manifest.METHOD_SCOPES)
         events = _declared_events(slack.door)
+        downloaded = bool(slack.peer.downloads)
     built = manifest.build_manifest(Settings(), "socket", surface=surface)
     assert set(built["settings"]["event_subscriptions"]["bot_events"]) == events
     used = {manifest.METHOD_SCOPES[method] for method in called}
     used |= {manifest.EVENT_SCOPES[event] for event in events if event in manifest.EVENT_SCOPES}
     used.add("commands")  # the door registers /ask and /parley
+    if downloaded:
+        used.add(manifest.DOWNLOAD_SCOPE)
     assert set(built["oauth_config"]["scopes"]["bot"]) == used
 
 
