@@ -43,6 +43,16 @@ class TurnEnd:
     interrupted: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Rating:
+    """How one stored answer was rated: its conversation, its `created_at`, and the counts."""
+
+    key: ConversationKey
+    answered_at: float
+    likes: int
+    dislikes: int
+
+
 class Store(Protocol):
     async def open(self) -> None:
         """Connect and bring the schema up to date (safe when several processes start at once)."""
@@ -155,6 +165,21 @@ class Store(Protocol):
 
     async def recall_viewing(self, person: str) -> str | None:
         """What `remember_viewing` last kept for this person; None when nothing."""
+        ...
+
+    async def record_answer(
+        self, key: ConversationKey, answer_ids: Sequence[str], answered_at: float
+    ) -> None:
+        """Map the platform message ids showing an answer to the stored answer (its created_at)."""
+        ...
+
+    async def rate_answer(self, answer_id: str, person: str, liked: bool) -> bool:
+        """Keep this person's rating of the answer a message id shows, replacing their earlier
+        one; False when the id shows no recorded answer."""
+        ...
+
+    async def ratings(self, key: ConversationKey | None = None) -> list[Rating]:
+        """Every rated answer (of one conversation, or all), oldest conversation key first."""
         ...
 
     def export(

@@ -23,7 +23,7 @@ import asyncpg
 
 from bot.config import mask_url
 from bot.store import sql
-from bot.store.base import UNSET, ExportFilter, TurnEnd, TurnRecord
+from bot.store.base import UNSET, ExportFilter, Rating, TurnEnd, TurnRecord
 from bot.store.errors import StoreError
 from bot.store.locks import KeyedLock
 from bot.store.sql import TurnTotals, chat_message, message_rows
@@ -85,6 +85,7 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
     ("events_remember_their_conversation", sql.EVENTS_CONVERSATION),
     ("turns_in_flight", sql.turns_table("DOUBLE PRECISION")),
     ("what_people_view", sql.viewing_table("DOUBLE PRECISION")),
+    ("answer_feedback", sql.feedback_tables("DOUBLE PRECISION")),
 ]
 """Named schema migrations, applied in order; never edit one that has shipped, append a new one."""
 
@@ -456,6 +457,25 @@ class PostgresStore:
 
     async def recall_viewing(self, person: str) -> str | None:
         return await self.pool.fetchval(sql.numbered(sql.RECALL_VIEWING), person)
+
+    # -- feedback -----------------------------------------------------------------------------
+
+    async def record_answer(
+        self, key: ConversationKey, answer_ids: Sequence[str], answered_at: float
+    ) -> None:
+        rows = [(answer_id, str(key), answered_at) for answer_id in answer_ids]
+        if rows:
+            await self.pool.executemany(sql.numbered(sql.RECORD_ANSWER), rows)
+
+    async def rate_answer(self, answer_id: str, person: str, liked: bool) -> bool:
+        statement = sql.numbered(sql.RATE_ANSWER)
+        return await self.pool.fetchval(statement, person, int(liked), time.time(), answer_id) == 1
+
+    async def ratings(self, key: ConversationKey | None = None) -> list[Rating]:
+        statement = sql.numbered(sql.RATINGS)
+        conversation = None if key is None else str(key)
+        rows = await self.pool.fetch(statement, conversation, conversation)
+        return [Rating(ConversationKey.parse(r[0]), r[1], r[2], r[3]) for r in rows]
 
     async def _delete_messages(self, where: str, value: object) -> int:
         """Delete matching messages and recompute the window of the conversations they left."""

@@ -130,6 +130,48 @@ ON CONFLICT (person) DO UPDATE SET context = excluded.context, updated_at = excl
 RECALL_VIEWING = "SELECT context FROM viewing WHERE person = ?"
 
 
+def feedback_tables(real: str) -> tuple[str, ...]:
+    """Migration: answers' platform message ids, and one rating per person per answer.
+
+    An answer is its conversation and the stored assistant message's `created_at`; every message
+    showing it (a long answer spans several) maps there, so a person rates the answer once.
+    """
+    return (
+        f"""CREATE TABLE answers (
+            answer_id TEXT PRIMARY KEY,
+            conversation TEXT NOT NULL,
+            answered_at {real} NOT NULL
+        )""",
+        f"""CREATE TABLE feedback (
+            conversation TEXT NOT NULL,
+            answered_at {real} NOT NULL,
+            person TEXT NOT NULL,
+            liked INTEGER NOT NULL CHECK (liked IN (0, 1)),
+            rated_at {real} NOT NULL,
+            PRIMARY KEY (conversation, answered_at, person)
+        )""",
+    )
+
+
+RECORD_ANSWER = """
+INSERT INTO answers (answer_id, conversation, answered_at) VALUES (?, ?, ?)
+ON CONFLICT (answer_id) DO UPDATE SET
+    conversation = excluded.conversation, answered_at = excluded.answered_at
+"""
+RATE_ANSWER = """
+INSERT INTO feedback (conversation, answered_at, person, liked, rated_at)
+SELECT conversation, answered_at, ?, ?, ? FROM answers WHERE answer_id = ?
+ON CONFLICT (conversation, answered_at, person) DO UPDATE SET
+    liked = excluded.liked, rated_at = excluded.rated_at
+RETURNING 1
+"""
+RATINGS = """
+SELECT conversation, answered_at, SUM(liked), SUM(1 - liked) FROM feedback
+WHERE conversation = ? OR CAST(? AS TEXT) IS NULL
+GROUP BY conversation, answered_at ORDER BY conversation, answered_at
+"""
+
+
 TURN_COLUMNS = "event_id, conversation, question, receipt, shown"
 """The columns `turn_record` reads, in its order."""
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.store import sql
-from bot.store.base import UNSET, ExportFilter, TurnEnd, TurnRecord
+from bot.store.base import UNSET, ExportFilter, Rating, TurnEnd, TurnRecord
 from bot.store.errors import StoreError
 from bot.store.locks import KeyedLock
 from bot.store.sql import BUSY_TIMEOUT_SECONDS, TurnTotals, chat_message, message_rows
@@ -89,6 +89,7 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
     ("events_remember_their_conversation", sql.EVENTS_CONVERSATION),
     ("turns_in_flight", sql.turns_table("REAL")),
     ("what_people_view", sql.viewing_table("REAL")),
+    ("answer_feedback", sql.feedback_tables("REAL")),
 ]
 """Named schema migrations, applied in order; never edit one that has shipped, append a new one."""
 
@@ -377,6 +378,26 @@ class SqliteStore:
         rows = await self._read(sql.RECALL_VIEWING, (person,))
         return rows[0][0] if rows else None
 
+    # -- feedback -----------------------------------------------------------------------------
+
+    async def record_answer(
+        self, key: ConversationKey, answer_ids: Sequence[str], answered_at: float
+    ) -> None:
+        rows = [(answer_id, str(key), answered_at) for answer_id in answer_ids]
+        if rows:
+            await self._writer.call(partial(_execute_many, sql.RECORD_ANSWER, rows))
+
+    async def rate_answer(self, answer_id: str, person: str, liked: bool) -> bool:
+        row = (person, int(liked), time.time(), answer_id)
+        return bool(await self._writer.call(partial(_fetch_written, sql.RATE_ANSWER, row)))
+
+    async def ratings(self, key: ConversationKey | None = None) -> list[Rating]:
+        conversation = None if key is None else str(key)
+        rows = await self._read(sql.RATINGS, (conversation, conversation))
+        return [
+            Rating(ConversationKey.parse(c), at, likes, dislikes) for c, at, likes, dislikes in rows
+        ]
+
 
 def _read_batch(conn: sqlite3.Connection, batch: list[_Request]) -> list[object]:
     """Run each read on its own; runs on the reader thread."""
@@ -536,6 +557,12 @@ def _reclaim(conn: sqlite3.Connection, claims: list[_Claim]) -> set[str]:
 
 def _execute(statement: str, params: Sequence[object], conn: sqlite3.Connection) -> None:
     conn.execute(statement, params)
+
+
+def _fetch_written(
+    statement: str, params: Sequence[object], conn: sqlite3.Connection
+) -> list[tuple[Any, ...]]:
+    return conn.execute(statement, params).fetchall()
 
 
 def _execute_many(
