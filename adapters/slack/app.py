@@ -27,11 +27,15 @@ from adapters.slack.files import SlackFiles
 from adapters.slack.format import asked
 from adapters.slack.people import People
 from adapters.slack.sink import (
+    DISLIKED,
+    FEEDBACK_ACTION,
+    LIKED,
     PLATFORM_HICCUPS,
     MessageSink,
     OnStart,
     ResponseUrlSink,
     StreamSink,
+    answer_id,
     restored,
     retry_handlers,
 )
@@ -150,6 +154,7 @@ class SlackDoor:
         self._listen("message", self._on_message)
         self.bolt.command(self._settings.slack_ask_command)(self._on_ask)
         self.bolt.command(self._settings.slack_command)(self._on_parley)
+        self.bolt.action(FEEDBACK_ACTION)(self._on_feedback)
         if self._agent:
             self._listen("app_home_opened", self._on_home_opened)
             self._listen("app_context_changed", self._on_app_context_changed)
@@ -265,6 +270,21 @@ class SlackDoor:
             may_join_thread=False,
             on_start=lambda: set_status(status=THINKING_STATUS),
         )
+
+    async def _on_feedback(self, ack: AsyncAck, body: Payload) -> None:
+        """A thumbs up or down on an answer: kept, one per person per answer."""
+        await ack()
+        container = body.get("container") or {}
+        user = (body.get("user") or {}).get("id")
+        values = [a.get("value") for a in body.get("actions") or [] if isinstance(a, dict)]
+        channel, ts = container.get("channel_id"), container.get("message_ts")
+        if not (values and values[0] in (LIKED, DISLIKED) and isinstance(user, str)):
+            return
+        if isinstance(channel, str) and isinstance(ts, str):
+            liked = values[0] == LIKED
+            await self._runtime.dialogue.rate(
+                answer_id(channel, ts), user, liked, translate.PLATFORM
+            )
 
     async def _on_ask(self, ack: AsyncAck, command: Payload, context: AsyncBoltContext) -> None:
         """`/ask <prompt>`: the prompt is posted visibly and answered in that message's thread,

@@ -111,7 +111,8 @@ def build_manifest(
     ]
     events: dict[str, Any] = {"request_url": request_url} if request_url else {}
     events["bot_events"] = bot_events(surface)
-    interactivity: dict[str, Any] = {"is_enabled": request_url is not None}
+    # Interactivity carries the feedback buttons' clicks (over the socket in Socket Mode).
+    interactivity: dict[str, Any] = {"is_enabled": True}
     if request_url:
         interactivity["request_url"] = request_url
     return {

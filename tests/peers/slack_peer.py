@@ -39,6 +39,7 @@ class Message:
     markdown: bool = False
     streaming: bool = False
     edits: int = 0
+    blocks: list[dict[str, Any]] | None = None
 
 
 @dataclass
@@ -232,8 +233,12 @@ class SlackPeer:
             return {"ok": False, "error": "message_not_found"}
         if len(params.get("text", "")) > UPDATE_LIMIT:
             return {"ok": False, "error": "msg_too_long"}
-        message.text = params.get("text", "")
-        message.markdown = False
+        blocks = params.get("blocks")
+        message.blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+        # With blocks Slack shows them (`text` is the notification); a markdown block as Markdown.
+        shown = [b["text"] for b in message.blocks or [] if b.get("type") == "markdown"]
+        message.text = shown[0] if shown else params.get("text", "")
+        message.markdown = bool(shown)
         message.edits += 1
         return {"ok": True, "channel": message.channel, "ts": message.ts}
 
@@ -334,6 +339,31 @@ class SlackSender:
         }
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
         return await self._post(urlencode(form), headers)
+
+    async def feedback(self, *, user: str, channel: str, message_ts: str, value: str) -> int:
+        """A click on a feedback_buttons element, as the block_actions payload Slack posts."""
+        payload = {
+            "type": "block_actions",
+            "team": {"id": self.team, "domain": "test"},
+            "user": {"id": user, "team_id": self.team},
+            "api_app_id": "A0PARLEY",
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
+            "channel": {"id": channel},
+            "message": {"type": "message", "ts": message_ts},
+            "trigger_id": uuid.uuid4().hex,
+            "actions": [
+                {
+                    "type": "feedback_buttons",
+                    "action_id": "parley_feedback",
+                    "block_id": "feedback",
+                    "value": value,
+                    "action_ts": str(time.time()),
+                }
+            ],
+        }
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        status, _ = await self._post(urlencode({"payload": json.dumps(payload)}), headers)
+        return status
 
     async def _post(
         self, body: str, headers: dict[str, str], *, age: float = 0.0, secret: str | None = None

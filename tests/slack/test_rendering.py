@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -24,6 +25,9 @@ def _delivered(slack: Slack) -> list[str]:
         for field in ("text", "markdown_text"):
             if isinstance(call.params.get(field), str):
                 texts.append(call.params[field])
+        blocks = call.params.get("blocks")
+        blocks = json.loads(blocks) if isinstance(blocks, str) else blocks or []
+        texts.extend(block["text"] for block in blocks if block.get("type") == "markdown")
     return texts
 
 
@@ -38,8 +42,11 @@ async def test_updates_are_mrkdwn_and_pings_never_leave_raw(tmp_path: Path) -> N
                 and slack.runtime.dialogue.in_flight == 0
             )
         )
+        # Updates are mrkdwn; the final text is Markdown in a block, over the feedback buttons.
+        updates = [call.params["text"] for call in slack.peer.called("chat.update")]
+        assert any(text.startswith("*Plan*\n*Ship it*") for text in updates)
         (answer,) = slack.peer.thread(DM, None)
-        assert answer.text.startswith("*Plan*\n*Ship it*")
+        assert answer.markdown and answer.text.replace("\u200b", "") == RISKY
         for text in _delivered(slack):
             assert not any(ping in text for ping in PINGS), text
 
