@@ -1,4 +1,5 @@
-"""Thumbs up / down buttons under every Discord answer, kept once per person per answer."""
+"""Thumbs up / down buttons under every Discord answer, kept once per person per answer, shown
+in stats and counted in the metrics."""
 
 from __future__ import annotations
 
@@ -37,6 +38,14 @@ async def test_every_answer_gets_buttons_and_a_click_is_kept_once_per_person(
         await click(world.alice, LIKE_ID, then=(1, 0))
         await click(world.alice, DISLIKE_ID, then=(0, 1))  # she changed her mind
         await click(world.admin, LIKE_ID, then=(1, 1))
+        token = await peer.invoke_command(world.general, world.alice, "stats")
+        stats = await peer.wait_for(
+            lambda: (
+                "rated" in peer.interaction_responses.get(token, {}).get("content", "")
+                and peer.interaction_responses[token]["content"]
+            )
+        )
+        assert "Answers rated: 1 up, 1 down." in stats
         registry = running.runtime.dialogue.metrics.registry
         up = registry.get_sample_value(
             "parley_feedback_total", {"platform": "discord", "rating": "up"}
