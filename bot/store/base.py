@@ -140,7 +140,8 @@ class Store(Protocol):
     async def stats(self, key: ConversationKey) -> ConversationStats: ...
 
     async def forget(self, author_id: str) -> int:
-        """Delete every turn this author asked (their messages and the answers to them)."""
+        """Delete every turn this author asked (their messages and the answers to them), what
+        they viewed and their ratings."""
         ...
 
     async def purge(self, older_than: float) -> int:

@@ -424,6 +424,8 @@ class PostgresStore:
             )
 
     async def forget(self, author_id: str) -> int:
+        for statement in sql.FORGET_PERSON:
+            await self.pool.execute(sql.numbered(statement), author_id)
         return await self._delete_messages("author_id = $1", author_id)
 
     async def purge(self, older_than: float) -> int:

@@ -153,6 +153,12 @@ def feedback_tables(real: str) -> tuple[str, ...]:
     )
 
 
+FORGET_PERSON = (
+    "DELETE FROM viewing WHERE person = ?",
+    "DELETE FROM feedback WHERE person = ?",
+)
+"""What `forget` deletes besides a person's turns: what they viewed and how they rated."""
+
 RECORD_ANSWER = """
 INSERT INTO answers (answer_id, conversation, answered_at) VALUES (?, ?, ?)
 ON CONFLICT (answer_id) DO UPDATE SET

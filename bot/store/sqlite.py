@@ -348,6 +348,8 @@ class SqliteStore:
             await self._writer.call(partial(_set_settings, key, changes, time.time()))
 
     async def forget(self, author_id: str) -> int:
+        for statement in sql.FORGET_PERSON:
+            await self._writer.call(partial(_execute, statement, (author_id,)))
         return await self._writer.call(partial(_delete_messages, "author_id = ?", (author_id,)))
 
     async def purge(self, older_than: float) -> int:

@@ -471,3 +471,16 @@ async def test_an_answer_is_rated_once_per_person_and_a_new_click_replaces_it(
     ]
     assert await store.ratings(OTHER) == []
     assert await store.ratings() == await store.ratings(KEY)
+
+
+async def test_forget_also_deletes_what_a_person_viewed_and_rated(store: Store) -> None:
+    await append_turns(store, KEY, 1, asker="bob")
+    (answer,) = [m for m in await store.load(KEY, 1000) if m.role is Role.ASSISTANT]
+    await store.record_answer(KEY, ["m1"], answer.created_at)
+    for person in ("alice", "carol"):
+        await store.remember_viewing(person, "{}")
+        assert await store.rate_answer("m1", person, liked=True)
+    await store.forget("alice")
+    assert await store.recall_viewing("alice") is None
+    assert await store.recall_viewing("carol") == "{}"
+    assert await store.ratings(KEY) == [Rating(KEY, answer.created_at, likes=1, dislikes=0)]
