@@ -179,8 +179,9 @@ def _discord_answer(peer: DiscordPeer, channel: int, sent: float, expected: str)
     final = next((r for r in writes if r.body["content"] == expected), None)
     if final is None:
         return None
-    first = writes[0]
-    edits = [r for r in writes if r.method == "PATCH"]
+    first = next(r for r in writes if (r.body or {}).get("content"))
+    # An edit without content is the feedback buttons going on, not the answer being shown.
+    edits = [r for r in writes if r.method == "PATCH" and "content" in (r.body or {})]
     typing = [r for r in peer.calls("POST", prefix) if r.path.endswith("/typing") and r.at >= sent]
     return Answer(
         first_visible=first.at - sent,
@@ -287,6 +288,8 @@ def _slack_answer(peer: SlackPeer, root: str, sent: float, expected: str) -> Ans
     writes: list[Call] = []
     for call in list(peer.calls):
         if call.at < sent or call.method not in _TEXT_CALLS or not _in_thread(peer, call, root):
+            continue
+        if call.params.get("blocks"):  # the feedback buttons going on under a finished answer
             continue
         message = call.params.get("ts") or call.answer.get("ts") or ""
         piece = call.params.get("markdown_text") or call.params.get("text") or ""

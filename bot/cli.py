@@ -49,6 +49,17 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--since", help="only messages from this date on (YYYY-MM-DD)")
     export.add_argument("--until", help="only messages before this date (YYYY-MM-DD)")
     export.add_argument("--output", "-o", default="-", help="a file, or - for stdout (default)")
+    export.add_argument(
+        "--feedback",
+        action="store_true",
+        help="rated answers as preference data (trl's conversational format) instead",
+    )
+    export.add_argument(
+        "--feedback-format",
+        choices=["pairs", "kto"],
+        default="pairs",
+        help="--feedback: chosen/rejected pairs (DPO, default) or single answers labelled (KTO)",
+    )
     export.set_defaults(handler=_export)
     usage = command("usage", "tokens and cost per space, channel, user or model, from the store")
     usage.add_argument("--since", default="7d", help="7d, 12h, 30m, 2w or YYYY-MM-DD (default 7d)")

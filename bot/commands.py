@@ -137,10 +137,15 @@ async def _forget(context: CommandContext) -> Reply:
 
 async def _stats(context: CommandContext) -> Reply:
     stats = await context.store.stats(context.incoming.key)
+    ratings = await context.store.ratings(context.incoming.key)
+    rated = ""
+    if ratings:
+        likes, dislikes = sum(r.likes for r in ratings), sum(r.dislikes for r in ratings)
+        rated = f" Answers rated: {likes} up, {dislikes} down."
     return Reply(
         f"This conversation: {_counted(stats.turns, 'turn')}, "
         f"{_counted(stats.messages, 'stored message')}, "
-        f"{stats.input_tokens} tokens in, {stats.output_tokens} tokens out."
+        f"{stats.input_tokens} tokens in, {stats.output_tokens} tokens out.{rated}"
     )
 
 

@@ -245,6 +245,9 @@ class Settings(BaseSettings):
     slack_channels: StrList = Field(default_factory=list)
     slack_users: StrList = Field(default_factory=list)
     slack_admins: StrList = Field(default_factory=list)
+    # Slack's AI surface (issue 14)
+    slack_surface: Literal["agent", "assistant"] = "agent"
+    """`agent`: every top-level DM starts its own thread; `assistant`: the legacy assistant view."""
 
     @field_validator("*", mode="before")
     @classmethod

@@ -21,6 +21,7 @@ from bot.replies import (
     INTERRUPTED_MARK,
     Halt,
     Outcome,
+    Rateable,
     RelayResult,
     ReplySink,
     Resumable,
@@ -142,6 +143,14 @@ class DialogueManager:
             log.exception("turn failed")
             self.metrics.count_turn(str(incoming.key.platform), "error")
             await _tell(sink, INTERNAL_ERROR)
+
+    async def rate(self, answer_id: str, person: str, liked: bool, platform: str) -> bool:
+        """Keep a person's rating of the answer a platform message id shows (one per person:
+        a new click replaces the last); False when that message shows no recorded answer."""
+        rated = await self._store.rate_answer(answer_id, person, liked)
+        if rated:
+            self.metrics.count_feedback(platform, liked)
+        return rated
 
     async def knows(self, key: ConversationKey) -> bool:
         """Whether Parley was addressed here before (an answer may still be under way)."""
@@ -332,6 +341,9 @@ class DialogueManager:
         )
         self.metrics.priced(record)
         await self._limits.spent(incoming, used.input_tokens + answer.tokens)
+        if result.outcome is Outcome.COMPLETE and isinstance(sink, Rateable):
+            answer_ids = await sink.offer_rating()
+            await self._store.record_answer(key, answer_ids, answer.created_at)
 
     def _priced(self, incoming: Incoming, model: str, used: Usage) -> TurnUsage:
         """The turn's usage record: tokens as the backend reported them, priced."""

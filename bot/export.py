@@ -1,4 +1,5 @@
-"""`parley export`: conversations as OpenAI chat fine-tuning JSONL, to train a model of your own."""
+"""`parley export`: conversations as OpenAI chat fine-tuning JSONL, to train a model of your own;
+with --feedback, rated answers as preference data (trl's conversational formats)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from bot.adapter import adapter_names
 from bot.config import ConfigError, Settings, expand_path
 from bot.store.base import ExportFilter, Store
 from bot.store.factory import store_for
-from bot.types import ChatMessage, Role
+from bot.types import ChatMessage, ConversationKey, Role
 
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
@@ -62,6 +63,68 @@ async def export(
     return written
 
 
+# ---- --feedback: rated answers as preference data ----------------------------------------
+
+
+def _verdict(likes: int, dislikes: int) -> bool | None:
+    """An answer is liked or disliked by most of its raters; a tie says nothing."""
+    return None if likes == dislikes else likes > dislikes
+
+
+async def export_feedback(
+    store: Store,
+    settings: Settings,
+    where: ExportFilter,
+    out: IO[str],
+    form: str = "pairs",
+    progress: Callable[[int], None] = lambda written: None,
+) -> int:
+    """Write rated answers as JSON lines; return how many.
+
+    `pairs`: {"prompt", "chosen", "rejected"} for each liked and disliked answer to the same
+    prompt (the system prompt and every message before the answer); `kto`: {"prompt",
+    "completion", "label"} for each answer. Names are left out: trl reads role and content.
+    """
+    verdicts: dict[tuple[ConversationKey, float], bool] = {}
+    for rating in await store.ratings():
+        verdict = _verdict(rating.likes, rating.dislikes)
+        if verdict is not None:
+            verdicts[(rating.key, rating.answered_at)] = verdict
+    rated = {key for key, _ in verdicts}
+    by_prompt: dict[str, tuple[list[dict[str, str]], list[str], list[str]]] = {}
+    written = 0
+    async for key, messages in store.export(where):
+        if key not in rated:
+            continue
+        system = (await store.get_settings(key)).system_prompt or settings.system_prompt
+        lines = [{"role": "system", "content": system}]
+        for message in messages:
+            verdict = verdicts.get((key, message.created_at))
+            if message.role is Role.ASSISTANT and verdict is not None:
+                if form == "kto":
+                    completion = [{"role": "assistant", "content": message.content}]
+                    line = {"prompt": list(lines), "completion": completion, "label": verdict}
+                    out.write(json.dumps(line, ensure_ascii=False) + "\n")
+                    written += 1
+                    progress(written)
+                else:
+                    group = by_prompt.setdefault(json.dumps(lines), (list(lines), [], []))
+                    group[1 if verdict else 2].append(message.content)
+            lines.append({"role": str(message.role), "content": message.content})
+    for prompt, liked, disliked in by_prompt.values():
+        for chosen in liked:
+            for rejected in disliked:
+                line = {
+                    "prompt": prompt,
+                    "chosen": [{"role": "assistant", "content": chosen}],
+                    "rejected": [{"role": "assistant", "content": rejected}],
+                }
+                out.write(json.dumps(line, ensure_ascii=False) + "\n")
+                written += 1
+                progress(written)
+    return written
+
+
 @contextmanager
 def _output(path: str) -> Iterator[IO[str]]:
     if path == "-":
@@ -86,6 +149,9 @@ def _platform(name: str | None) -> str | None:
     return name
 
 
+_WHAT = {"pairs": "preference pairs", "kto": "rated answers"}
+
+
 def run_export(args: argparse.Namespace) -> int:
     from bot.runner import prepare
 
@@ -102,6 +168,9 @@ def run_export(args: argparse.Namespace) -> int:
         await store.open()
         try:
             with _output(args.output) as out:
+                if args.feedback:
+                    form = args.feedback_format
+                    return await export_feedback(store, settings, where, out, form, progress)
                 return await export(store, settings, where, out, progress)
         finally:
             await store.close()
@@ -110,11 +179,12 @@ def run_export(args: argparse.Namespace) -> int:
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
     console = Console(stderr=True)
-    columns = (SpinnerColumn(), TextColumn("exported {task.completed} conversations"))
+    what = _WHAT[args.feedback_format] if args.feedback else "conversations"
+    columns = (SpinnerColumn(), TextColumn(f"exported {{task.completed}} {what}"))
     with Progress(
         *columns, console=console, transient=True, disable=not console.is_terminal
     ) as bar:
         task = bar.add_task("export", total=None)
         written = asyncio.run(main(lambda count: bar.update(task, completed=count)))
-    print(f"exported {written} conversations", file=sys.stderr)
+    print(f"exported {written} {what}", file=sys.stderr)
     return 0

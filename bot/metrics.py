@@ -56,6 +56,12 @@ class Metrics:
             ["limit"],
             registry=self.registry,
         )
+        self.feedback = Counter(
+            "parley_feedback",
+            "Ratings of answers (a changed mind counts again), by platform and way",
+            ["platform", "rating"],
+            registry=self.registry,
+        )
         self.in_flight = Gauge(
             "parley_turns_in_flight", "Turns being answered now", registry=self.registry
         )
@@ -117,6 +123,9 @@ class Metrics:
 
     def count_turn(self, platform: str, outcome: str) -> None:
         self._child(self.turns, platform, outcome).inc()
+
+    def count_feedback(self, platform: str, liked: bool) -> None:
+        self._child(self.feedback, platform, "up" if liked else "down").inc()
 
     def count_limited(self, platform: str, limit: str) -> None:
         self._child(self.rate_limited, limit).inc()

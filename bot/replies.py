@@ -55,6 +55,16 @@ class Resumable(Protocol):
         ...
 
 
+@runtime_checkable
+class Rateable(Protocol):
+    """A sink that can put rating controls (thumbs up / down) on a finished answer."""
+
+    async def offer_rating(self) -> tuple[str, ...]:
+        """Add the controls to the answer shown; the ids of the messages showing it (what a
+        click names), () when none could be added."""
+        ...
+
+
 class DeliveryFailed(Exception):
     """The final text could not be shown (retried until a deadline): the answer is undelivered."""
 

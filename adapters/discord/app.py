@@ -21,6 +21,7 @@ from discord.http import Route
 
 from adapters.discord.attachments import read_attachments
 from adapters.discord.budget import ChannelEdits
+from adapters.discord.feedback import FeedbackView
 from adapters.discord.history import missed_reply, reply_chain, thread_history
 from adapters.discord.members import Memberships
 from adapters.discord.sink import NO_MENTIONS, ChannelReply, InteractionReply, restored
@@ -193,6 +194,8 @@ class DiscordDoor:
         because that first answer is being written."""
         self._order = _ArrivalOrder()
         self._edits = ChannelEdits(runtime.settings.discord_channel_edits)
+        self._feedback: FeedbackView | None = None
+        """Made once the client is logged in (a view needs the running loop)."""
         self.client = build_client(runtime.settings)
         skip_malformed_events(self.client)
         self.tree = app_commands.CommandTree(self.client)
@@ -217,6 +220,8 @@ class DiscordDoor:
                         "Developer Portal and set DISCORD_TOKEN to it"
                     ) from None
                 await self.sync_commands()
+                self._feedback = FeedbackView(self._rate)
+                self.client.add_view(self._feedback)  # clicks on earlier answers, too
                 await self._runtime.dialogue.recover(PLATFORM, self.repair)
                 try:
                     await self.client.connect()
@@ -229,6 +234,9 @@ class DiscordDoor:
                     # Let answers in flight finish while the REST session is still open.
                     await self._runtime.dialogue.shutdown(self._settings.shutdown_grace_seconds)
                     raise
+
+    async def _rate(self, answer: str, person: str, liked: bool) -> bool:
+        return await self._runtime.dialogue.rate(answer, person, liked, PLATFORM)
 
     async def repair(self, receipt: str, text: str) -> None:
         """Show `text` as the final text of the answer a reply's receipt names (one a restart
@@ -347,6 +355,7 @@ class DiscordDoor:
             link_previews=self._settings.discord_link_previews,
             on_posted=partial(self._link, incoming.key) if chained else None,
             edits=self._edits,
+            feedback=self._feedback,
         )
         self._runtime.dialogue.submit(incoming, sink)
 

@@ -18,6 +18,7 @@ from typing import Any
 import discord
 
 from adapters.discord.budget import ChannelEdits
+from adapters.discord.feedback import answer_id
 from bot.links import reveal_links
 from bot.replies import EMPTY_ANSWER, DeliveryFailed, split_message
 
@@ -117,10 +118,12 @@ class ChannelReply(_PiecewiseReply):
         link_previews: bool = False,
         on_posted: Callable[[int], Awaitable[None]] | None = None,
         edits: ChannelEdits | None = None,
+        feedback: discord.ui.View | None = None,
     ) -> None:
         super().__init__(min_edit_interval)
         self._channel = channel
         self._reply_to = reply_to
+        self._feedback = feedback
         self._suppress_embeds = not link_previews
         self._typing: asyncio.Task[None] | None = None
         self._on_posted = on_posted
@@ -152,6 +155,19 @@ class ChannelReply(_PiecewiseReply):
                 "shown": self._shown,
             }
         )
+
+    async def offer_rating(self) -> tuple[str, ...]:
+        """The feedback buttons under the answer's last message; the ids of all its messages."""
+        if self._feedback is None or not self._handles:
+            return ()
+        try:
+            await self._handles[-1].edit(
+                view=self._feedback, allowed_mentions=NO_MENTIONS, suppress=self._suppress_embeds
+            )
+        except discord.HTTPException as error:
+            log.info("could not add the feedback buttons: HTTP %s", error.status)
+            return ()
+        return tuple(answer_id(self._channel.id, handle.id) for handle in self._handles)
 
     async def start(self) -> None:
         # In the background: the first words must not wait for the typing request.

@@ -62,6 +62,12 @@ class SlackAdapter:
         parser.add_argument(
             "--format", choices=["yaml", "json"], default="yaml", help="manifest: output format"
         )
+        parser.add_argument(
+            "--legacy-assistant",
+            action="store_true",
+            help="manifest: the legacy assistant view instead of agent view (older apps; run "
+            "with PARLEY_SLACK_SURFACE=assistant)",
+        )
 
     def run_offline(self, settings: Settings, args: argparse.Namespace) -> int | None:
         """Print the manifest (needing neither tokens nor a Slack library); else nothing."""
@@ -70,7 +76,8 @@ class SlackAdapter:
         from adapters.slack.manifest import build_manifest, to_json, to_yaml
 
         mode = args.mode or ("http" if args.url else "socket")
-        manifest = build_manifest(settings, mode, args.url)
+        surface = "assistant" if args.legacy_assistant else settings.slack_surface
+        manifest = build_manifest(settings, mode, args.url, surface)
         print(to_json(manifest) if args.format == "json" else to_yaml(manifest), end="")
         return 0
 

@@ -23,14 +23,19 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import manifest, translate
+from adapters.slack.files import SlackFiles
 from adapters.slack.format import asked
 from adapters.slack.people import People
 from adapters.slack.sink import (
+    DISLIKED,
+    FEEDBACK_ACTION,
+    LIKED,
     PLATFORM_HICCUPS,
     MessageSink,
     OnStart,
     ResponseUrlSink,
     StreamSink,
+    answer_id,
     restored,
     retry_handlers,
 )
@@ -50,6 +55,8 @@ STARTING_RETRY_AFTER = "2"
 THREAD_READ_LIMIT = 50
 """Messages read, once, from a thread Parley is first called into; the core trims to the budget."""
 THINKING_STATUS = "is thinking…"
+TITLE_LENGTH = 60
+"""Characters of a thread's first message that become its title in the Messages tab."""
 SUGGESTED_PROMPTS = (
     {"title": "Summarise", "message": "Summarise what I paste next in five bullet points."},
     {"title": "Explain", "message": "Explain a concept to me step by step."},
@@ -97,10 +104,20 @@ class SlackDoor:
         self.bolt = AsyncApp(name="parley", client=self.client, signing_secret=secret)
         self._verifier = SignatureVerifier(secret) if secret else None  # None: Socket Mode
         self._people = People(self.client)
+        self._files = SlackFiles(
+            _secret(settings.slack_bot_token), settings.slack_api_url, settings.max_attachment_bytes
+        )
         self._access = access_policies(settings)[translate.PLATFORM]
+        self._agent = settings.slack_surface == "agent"
+        self.subscribed: set[str] = set()
+        """The event types the door listens to (`message` stands for its channel-type events)."""
         self.ready = False
         """Set once Slack accepted the token: until then events get 503 and Slack redelivers."""
         self._register()
+
+    async def close(self) -> None:
+        """Release the file-download session."""
+        await self._files.close()
 
     async def repair(self, receipt: str, text: str) -> None:
         """Show `text` as the final text of the answer a sink's receipt names (one a restart
@@ -133,16 +150,26 @@ class SlackDoor:
         return self._verifier.is_valid(body, timestamp, request.headers.get("X-Slack-Signature"))
 
     def _register(self) -> None:
-        self.bolt.event("app_mention")(self._on_mention)
-        self.bolt.event("message")(self._on_message)
+        self._listen("app_mention", self._on_mention)
+        self._listen("message", self._on_message)
         self.bolt.command(self._settings.slack_ask_command)(self._on_ask)
         self.bolt.command(self._settings.slack_command)(self._on_parley)
+        self.bolt.action(FEEDBACK_ACTION)(self._on_feedback)
+        if self._agent:
+            self._listen("app_home_opened", self._on_home_opened)
+            self._listen("app_context_changed", self._on_app_context_changed)
+            return
+        self.subscribed |= {"assistant_thread_started", "assistant_thread_context_changed"}
         assistant = AsyncAssistant()
         assistant.thread_started(self._on_assistant_thread_started)
         # Bolt's default keeps the thread context by reading the thread back: not needed here.
         assistant.thread_context_changed(self._on_assistant_context_changed)
         assistant.user_message(self._on_assistant_message)
         self.bolt.use(assistant)
+
+    def _listen(self, event_type: str, listener: Any) -> None:
+        self.bolt.event(event_type)(listener)
+        self.subscribed.add(event_type)
 
     async def _on_mention(self, event: Payload, context: AsyncBoltContext) -> None:
         bot = _identity(context)
@@ -167,8 +194,52 @@ class SlackDoor:
             if not self._settings.slack_follow_threads or not await self._knows(key):
                 return
         author = await self._people.author(event["user"])
-        incoming = translate.message(event, team_id, author, bot)
-        await self._converse(incoming, event, context, may_join_thread=False)
+        incoming = translate.message(event, team_id, author, bot, dm_threads=self._agent)
+        on_start = None
+        if self._agent and kind is Kind.DM:
+            # Agent view: the DM thread is the conversation, shown with a status and a title.
+            on_start = self._status_setter(event["channel"], incoming.key.thread or event["ts"])
+            if not event.get("thread_ts"):
+                await self._set_title(event["channel"], event["ts"], incoming.text)
+        await self._converse(incoming, event, context, may_join_thread=False, on_start=on_start)
+
+    def _status_setter(self, channel: str, thread_ts: str) -> OnStart:
+        async def set_status() -> None:
+            await self.client.assistant_threads_setStatus(
+                channel_id=channel, thread_ts=thread_ts, status=THINKING_STATUS
+            )
+
+        return set_status
+
+    async def _set_title(self, channel: str, thread_ts: str, text: str) -> None:
+        title = " ".join(text.split())[:TITLE_LENGTH]
+        if not title:
+            return
+        try:
+            await self.client.assistant_threads_setTitle(
+                channel_id=channel, thread_ts=thread_ts, title=title
+            )
+        except PLATFORM_HICCUPS as error:
+            log.info("could not title the thread: %s", error)
+
+    async def _on_home_opened(self, event: Payload) -> None:
+        """The Messages tab opened (agent view): suggest prompts at the top of the DM."""
+        if event.get("tab") != "messages" or not isinstance(event.get("channel"), str):
+            return
+        try:
+            await self.client.assistant_threads_setSuggestedPrompts(
+                channel_id=event["channel"], prompts=list(SUGGESTED_PROMPTS)
+            )
+        except PLATFORM_HICCUPS as error:
+            log.warning("could not suggest prompts: %s", error)
+
+    async def _on_app_context_changed(self, event: Payload) -> None:
+        """Keep what the person is viewing (channel, canvas, list, message) for later prompts."""
+        await self._remember_viewing(event.get("user"), event.get("context"))
+
+    async def _remember_viewing(self, user: object, context: object) -> None:
+        if isinstance(user, str) and user and isinstance(context, dict):
+            await self._runtime.store.remember_viewing(user, json.dumps(context))
 
     async def _on_assistant_thread_started(
         self, set_suggested_prompts: AsyncSetSuggestedPrompts
@@ -178,8 +249,9 @@ class SlackDoor:
         except PLATFORM_HICCUPS as error:
             log.warning("could not suggest prompts: %s", error)
 
-    async def _on_assistant_context_changed(self) -> None:
-        return None
+    async def _on_assistant_context_changed(self, payload: Payload) -> None:
+        thread = payload.get("assistant_thread") or {}
+        await self._remember_viewing(thread.get("user_id"), thread.get("context"))
 
     async def _on_assistant_message(
         self, event: Payload, context: AsyncBoltContext, set_status: AsyncSetStatus
@@ -198,6 +270,21 @@ class SlackDoor:
             may_join_thread=False,
             on_start=lambda: set_status(status=THINKING_STATUS),
         )
+
+    async def _on_feedback(self, ack: AsyncAck, body: Payload) -> None:
+        """A thumbs up or down on an answer: kept, one per person per answer."""
+        await ack()
+        container = body.get("container") or {}
+        user = (body.get("user") or {}).get("id")
+        values = [a.get("value") for a in body.get("actions") or [] if isinstance(a, dict)]
+        channel, ts = container.get("channel_id"), container.get("message_ts")
+        if not (values and values[0] in (LIKED, DISLIKED) and isinstance(user, str)):
+            return
+        if isinstance(channel, str) and isinstance(ts, str):
+            liked = values[0] == LIKED
+            await self._runtime.dialogue.rate(
+                answer_id(channel, ts), user, liked, translate.PLATFORM
+            )
 
     async def _on_ask(self, ack: AsyncAck, command: Payload, context: AsyncBoltContext) -> None:
         """`/ask <prompt>`: the prompt is posted visibly and answered in that message's thread,
@@ -268,6 +355,9 @@ class SlackDoor:
         key = incoming.key
         if may_join_thread and translate.joins_thread(event) and not await self._knows(key):
             incoming = replace(incoming, prior=await self._read_thread(event, context))
+        files = event.get("files")
+        if isinstance(files, list) and files:
+            incoming = replace(incoming, attachments=await self._files.read(files))
         self._runtime.dialogue.submit(incoming, self._sink(key, context, event["user"], on_start))
 
     def _sink(

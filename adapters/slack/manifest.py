@@ -13,6 +13,7 @@ from typing import Any, Literal
 from bot.config import ConfigError, Settings
 
 EVENTS_PATH = "/slack/events"
+DESCRIPTION = "Ask Parley anything; it remembers this thread."
 
 HEADER = """\
 # Parley's Slack app: api.slack.com/apps > Create New App > From a manifest > paste this file.
@@ -27,31 +28,62 @@ HEADER = """\
 
 BOT_SCOPES = {
     "app_mentions:read": "app_mention: being called in a channel",
-    "assistant:write": "assistant threads: suggested prompts and the thinking status",
+    "assistant:write": "suggested prompts, the thinking status and thread titles",
     "channels:history": "replies in public-channel threads Parley is in; reading a thread once",
     "chat:write": "posting, updating and streaming answers",
     "commands": "/ask and /parley",
+    "files:read": "downloading the files people share with Parley",
     "groups:history": "the same in private channels",
     "im:history": "direct messages",
     "mpim:history": "group direct messages",
     "users:read": "names and workspace-admin rights of the people Parley talks to",
 }
 
-BOT_EVENTS = [
-    "app_mention",
-    "assistant_thread_context_changed",
-    "assistant_thread_started",
-    "message.channels",
-    "message.groups",
-    "message.im",
-    "message.mpim",
-]
+CHAT_EVENTS = ["app_mention", "message.channels", "message.groups", "message.im", "message.mpim"]
+SURFACE_EVENTS = {
+    # The agent messaging experience: the Messages tab opening, and what the user is viewing.
+    "agent": ["app_context_changed", "app_home_opened"],
+    "assistant": ["assistant_thread_context_changed", "assistant_thread_started"],
+}
+
+EVENT_SCOPES = {
+    "app_mention": "app_mentions:read",
+    "message.channels": "channels:history",
+    "message.groups": "groups:history",
+    "message.im": "im:history",
+    "message.mpim": "mpim:history",
+}
+"""The scope each subscribed event needs (the surface events need none)."""
+METHOD_SCOPES = {
+    "assistant.threads.setStatus": "assistant:write",
+    "assistant.threads.setSuggestedPrompts": "assistant:write",
+    "assistant.threads.setTitle": "assistant:write",
+    "chat.appendStream": "chat:write",
+    "chat.postMessage": "chat:write",
+    "chat.startStream": "chat:write",
+    "chat.stopStream": "chat:write",
+    "chat.update": "chat:write",
+    "conversations.replies": "channels:history",
+    "users.info": "users:read",
+}
+"""The scope each Web API method Parley calls needs (auth.test and Socket Mode need none)."""
+DOWNLOAD_SCOPE = "files:read"
+"""Downloading a shared file's url_private with the bot token."""
 
 Mode = Literal["socket", "http"]
+Surface = Literal["agent", "assistant"]
 
 
-def build_manifest(settings: Settings, mode: Mode, url: str | None = None) -> dict[str, Any]:
-    """The manifest as a dict; HTTP mode needs the public base URL Slack will post to."""
+def bot_events(surface: Surface) -> list[str]:
+    """The events the manifest subscribes to on this AI surface."""
+    return sorted(CHAT_EVENTS + SURFACE_EVENTS[surface])
+
+
+def build_manifest(
+    settings: Settings, mode: Mode, url: str | None = None, surface: Surface = "agent"
+) -> dict[str, Any]:
+    """The manifest as a dict; HTTP mode needs the public base URL Slack will post to. The
+    `assistant` surface is the legacy assistant view, for apps created before agent view."""
     request_url = None
     if mode == "http":
         if not url or not re.match(r"https?://[^/\s]+", url):
@@ -78,8 +110,9 @@ def build_manifest(settings: Settings, mode: Mode, url: str | None = None) -> di
         },
     ]
     events: dict[str, Any] = {"request_url": request_url} if request_url else {}
-    events["bot_events"] = BOT_EVENTS
-    interactivity: dict[str, Any] = {"is_enabled": request_url is not None}
+    events["bot_events"] = bot_events(surface)
+    # Interactivity carries the feedback buttons' clicks (over the socket in Socket Mode).
+    interactivity: dict[str, Any] = {"is_enabled": True}
     if request_url:
         interactivity["request_url"] = request_url
     return {
@@ -95,9 +128,11 @@ def build_manifest(settings: Settings, mode: Mode, url: str | None = None) -> di
                 "messages_tab_read_only_enabled": False,
             },
             "bot_user": {"display_name": "Parley", "always_online": True},
-            "assistant_view": {
-                "assistant_description": "Ask Parley anything; it remembers this thread."
-            },
+            **(
+                {"agent_view": {"agent_description": DESCRIPTION}}
+                if surface == "agent"
+                else {"assistant_view": {"assistant_description": DESCRIPTION}}
+            ),
             "slash_commands": commands,
         },
         "oauth_config": {"scopes": {"bot": list(BOT_SCOPES)}},

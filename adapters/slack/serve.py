@@ -64,6 +64,8 @@ async def serve(runtime: Runtime) -> None:
             f"Slack refused to connect ({code}): check SLACK_APP_TOKEN (an xapp-... token with "
             "connections:write) and SLACK_BOT_TOKEN"
         ) from None
+    finally:
+        await door.close()
 
 
 async def _serve_socket(door: SlackDoor, settings: Settings) -> None:

@@ -60,6 +60,54 @@ PERMANENT_ERRORS = frozenset(
 """Errors that no retry can fix."""
 
 
+FEEDBACK_ACTION = "parley_feedback"
+"""The action_id of the thumbs on every answer; a click arrives as block_actions with it."""
+LIKED, DISLIKED = "good", "bad"
+
+
+def answer_id(channel: str, ts: str) -> str:
+    """What a rating click names: the channel and ts of a message showing the answer."""
+    return f"slack:{channel}:{ts}"
+
+
+def feedback_blocks(markdown: str) -> list[dict[str, Any]]:
+    """The answer's last message as blocks: its Markdown, then thumbs up / down under it."""
+
+    def button(label: str, value: str) -> dict[str, Any]:
+        return {"text": {"type": "plain_text", "text": label}, "value": value}
+
+    return [
+        {"type": "markdown", "text": markdown},
+        {
+            "type": "context_actions",
+            "elements": [
+                {
+                    "type": "feedback_buttons",
+                    "action_id": FEEDBACK_ACTION,
+                    "positive_button": button("Good answer", LIKED),
+                    "negative_button": button("Bad answer", DISLIKED),
+                }
+            ],
+        },
+    ]
+
+
+async def _offer_rating(
+    client: AsyncWebClient, channel: str, shown: list[str], markdown: str
+) -> tuple[str, ...]:
+    """Put the thumbs under the last of an answer's messages; their ids, () if that failed."""
+    if not shown or not markdown:
+        return ()
+    blocks = feedback_blocks(markdown)
+    # With blocks, `text` is only the notification's fallback: mrkdwn, as chat.update needs.
+    update = client.chat_update(
+        channel=channel, ts=shown[-1], text=to_mrkdwn(markdown), blocks=blocks
+    )
+    if await _quietly(update, "adding the feedback buttons") is None:
+        return ()
+    return tuple(answer_id(channel, ts) for ts in shown)
+
+
 def retry_handlers() -> list[RetryHandler]:
     """slack_sdk's own retries: connection errors, and 429s after their Retry-After."""
     return [
@@ -117,6 +165,8 @@ class MessageSink:
         self._on_start = on_start
         self._messages: list[tuple[str, str]] = []
         """(ts, the text it shows) of each message of this answer, in order."""
+        self._last_piece = ""
+        """The Markdown of the final text's last message, for the feedback blocks."""
 
     @classmethod
     def restore(cls, client: AsyncWebClient, saved: dict[str, Any]) -> MessageSink:
@@ -151,9 +201,16 @@ class MessageSink:
     async def fail(self, message: str) -> None:
         await self._show(f"_{message}_", final=True)
 
+    async def offer_rating(self) -> tuple[str, ...]:
+        shown = [ts for ts, _ in self._messages]
+        return await _offer_rating(self._client, self._channel, shown, self._last_piece)
+
     async def _show(self, text: str, *, final: bool) -> None:
         """Bring every message up to the text; the final text must land (or DeliveryFailed)."""
-        for index, piece in enumerate(split_message(text, self.max_len)):
+        pieces = split_message(text, self.max_len)
+        if final:
+            self._last_piece = neutralise(pieces[-1]) if pieces else ""
+        for index, piece in enumerate(pieces):
             if index >= len(self._messages):
                 if final:
                     await self._post(final=True, markdown_text=neutralise(piece))
@@ -284,6 +341,14 @@ class StreamSink:
         _, sent = self._streams[last]
         if await self._send(last, f"{sent}\n\n_{neutralise(message)}_", must=True):
             await self._close(last, must=True)
+
+    async def offer_rating(self) -> tuple[str, ...]:
+        if self._fallback is not None:
+            return await self._fallback.offer_rating()
+        if self._stopped_by_user or self._closed != len(self._streams) or not self._streams:
+            return ()
+        shown = [ts for ts, _ in self._streams]
+        return await _offer_rating(self._client, self._channel, shown, self._streams[-1][1])
 
     async def _deliver(self, text: str, *, final: bool) -> None:
         if self._fallback is None and not self._stopped_by_user:

@@ -120,18 +120,25 @@ def message_kind(event: Payload) -> Kind | None:
     return None
 
 
-def message_key(event: Payload, team_id: str) -> ConversationKey:
-    """A top-level DM belongs to the DM's one running conversation; a reply in a thread (DM or
-    channel) to that thread's own conversation. A DM's workspace travels as `Incoming.home`."""
-    space = DIRECT_MESSAGES if message_kind(event) is Kind.DM else team_id
-    return ConversationKey(PLATFORM, space, event["channel"], event.get("thread_ts"))
+def message_key(event: Payload, team_id: str, *, dm_threads: bool = False) -> ConversationKey:
+    """A reply in a thread (DM or channel) belongs to that thread's own conversation; a top-level
+    DM to the DM's one running conversation, or, with `dm_threads` (agent view, where every
+    top-level DM is a thread root), to the thread it starts. A DM's workspace travels as
+    `Incoming.home`."""
+    direct = message_kind(event) is Kind.DM
+    thread = event.get("thread_ts") or (event["ts"] if direct and dm_threads else None)
+    return ConversationKey(
+        PLATFORM, DIRECT_MESSAGES if direct else team_id, event["channel"], thread
+    )
 
 
-def message(event: Payload, team_id: str, author: Author, bot: BotIdentity) -> Incoming:
+def message(
+    event: Payload, team_id: str, author: Author, bot: BotIdentity, *, dm_threads: bool = False
+) -> Incoming:
     """A DM or a reply in a channel thread, as `message_kind` tells them apart; both carry their
     workspace, by which a DM is judged and budgeted."""
     return Incoming(
-        key=message_key(event, team_id),
+        key=message_key(event, team_id, dm_threads=dm_threads),
         author=author,
         text=plain_text(event.get("text", ""), bot),
         event_id=event_id(event["channel"], event["ts"]),

@@ -92,6 +92,16 @@ class SpentQuery:
     month_start: float
 
 
+@dataclass(frozen=True, slots=True)
+class Rating:
+    """How one stored answer was rated: its conversation, its `created_at`, and the counts."""
+
+    key: ConversationKey
+    answered_at: float
+    likes: int
+    dislikes: int
+
+
 class Store(Protocol):
     async def open(self) -> None:
         """Connect and bring the schema up to date (safe when several processes start at once)."""
@@ -192,7 +202,8 @@ class Store(Protocol):
     async def stats(self, key: ConversationKey) -> ConversationStats: ...
 
     async def forget(self, author_id: str) -> int:
-        """Delete every turn this author asked (their messages and the answers to them)."""
+        """Delete every turn this author asked (their messages and the answers to them), what
+        they viewed and their ratings."""
         ...
 
     async def purge(self, older_than: float) -> int:
@@ -227,6 +238,29 @@ class Store(Protocol):
 
     async def moderation_counts(self, since_day: int) -> dict[tuple[str, str], int]:
         """(platform:space, direction) -> how many were moderated since that UTC day."""
+        ...
+
+    async def remember_viewing(self, person: str, context: str) -> None:
+        """Keep what this person (a door-qualified id) says they are viewing, replacing the last."""
+        ...
+
+    async def recall_viewing(self, person: str) -> str | None:
+        """What `remember_viewing` last kept for this person; None when nothing."""
+        ...
+
+    async def record_answer(
+        self, key: ConversationKey, answer_ids: Sequence[str], answered_at: float
+    ) -> None:
+        """Map the platform message ids showing an answer to the stored answer (its created_at)."""
+        ...
+
+    async def rate_answer(self, answer_id: str, person: str, liked: bool) -> bool:
+        """Keep this person's rating of the answer a message id shows, replacing their earlier
+        one; False when the id shows no recorded answer."""
+        ...
+
+    async def ratings(self, key: ConversationKey | None = None) -> list[Rating]:
+        """Every rated answer (of one conversation, or all), oldest conversation key first."""
         ...
 
     def export(

@@ -27,6 +27,7 @@ from bot.store import sql
 from bot.store.base import (
     UNSET,
     ExportFilter,
+    Rating,
     SpentQuery,
     TurnEnd,
     TurnRecord,
@@ -96,6 +97,8 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
     ("turns_in_flight", sql.turns_table("DOUBLE PRECISION")),
     ("message_aliases", sql.aliases_table("DOUBLE PRECISION")),
     ("turn_usage", sql.turn_usage_table("DOUBLE PRECISION")),
+    ("what_people_view", sql.viewing_table("DOUBLE PRECISION")),
+    ("answer_feedback", sql.feedback_tables("DOUBLE PRECISION")),
 ]
 """Named schema migrations, applied in order; never edit one that has shipped, append a new one."""
 
@@ -459,6 +462,8 @@ class PostgresStore:
             )
 
     async def forget(self, author_id: str) -> int:
+        for statement in sql.FORGET_PERSON:
+            await self.pool.execute(sql.numbered(statement), author_id)
         return await self._delete_messages("author_id = $1", author_id)
 
     async def purge(self, older_than: float) -> int:
@@ -500,6 +505,33 @@ class PostgresStore:
     async def moderation_counts(self, since_day: int) -> dict[tuple[str, str], int]:
         rows = await self.pool.fetch(_MODERATION_COUNTS, since_day)
         return {(row[0], row[1]): row[2] for row in rows}
+
+    # -- what people view ---------------------------------------------------------------------
+
+    async def remember_viewing(self, person: str, context: str) -> None:
+        await self.pool.execute(sql.numbered(sql.REMEMBER_VIEWING), person, context, time.time())
+
+    async def recall_viewing(self, person: str) -> str | None:
+        return await self.pool.fetchval(sql.numbered(sql.RECALL_VIEWING), person)
+
+    # -- feedback -----------------------------------------------------------------------------
+
+    async def record_answer(
+        self, key: ConversationKey, answer_ids: Sequence[str], answered_at: float
+    ) -> None:
+        rows = [(answer_id, str(key), answered_at) for answer_id in answer_ids]
+        if rows:
+            await self.pool.executemany(sql.numbered(sql.RECORD_ANSWER), rows)
+
+    async def rate_answer(self, answer_id: str, person: str, liked: bool) -> bool:
+        statement = sql.numbered(sql.RATE_ANSWER)
+        return await self.pool.fetchval(statement, person, int(liked), time.time(), answer_id) == 1
+
+    async def ratings(self, key: ConversationKey | None = None) -> list[Rating]:
+        statement = sql.numbered(sql.RATINGS)
+        conversation = None if key is None else str(key)
+        rows = await self.pool.fetch(statement, conversation, conversation)
+        return [Rating(ConversationKey.parse(r[0]), r[1], r[2], r[3]) for r in rows]
 
     async def _delete_messages(self, where: str, value: object) -> int:
         """Delete matching messages and recompute the window of the conversations they left."""

@@ -120,6 +120,72 @@ def turns_table(real: str) -> tuple[str, ...]:
     )
 
 
+def viewing_table(real: str) -> tuple[str, ...]:
+    """Migration: what each person last said they are looking at (a door's JSON), one row each."""
+    return (
+        f"""CREATE TABLE viewing (
+            person TEXT PRIMARY KEY,
+            context TEXT NOT NULL,
+            updated_at {real} NOT NULL
+        )""",
+    )
+
+
+REMEMBER_VIEWING = """
+INSERT INTO viewing (person, context, updated_at) VALUES (?, ?, ?)
+ON CONFLICT (person) DO UPDATE SET context = excluded.context, updated_at = excluded.updated_at
+"""
+RECALL_VIEWING = "SELECT context FROM viewing WHERE person = ?"
+
+
+def feedback_tables(real: str) -> tuple[str, ...]:
+    """Migration: answers' platform message ids, and one rating per person per answer.
+
+    An answer is its conversation and the stored assistant message's `created_at`; every message
+    showing it (a long answer spans several) maps there, so a person rates the answer once.
+    """
+    return (
+        f"""CREATE TABLE answers (
+            answer_id TEXT PRIMARY KEY,
+            conversation TEXT NOT NULL,
+            answered_at {real} NOT NULL
+        )""",
+        f"""CREATE TABLE feedback (
+            conversation TEXT NOT NULL,
+            answered_at {real} NOT NULL,
+            person TEXT NOT NULL,
+            liked INTEGER NOT NULL CHECK (liked IN (0, 1)),
+            rated_at {real} NOT NULL,
+            PRIMARY KEY (conversation, answered_at, person)
+        )""",
+    )
+
+
+FORGET_PERSON = (
+    "DELETE FROM viewing WHERE person = ?",
+    "DELETE FROM feedback WHERE person = ?",
+)
+"""What `forget` deletes besides a person's turns: what they viewed and how they rated."""
+
+RECORD_ANSWER = """
+INSERT INTO answers (answer_id, conversation, answered_at) VALUES (?, ?, ?)
+ON CONFLICT (answer_id) DO UPDATE SET
+    conversation = excluded.conversation, answered_at = excluded.answered_at
+"""
+RATE_ANSWER = """
+INSERT INTO feedback (conversation, answered_at, person, liked, rated_at)
+SELECT conversation, answered_at, ?, ?, ? FROM answers WHERE answer_id = ?
+ON CONFLICT (conversation, answered_at, person) DO UPDATE SET
+    liked = excluded.liked, rated_at = excluded.rated_at
+RETURNING 1
+"""
+RATINGS = """
+SELECT conversation, answered_at, SUM(liked), SUM(1 - liked) FROM feedback
+WHERE conversation = ? OR CAST(? AS TEXT) IS NULL
+GROUP BY conversation, answered_at ORDER BY conversation, answered_at
+"""
+
+
 TURN_COLUMNS = "event_id, conversation, question, receipt, shown"
 """The columns `turn_record` reads, in its order."""
 

@@ -28,6 +28,7 @@ from bot.store import sql
 from bot.store.base import (
     UNSET,
     ExportFilter,
+    Rating,
     SpentQuery,
     TurnEnd,
     TurnRecord,
@@ -99,6 +100,8 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
     ("turns_in_flight", sql.turns_table("REAL")),
     ("message_aliases", sql.aliases_table("REAL")),
     ("turn_usage", sql.turn_usage_table("REAL")),
+    ("what_people_view", sql.viewing_table("REAL")),
+    ("answer_feedback", sql.feedback_tables("REAL")),
 ]
 """Named schema migrations, applied in order; never edit one that has shipped, append a new one."""
 
@@ -384,6 +387,8 @@ class SqliteStore:
             await self._writer.call(partial(_set_settings, key, changes, time.time()))
 
     async def forget(self, author_id: str) -> int:
+        for statement in sql.FORGET_PERSON:
+            await self._writer.call(partial(_execute, statement, (author_id,)))
         return await self._writer.call(partial(_delete_messages, "author_id = ?", (author_id,)))
 
     async def purge(self, older_than: float) -> int:
@@ -403,6 +408,36 @@ class SqliteStore:
             now = time.time()
             rows = [(scope, amount, now) for scope, amount in amounts.items()]
             await self._writer.call(partial(_execute_many, sql.ADD_USAGE, rows))
+
+    # -- what people view ---------------------------------------------------------------------
+
+    async def remember_viewing(self, person: str, context: str) -> None:
+        row = (person, context, time.time())
+        await self._writer.call(partial(_execute, sql.REMEMBER_VIEWING, row))
+
+    async def recall_viewing(self, person: str) -> str | None:
+        rows = await self._read(sql.RECALL_VIEWING, (person,))
+        return rows[0][0] if rows else None
+
+    # -- feedback -----------------------------------------------------------------------------
+
+    async def record_answer(
+        self, key: ConversationKey, answer_ids: Sequence[str], answered_at: float
+    ) -> None:
+        rows = [(answer_id, str(key), answered_at) for answer_id in answer_ids]
+        if rows:
+            await self._writer.call(partial(_execute_many, sql.RECORD_ANSWER, rows))
+
+    async def rate_answer(self, answer_id: str, person: str, liked: bool) -> bool:
+        row = (person, int(liked), time.time(), answer_id)
+        return bool(await self._writer.call(partial(_fetch_written, sql.RATE_ANSWER, row)))
+
+    async def ratings(self, key: ConversationKey | None = None) -> list[Rating]:
+        conversation = None if key is None else str(key)
+        rows = await self._read(sql.RATINGS, (conversation, conversation))
+        return [
+            Rating(ConversationKey.parse(c), at, likes, dislikes) for c, at, likes, dislikes in rows
+        ]
 
 
 def _read_batch(conn: sqlite3.Connection, batch: list[_Request]) -> list[object]:
@@ -563,6 +598,12 @@ def _reclaim(conn: sqlite3.Connection, claims: list[_Claim]) -> set[str]:
 
 def _execute(statement: str, params: Sequence[object], conn: sqlite3.Connection) -> None:
     conn.execute(statement, params)
+
+
+def _fetch_written(
+    statement: str, params: Sequence[object], conn: sqlite3.Connection
+) -> list[tuple[Any, ...]]:
+    return conn.execute(statement, params).fetchall()
 
 
 def _execute_many(

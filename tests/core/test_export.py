@@ -90,3 +90,63 @@ def test_a_bad_date_is_one_line(tmp_path):
     assert result.returncode == 2
     assert "--since 'yesterday': use a date like 2026-01-31" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def seed_ratings(path) -> None:
+    """Two DM threads opened with the same question, one answer liked and one disliked; a third
+    answer liked by one person and disliked by another (a tie, so no verdict)."""
+    store = create_store(f"sqlite:///{path}")
+    await store.open()
+    try:
+        for thread, answer, liked in (("1.0", "Blue.", True), ("2.0", "Sorry, no.", False)):
+            key = ConversationKey("slack", "dm", "D1", thread)
+            at = 30 * DAY + float(thread)
+            question = ChatMessage(Role.USER, "name a colour", name="Ann", created_at=at)
+            reply = ChatMessage(Role.ASSISTANT, answer, created_at=at + 1)
+            await store.append(key, [question, reply])
+            await store.record_answer(key, [f"slack:D1:{thread}-answer"], reply.created_at)
+            assert await store.rate_answer(f"slack:D1:{thread}-answer", "U1", liked)
+        tied = ConversationKey("discord", "g1", "c9")
+        reply = ChatMessage(Role.ASSISTANT, "Maybe.", created_at=31 * DAY)
+        await store.append(tied, [ChatMessage(Role.USER, "sure?", created_at=31 * DAY), reply])
+        await store.record_answer(tied, ["discord:9"], reply.created_at)
+        assert await store.rate_answer("discord:9", "U1", liked=True)
+        assert await store.rate_answer("discord:9", "U2", liked=False)
+    finally:
+        await store.close()
+
+
+async def test_feedback_exports_preference_pairs_and_kto_lines(tmp_path):
+    await seed_ratings(tmp_path / "parley.db")
+    pairs, summary = export(tmp_path, "--feedback")
+    assert summary.strip() == "exported 1 preference pairs"
+    prompt = [
+        {"role": "system", "content": pairs[0]["prompt"][0]["content"]},
+        {"role": "user", "content": "name a colour"},
+    ]
+    assert pairs == [
+        {
+            "prompt": prompt,
+            "chosen": [{"role": "assistant", "content": "Blue."}],
+            "rejected": [{"role": "assistant", "content": "Sorry, no."}],
+        }
+    ]
+    # trl reads them as conversational preference data.
+    from trl.data_utils import is_conversational
+
+    assert is_conversational(pairs[0])
+    kto, summary = export(tmp_path, "--feedback", "--feedback-format", "kto")
+    assert all(is_conversational(line) for line in kto)
+    assert summary.strip() == "exported 2 rated answers"
+    assert kto == [
+        {
+            "prompt": prompt,
+            "completion": [{"role": "assistant", "content": "Blue."}],
+            "label": True,
+        },
+        {
+            "prompt": prompt,
+            "completion": [{"role": "assistant", "content": "Sorry, no."}],
+            "label": False,
+        },
+    ]

@@ -195,7 +195,8 @@ async def test_answers_in_one_channel_share_its_edit_budget_and_every_final_land
             )
         for chain in range(CHAINS):
             await answer_to(peer, world.general, f"echo: q{chain}")
-    edits = peer.calls("PATCH", f"/channels/{world.general}/messages")
+    writes = peer.calls("PATCH", f"/channels/{world.general}/messages")
+    edits = [e for e in writes if "content" in e.body]  # not the feedback buttons going on
     # Alone, each answer would be edited about 15 times (every 0.2 s for 3 s): 150 edits. The
     # ten posts fill the channel's budget, so interim edits mostly yield; the finals all land.
     assert CHAINS <= len(edits) <= 2 * CHAINS

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from adapters.discord import adapter
-from adapters.discord.attachments import FileKind, file_kind
 from adapters.discord.invite import application_id_from_token, invite_url
 from adapters.discord.translate import strip_mention
+from bot.attachments import FileKind, file_kind
 from bot.config import ConfigError, Settings
 from tests.peers.discord_peer import fake_token
 

@@ -389,6 +389,31 @@ class DiscordPeer:
         options: dict[str, str] | None = None,
     ) -> str:
         """A user runs a slash command; returns the interaction token."""
+        command = {
+            "id": str(self.snowflake()),
+            "name": name,
+            "type": 1,
+            "options": [
+                {"name": key, "type": 3, "value": value} for key, value in (options or {}).items()
+            ],
+        }
+        return await self._interact(2, channel_id, user, {"data": command})
+
+    async def click(self, channel_id: int, message_id: int, user: PeerUser, custom_id: str) -> str:
+        """A user clicks a button on a message (a component interaction); returns its token."""
+        return await self._interact(
+            3,
+            channel_id,
+            user,
+            {
+                "message": self.messages[channel_id][message_id],
+                "data": {"custom_id": custom_id, "component_type": 2},
+            },
+        )
+
+    async def _interact(
+        self, kind: int, channel_id: int, user: PeerUser, fields: dict[str, Any]
+    ) -> str:
         interaction_id = self.snowflake()
         token = f"interaction-token-{interaction_id}"
         channel = self.channels[channel_id]
@@ -396,7 +421,7 @@ class DiscordPeer:
         data: dict[str, Any] = {
             "id": str(interaction_id),
             "application_id": str(self.application_id),
-            "type": 2,
+            "type": kind,
             "token": token,
             "version": 1,
             "channel_id": str(channel_id),
@@ -406,15 +431,7 @@ class DiscordPeer:
             "entitlements": [],
             "authorizing_integration_owners": {"0": str(self.guild_id)},
             "attachment_size_limit": 8 * 1024 * 1024,
-            "data": {
-                "id": str(self.snowflake()),
-                "name": name,
-                "type": 1,
-                "options": [
-                    {"name": key, "type": 3, "value": value}
-                    for key, value in (options or {}).items()
-                ],
-            },
+            **fields,
         }
         if guild_id is None:
             data["user"] = user.payload()
@@ -573,6 +590,8 @@ class DiscordPeer:
         if message is None:
             return _json({"message": "Unknown Message", "code": 10008}, status=404)
         message["content"] = body.get("content", message["content"])
+        if "components" in body:
+            message["components"] = body["components"]
         message["edited_timestamp"] = _now()
         return _json(message)
 

@@ -41,6 +41,7 @@ class Message:
     markdown: bool = False
     streaming: bool = False
     edits: int = 0
+    blocks: list[dict[str, Any]] | None = None
 
 
 @dataclass
@@ -60,6 +61,13 @@ class SlackPeer:
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
     rate_limited: dict[str, int] = field(default_factory=dict)
     """How many next calls of a method get HTTP 429 `ratelimited` with Retry-After: 1."""
+    bot_token: str = "xoxb-test"
+    files: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    """Shared files by id: (content, mimetype), served at /files-pri/<id>/<name> to the bot."""
+    redirects: dict[str, str] = field(default_factory=dict)
+    """File ids whose download answers 302 to this Location instead."""
+    downloads: list[tuple[str, str, str]] = field(default_factory=list)
+    """Each file request as (Host header, path, Authorization header)."""
 
     def __post_init__(self) -> None:
         self._ts = itertools.count(1)
@@ -99,6 +107,7 @@ class SlackPeer:
         app.router.add_get("/api/{method}", self._api)
         app.router.add_post("/respond/{name}", self._respond)
         app.router.add_get("/link", self._socket_mode)
+        app.router.add_get("/files-pri/{id}/{name}", self._file)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -140,6 +149,33 @@ class SlackPeer:
             if frame.type == aiohttp.WSMsgType.TEXT:
                 self.socket_acks.append(json.loads(frame.data))
         return socket
+
+    def share(self, file_id: str, name: str, mimetype: str, content: bytes) -> dict[str, Any]:
+        """Store a file and return its object as a `message` event's `files` carries it."""
+        self.files[file_id] = (content, mimetype)
+        url = f"http://127.0.0.1:{self.port}/files-pri/{file_id}/{name}"
+        return {
+            "id": file_id,
+            "name": name,
+            "title": name,
+            "mimetype": mimetype,
+            "filetype": name.rpartition(".")[2],
+            "size": len(content),
+            "url_private": url,
+            "url_private_download": url + "?download=1",
+        }
+
+    async def _file(self, request: web.Request) -> web.Response:
+        """A private file: only with the bot token in the Authorization header, as on Slack."""
+        auth = request.headers.get("Authorization", "")
+        self.downloads.append((request.host, request.path, auth))
+        file_id = request.match_info["id"]
+        if file_id in self.redirects:
+            raise web.HTTPFound(self.redirects[file_id])
+        if auth != f"Bearer {self.bot_token}" or file_id not in self.files:
+            return web.Response(status=404, text="<html>sign in</html>", content_type="text/html")
+        content, mimetype = self.files[file_id]
+        return web.Response(body=content, content_type=mimetype)
 
     async def _respond(self, request: web.Request) -> web.Response:
         self.responses.append((request.match_info["name"], await request.json()))
@@ -200,8 +236,12 @@ class SlackPeer:
             return {"ok": False, "error": "message_not_found"}
         if len(params.get("text", "")) > UPDATE_LIMIT:
             return {"ok": False, "error": "msg_too_long"}
-        message.text = params.get("text", "")
-        message.markdown = False
+        blocks = params.get("blocks")
+        message.blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+        # With blocks Slack shows them (`text` is the notification); a markdown block as Markdown.
+        shown = [b["text"] for b in message.blocks or [] if b.get("type") == "markdown"]
+        message.text = shown[0] if shown else params.get("text", "")
+        message.markdown = bool(shown)
         message.edits += 1
         return {"ok": True, "channel": message.channel, "ts": message.ts}
 
@@ -302,6 +342,31 @@ class SlackSender:
         }
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
         return await self._post(urlencode(form), headers)
+
+    async def feedback(self, *, user: str, channel: str, message_ts: str, value: str) -> int:
+        """A click on a feedback_buttons element, as the block_actions payload Slack posts."""
+        payload = {
+            "type": "block_actions",
+            "team": {"id": self.team, "domain": "test"},
+            "user": {"id": user, "team_id": self.team},
+            "api_app_id": "A0PARLEY",
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
+            "channel": {"id": channel},
+            "message": {"type": "message", "ts": message_ts},
+            "trigger_id": uuid.uuid4().hex,
+            "actions": [
+                {
+                    "type": "feedback_buttons",
+                    "action_id": "parley_feedback",
+                    "block_id": "feedback",
+                    "value": value,
+                    "action_ts": str(time.time()),
+                }
+            ],
+        }
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        status, _ = await self._post(urlencode({"payload": json.dumps(payload)}), headers)
+        return status
 
     async def _post(
         self, body: str, headers: dict[str, str], *, age: float = 0.0, secret: str | None = None

@@ -84,6 +84,8 @@ async def test_answers_cut_by_a_kill_are_finished_at_the_next_start(
             "PARLEY_SLACK_API_URL": slack.api_url,
             "PARLEY_SLACK_MODE": "http",
             "PARLEY_SLACK_EDIT_INTERVAL": "0.2",
+            # The assistant view: a top-level DM updates a placeholder (the other sink).
+            "PARLEY_SLACK_SURFACE": "assistant",
             "PARLEY_HTTP_PORT": str(port),
             "PARLEY_DATA_DIR": str(tmp_path),
             "PARLEY_DATABASE_URL": url,

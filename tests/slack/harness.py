@@ -111,5 +111,6 @@ async def running_slack(
                 )
                 yield Slack(peer, sender, backend, runtime, door)
                 await runtime.dialogue.shutdown(5)
+                await door.close()
     finally:
         await peer.stop()

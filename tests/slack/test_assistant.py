@@ -1,4 +1,5 @@
-"""Slack's AI-app surface: suggested prompts when a thread opens, a thinking status at work."""
+"""The legacy assistant view (PARLEY_SLACK_SURFACE=assistant): suggested prompts when a thread
+opens, a thinking status at work, what the user views remembered."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from tests.slack.harness import ALICE, DM, running_slack
 async def test_assistant_thread_gets_prompts_then_a_status_and_a_streamed_answer(
     tmp_path: Path,
 ) -> None:
-    async with running_slack(tmp_path) as slack:
+    async with running_slack(tmp_path, slack_surface="assistant") as slack:
         thread_ts = slack.ts()
         started = {
             "type": "assistant_thread_started",
@@ -43,8 +44,8 @@ async def test_assistant_thread_gets_prompts_then_a_status_and_a_streamed_answer
         assert not slack.peer.called("conversations.replies")
 
 
-async def test_context_changes_do_not_read_the_thread(tmp_path: Path) -> None:
-    async with running_slack(tmp_path) as slack:
+async def test_context_changes_are_remembered_without_reading_the_thread(tmp_path: Path) -> None:
+    async with running_slack(tmp_path, slack_surface="assistant") as slack:
         changed = {
             "type": "assistant_thread_context_changed",
             "assistant_thread": {
@@ -60,3 +61,4 @@ async def test_context_changes_do_not_read_the_thread(tmp_path: Path) -> None:
         await slack.peer.wait_for(lambda: slack.peer.called("auth.test"))
         await asyncio.sleep(0.3)
         assert [call.method for call in slack.peer.calls] == ["auth.test"]
+        assert await slack.runtime.store.recall_viewing(ALICE) == '{"channel_id": "C0OTHER"}'

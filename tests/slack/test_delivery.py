@@ -103,11 +103,11 @@ async def test_thread_replies_are_followed_only_where_parley_answered(tmp_path: 
 
 
 async def test_dm_top_level_is_one_running_conversation(tmp_path: Path) -> None:
-    async with running_slack(tmp_path) as slack:
+    async with running_slack(tmp_path, slack_surface="assistant") as slack:
         await slack.sender.event(slack.message("first"))
         await slack.peer.wait_for(lambda: len(slack.peer.thread(DM, None)) == 1)
         await _settle(slack)
-    async with running_slack(tmp_path) as slack:
+    async with running_slack(tmp_path, slack_surface="assistant") as slack:
         await slack.sender.event(slack.message("second", ts="1650000000.000200"))
         await slack.peer.wait_for(lambda: slack.backend.calls)
         assert [m.content for m in slack.backend.calls[0][1:]] == ["first", "echo: first", "second"]

@@ -15,7 +15,7 @@ def _answered(slack, text: str) -> bool:
 
 
 async def test_a_dm_from_a_workspace_outside_the_allowlist_is_not_answered(tmp_path: Path):
-    async with running_slack(tmp_path, slack_teams=["T0TEAM"]) as slack:
+    async with running_slack(tmp_path, slack_teams=["T0TEAM"], slack_surface="assistant") as slack:
         slack.sender.team = OTHER_TEAM
         await slack.sender.event(slack.message("from elsewhere"))
         slack.sender.team = "T0TEAM"
@@ -61,7 +61,7 @@ async def test_a_dm_from_someone_outside_the_user_allowlist_is_not_answered(tmp_
 
 
 async def test_dm_turns_count_toward_their_workspace_budget(tmp_path: Path):
-    async with running_slack(tmp_path, space_daily_tokens=10) as slack:
+    async with running_slack(tmp_path, space_daily_tokens=10, slack_surface="assistant") as slack:
         await slack.sender.event(slack.message("spend the budget"))
         await slack.peer.wait_for(lambda: _answered(slack, "spend the budget"))
         mention = slack.mention("anything left?")

@@ -24,7 +24,7 @@ async def test_mention_is_answered_in_its_thread_without_the_mention(tmp_path: P
 
 
 async def test_dm_is_answered_in_the_dm(tmp_path: Path) -> None:
-    async with running_slack(tmp_path) as slack:
+    async with running_slack(tmp_path, slack_surface="assistant") as slack:
         await slack.sender.event(slack.message("hello there"))
         await slack.peer.wait_for(
             lambda: any(m.text == "echo: hello there" for m in slack.peer.thread(DM, None))

@@ -19,12 +19,16 @@ async def test_flagged_input_is_refused_and_flagged_output_withheld(
         await slack.sender.event(slack.message("FLAGME please"))
         await slack.peer.wait_for(
             lambda: any(
-                "moderation flagged the message" in m.text for m in slack.peer.thread(DM, None)
+                "moderation flagged the message" in m.text
+                for m in slack.peer.messages.values()
+                if m.channel == DM
             )
         )
         await slack.sender.event(slack.message("a trick question"))
         await slack.peer.wait_for(
-            lambda: any("withheld" in m.text for m in slack.peer.thread(DM, None))
+            lambda: any(
+                "withheld" in m.text for m in slack.peer.messages.values() if m.channel == DM
+            )
         )
     assert len(backend.calls) == 1, "the flagged question never reached the model"
     sent = [str(call.params) for call in slack.peer.calls]

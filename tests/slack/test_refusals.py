@@ -22,7 +22,9 @@ def limited_turns(slack: Slack) -> str:
 
 async def test_a_flood_over_the_rate_limit_gets_exactly_one_refusal(tmp_path: Path) -> None:
     await inside_one_minute(10)  # the limit's window is this minute: keep the flood inside one
-    async with running_slack(tmp_path, user_turns_per_minute=LIMIT) as slack:
+    async with running_slack(
+        tmp_path, user_turns_per_minute=LIMIT, slack_surface="assistant"
+    ) as slack:
         events = [slack.message(f"message {i}") for i in range(FLOOD)]
         statuses = await asyncio.gather(*(slack.sender.event(event) for event in events))
         assert all(status == 200 for status, _ in statuses)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -24,11 +25,16 @@ def _delivered(slack: Slack) -> list[str]:
         for field in ("text", "markdown_text"):
             if isinstance(call.params.get(field), str):
                 texts.append(call.params[field])
+        blocks = call.params.get("blocks")
+        blocks = json.loads(blocks) if isinstance(blocks, str) else blocks or []
+        texts.extend(block["text"] for block in blocks if block.get("type") == "markdown")
     return texts
 
 
 async def test_updates_are_mrkdwn_and_pings_never_leave_raw(tmp_path: Path) -> None:
-    async with running_slack(tmp_path, ScriptedBackend(_says(RISKY), chunks=3)) as slack:
+    async with running_slack(
+        tmp_path, ScriptedBackend(_says(RISKY), chunks=3), slack_surface="assistant"
+    ) as slack:
         await slack.sender.event(slack.message("plan?"))
         await slack.peer.wait_for(
             lambda: (
@@ -36,8 +42,11 @@ async def test_updates_are_mrkdwn_and_pings_never_leave_raw(tmp_path: Path) -> N
                 and slack.runtime.dialogue.in_flight == 0
             )
         )
+        # Updates are mrkdwn; the final text is Markdown in a block, over the feedback buttons.
+        updates = [call.params["text"] for call in slack.peer.called("chat.update")]
+        assert any(text.startswith("*Plan*\n*Ship it*") for text in updates)
         (answer,) = slack.peer.thread(DM, None)
-        assert answer.text.startswith("*Plan*\n*Ship it*")
+        assert answer.markdown and answer.text.replace("\u200b", "") == RISKY
         for text in _delivered(slack):
             assert not any(ping in text for ping in PINGS), text
 
@@ -54,7 +63,9 @@ async def test_streamed_markdown_is_neutralised_too(tmp_path: Path) -> None:
 
 async def test_a_long_answer_is_split_within_slacks_limits(tmp_path: Path) -> None:
     long = "\n\n".join(f"Paragraph {n}: " + "word " * 60 for n in range(40))
-    async with running_slack(tmp_path, ScriptedBackend(_says(long), chunks=20)) as slack:
+    async with running_slack(
+        tmp_path, ScriptedBackend(_says(long), chunks=20), slack_surface="assistant"
+    ) as slack:
         await slack.sender.event(slack.message("tell me everything"))
         await slack.peer.wait_for(
             lambda: slack.runtime.dialogue.in_flight == 0 and slack.backend.calls
@@ -86,7 +97,9 @@ async def test_a_streamed_answer_is_updated_about_once_a_second(tmp_path: Path) 
 
 async def test_updates_of_a_posted_answer_are_throttled(tmp_path: Path) -> None:
     backend = ScriptedBackend(chunks=30, duration=3.0)
-    async with running_slack(tmp_path, backend, slack_edit_interval=1.0) as slack:
+    async with running_slack(
+        tmp_path, backend, slack_edit_interval=1.0, slack_surface="assistant"
+    ) as slack:
         await slack.sender.event(slack.message("a three second answer"))
         await slack.peer.wait_for(
             lambda: slack.backend.calls and slack.runtime.dialogue.in_flight == 0

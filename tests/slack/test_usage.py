@@ -21,7 +21,11 @@ async def test_a_day_on_slack_agrees_everywhere(tmp_path: Path) -> None:
             )
         await slack.sender.event(slack.message("a private word"))
         await slack.peer.wait_for(
-            lambda: any(m.text == "echo: a private word" for m in slack.peer.thread(DM, None))
+            lambda: any(
+                m.text == "echo: a private word"
+                for m in slack.peer.messages.values()
+                if m.channel == DM
+            )
         )
         spaces = await recorded(slack.runtime.store, turns=3)
         await slack.sender.command(

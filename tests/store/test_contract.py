@@ -11,6 +11,7 @@ from bot.store import postgres, sqlite
 from bot.store.base import (
     UNSET,
     ExportFilter,
+    Rating,
     SpentQuery,
     Store,
     TurnEnd,
@@ -550,3 +551,46 @@ async def test_moderation_is_counted_per_place_and_day(store: Store) -> None:
         ("slack:team", "output"): 1,
     }
     assert (await store.moderation_counts(0))[("discord:guild", "input")] == 3
+
+
+async def test_what_a_person_views_is_kept_one_per_person(store: Store) -> None:
+    assert await store.recall_viewing("U0ALICE") is None
+    await store.remember_viewing("U0ALICE", '{"channel": "C1"}')
+    await store.remember_viewing("U0ALICE", '{"channel": "C2"}')
+    await store.remember_viewing("U0BOB", "{}")
+    assert await store.recall_viewing("U0ALICE") == '{"channel": "C2"}'
+    assert await store.recall_viewing("U0BOB") == "{}"
+
+
+async def test_an_answer_is_rated_once_per_person_and_a_new_click_replaces_it(
+    store: Store,
+) -> None:
+    await append_turns(store, KEY, 2)
+    first, second = [m for m in await store.load(KEY, 1000) if m.role is Role.ASSISTANT]
+    # A long answer spans two platform messages: both are the one answer.
+    await store.record_answer(KEY, ["m1", "m1-more"], first.created_at)
+    await store.record_answer(KEY, ["m2"], second.created_at)
+    assert await store.rate_answer("m1", "alice", liked=True)
+    assert await store.rate_answer("m1-more", "alice", liked=False)  # changed her mind
+    assert await store.rate_answer("m1", "bob", liked=True)
+    assert await store.rate_answer("m2", "bob", liked=False)
+    assert not await store.rate_answer("unknown", "bob", liked=True)
+    assert await store.ratings(KEY) == [
+        Rating(KEY, first.created_at, likes=1, dislikes=1),
+        Rating(KEY, second.created_at, likes=0, dislikes=1),
+    ]
+    assert await store.ratings(OTHER) == []
+    assert await store.ratings() == await store.ratings(KEY)
+
+
+async def test_forget_also_deletes_what_a_person_viewed_and_rated(store: Store) -> None:
+    await append_turns(store, KEY, 1, asker="bob")
+    (answer,) = [m for m in await store.load(KEY, 1000) if m.role is Role.ASSISTANT]
+    await store.record_answer(KEY, ["m1"], answer.created_at)
+    for person in ("alice", "carol"):
+        await store.remember_viewing(person, "{}")
+        assert await store.rate_answer("m1", person, liked=True)
+    await store.forget("alice")
+    assert await store.recall_viewing("alice") is None
+    assert await store.recall_viewing("carol") == "{}"
+    assert await store.ratings(KEY) == [Rating(KEY, answer.created_at, likes=1, dislikes=0)]

@@ -1,0 +1,49 @@
+"""Thumbs up / down under every Slack answer, kept once per person per answer."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from tests.slack.harness import ALICE, DM, running_slack
+
+
+async def test_every_answer_gets_feedback_buttons_and_a_click_is_kept_once_per_person(
+    tmp_path: Path,
+) -> None:
+    async with running_slack(tmp_path) as slack:
+        peer = slack.peer
+        root = slack.ts()
+        await slack.sender.event(slack.message("name a colour", ts=root))
+        await peer.wait_for(lambda: any(m.blocks for m in peer.messages.values()))
+        (answer,) = peer.thread(DM, root)
+        markdown, actions = answer.blocks or []
+        assert markdown == {"type": "markdown", "text": "echo: name a colour"}
+        (buttons,) = actions["elements"]
+        assert actions["type"] == "context_actions" and buttons["type"] == "feedback_buttons"
+
+        store = slack.runtime.store
+
+        async def click(user: str, value: str, *, then: tuple[int, int]) -> None:
+            status = await slack.sender.feedback(
+                user=user, channel=DM, message_ts=answer.ts, value=value
+            )
+            assert status == 200
+            for _ in range(250):  # the click is kept after the ack
+                if [(r.likes, r.dislikes) for r in await store.ratings()] == [then]:
+                    return
+                await asyncio.sleep(0.02)
+            raise AssertionError(f"ratings {await store.ratings()}, not {then}")
+
+        up, down = buttons["positive_button"]["value"], buttons["negative_button"]["value"]
+        await click(ALICE, up, then=(1, 0))
+        await click(ALICE, down, then=(0, 1))  # she changed her mind: her click is replaced
+        await click("U0BOB", down, then=(0, 2))
+        registry = slack.runtime.dialogue.metrics.registry
+        counted = {
+            way: registry.get_sample_value(
+                "parley_feedback_total", {"platform": "slack", "rating": way}
+            )
+            for way in ("up", "down")
+        }
+        assert counted == {"up": 1, "down": 2}
