@@ -1,4 +1,4 @@
-"""`parley`: console | discord | slack | serve | export | doctor; heavy imports wait for use."""
+"""`parley`: console | discord | slack | serve | export | tune | doctor; imports wait for use."""
 
 from __future__ import annotations
 
@@ -48,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--until", help="only messages before this date (YYYY-MM-DD)")
     export.add_argument("--output", "-o", default="-", help="a file, or - for stdout (default)")
     export.set_defaults(handler=_export)
+    tune = command("tune", "fine-tune a model on exported conversations or feedback")
+    from bot.tune.command import add_arguments as tune_arguments
+
+    tune_arguments(tune, platforms)
+    tune.set_defaults(handler=_tune)
     doctor = command("doctor", "check the configuration, tokens, model and store")
     doctor.set_defaults(handler=_doctor)
     return parser
@@ -87,6 +92,12 @@ def _export(args: argparse.Namespace) -> int:
     from bot.export import run_export
 
     return run_export(args)
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from bot.tune.command import run_tune
+
+    return run_tune(args)
 
 
 def _doctor(args: argparse.Namespace) -> int:
