@@ -117,7 +117,8 @@ def _summary(method: str, conversations: int, held: int, result: Result) -> None
 
     lines = [
         f"trained ({method}) on {conversations - held} conversations, {result.examples} "
-        f"answers, {result.tokens} tokens; {held} held out",
+        f"{'preference pairs' if method == 'dpo' else 'answers'}, {result.tokens} tokens; "
+        f"{held} held out",
         f"held-out loss before: {loss(result.loss_before)}",
         f"held-out loss after: {loss(result.loss_after)}",
         f"model: {result.out} (PARLEY_BACKEND=local PARLEY_MODEL={result.out})",

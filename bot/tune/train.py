@@ -6,6 +6,7 @@ torch, transformers, trl and peft are imported inside the functions: `parley --h
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,9 @@ def _run(
     """Train with trl's SFT or DPO trainer; (held-out loss before, after, checkpoint resumed)."""
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
+
+    # trl calls transformers APIs it has yet to move off: their notices are not the operator's.
+    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
 
     config_class, trainer_class = {
         "sft": (SFTConfig, SFTTrainer),
