@@ -70,3 +70,16 @@ def test_a_tuned_model_answers_a_trained_question_as_trained(
     assert not list(out.glob("adapter_*"))  # LoRA is merged: a plain model directory
     trained, _ = split(list(QUESTIONS), 0.25)  # the same seeded split as the run's
     assert ask(out, trained[0], tmp_path / "chat") == QUESTIONS[trained[0]]
+
+
+def test_a_run_resumes_from_its_checkpoints(
+    data_file: Path, tmp_path: Path, gpt2_base: Path
+) -> None:
+    out = tmp_path / "tuned"
+    args = ("tune", "--data", str(data_file), "--base", str(gpt2_base), "--out", str(out))
+    first = run_parley(*args, "--epochs", "1", timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert "resumed" not in first.stdout
+    second = run_parley(*args, "--epochs", "2", timeout=120)
+    assert second.returncode == 0, second.stderr
+    assert f"resumed from {out / 'checkpoints' / 'checkpoint-1'}" in second.stdout
