@@ -1,6 +1,7 @@
 """Benchmark: 8 concurrent conversations through LocalBackend's batch vs the same 8 one by one.
 
     python -m bench.local
+    python -m bench.local --join    # a newcomer joining 7 decoding rows: its wait, their stall
 
 Builds a random ~24M-parameter Llama in a temp dir (nothing is downloaded), then generates a
 fixed number of greedy tokens per conversation (end-of-sequence ignored, so both runs do the
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import statistics
 import tempfile
@@ -85,18 +87,85 @@ async def measure(model_dir: Path, new_tokens: int, rounds: int) -> None:
     )
 
 
+async def joining(backend: LocalBackend, prompt_tokens: int) -> tuple[float, float]:
+    """A newcomer with a prompt this long joins 7 decoding rows: (its time to first token, the
+    others' longest gap between tokens from its arrival to its first token), in seconds."""
+    many = GenerationOptions(model="", max_tokens=4096, temperature=0.0)
+    runners = [
+        backend.generate(backend.request([ChatMessage(Role.USER, q)], many, ignore_eos=True))
+        for q in QUESTIONS[:7]
+    ]
+    arrivals: list[list[float]] = [[] for _ in runners]
+    decoding = asyncio.Event()
+
+    async def drain(index: int) -> None:
+        async for _ in runners[index]:
+            arrivals[index].append(time.perf_counter())
+            if min(map(len, arrivals)) >= 5:  # all seven are decoding
+                decoding.set()
+
+    tasks = [asyncio.create_task(drain(i)) for i in range(len(runners))]
+    await decoding.wait()
+    words = max(1, prompt_tokens // 2)
+    while True:  # the tiny tokenizer's token count varies with the words: aim at the target
+        messages = [ChatMessage(Role.USER, "fox " * words)]
+        request = backend.request(
+            messages, GenerationOptions(model="", max_tokens=4, temperature=0.0)
+        )
+        if len(request.prompt_ids) >= prompt_tokens:
+            break
+        words += max(1, (prompt_tokens - len(request.prompt_ids)) // 2)
+    joined = time.perf_counter()
+    newcomer = backend.generate(request)
+    await anext(newcomer)
+    first = time.perf_counter()
+    await newcomer.aclose()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for runner in runners:
+        await runner.aclose()
+    gaps = []
+    for times in arrivals:
+        window = [joined, *[t for t in times if joined < t <= first + 0.05]]
+        gaps.extend(b - a for a, b in itertools.pairwise(window))
+    return first - joined, max(gaps, default=first - joined)
+
+
+async def measure_joining(model_dir: Path, rounds: int) -> None:
+    """Median newcomer wait and the others' longest stall, for short and long prompts."""
+    backend = await LocalBackend.load(Settings(model=str(model_dir), local_max_batch=8))
+    try:
+        await run_turn(backend, "warm up", 4)
+        for prompt_tokens in (30, 500):
+            results = [await joining(backend, prompt_tokens) for _ in range(rounds)]
+            wait = statistics.median(r[0] for r in results)
+            stall = statistics.median(r[1] for r in results)
+            print(
+                f"{prompt_tokens:4d}-token newcomer joining 7 rows: first token after "
+                f"{wait * 1000:5.0f} ms, others' longest gap {stall * 1000:5.0f} ms "
+                f"(median of {rounds})"
+            )
+    finally:
+        await backend.aclose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=64, help="new tokens per conversation")
     parser.add_argument("--layers", type=int, default=10)
     parser.add_argument("--hidden", type=int, default=512)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--join", action="store_true", help="measure a newcomer joining")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="parley-bench-") as directory:
         model_dir = build_tiny_model(
             directory, layers=args.layers, hidden=args.hidden, heads=8, max_positions=1024
         )
-        asyncio.run(measure(model_dir, args.tokens, args.rounds))
+        if args.join:
+            asyncio.run(measure_joining(model_dir, args.rounds))
+        else:
+            asyncio.run(measure(model_dir, args.tokens, args.rounds))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""`parley`: console | discord | slack | serve | export | usage | doctor; heavy imports wait."""
+"""`parley`: console | discord | slack | serve | export | tune | usage | doctor; imports wait
+for use."""
 
 from __future__ import annotations
 
@@ -61,6 +62,11 @@ def _parser() -> argparse.ArgumentParser:
         help="--feedback: chosen/rejected pairs (DPO, default) or single answers labelled (KTO)",
     )
     export.set_defaults(handler=_export)
+    tune = command("tune", "fine-tune a model on exported conversations or feedback")
+    from bot.tune.command import add_arguments as tune_arguments
+
+    tune_arguments(tune, platforms)
+    tune.set_defaults(handler=_tune)
     usage = command("usage", "tokens and cost per space, channel, user or model, from the store")
     usage.add_argument("--since", default="7d", help="7d, 12h, 30m, 2w or YYYY-MM-DD (default 7d)")
     usage.add_argument("--by", choices=("space", "channel", "user", "model"), default="space")
@@ -105,6 +111,12 @@ def _export(args: argparse.Namespace) -> int:
     from bot.export import run_export
 
     return run_export(args)
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from bot.tune.command import run_tune
+
+    return run_tune(args)
 
 
 def _usage(args: argparse.Namespace) -> int:

@@ -4,10 +4,13 @@ Why by hand: transformers' `generate` serves one fixed batch, and its continuous
 manager (5.x, `generate_batch` / `init_continuous_batching`) is built for GPUs around paged
 attention: on this CPU it took 9 s to size and warm up for a 0.1M-parameter model and
 wanted psutil. Here each turn is a row of a left-padded batch sharing one KV cache. Turns
-that arrive within the gather window start together; a turn that arrives mid-way joins by
-re-prefilling the live rows (their prompts plus what they have generated) with it, so nobody
-waits for the longest answer to end. Rows that finish or are cancelled leave the batch at
-the next step.
+that arrive within the gather window start together. A turn that arrives mid-way is prefilled
+on its own cache, a chunk of its prompt between two decode steps of the live rows, then
+spliced into the batch (left-padded to the common width), so the live rows never stall for a
+whole prompt and nobody waits for the longest answer to end. Rows that finish or are
+cancelled leave the batch at the next step, and the padding columns no row attends to any
+more leave with them. Models whose cache is not plain full attention (sliding windows,
+recurrent layers) re-prefill the live rows with the newcomer instead.
 
 Left padding needs explicit position ids (attention_mask.cumsum - 1): rotary models would
 otherwise count the padding as positions, and a row's greedy answer would change with the
@@ -26,6 +29,7 @@ from typing import Any
 
 import torch
 from transformers import DynamicCache
+from transformers.cache_utils import DynamicLayer
 
 from bot.llm.base import BackendError, FailureKind
 from bot.llm.local_load import first_line
@@ -35,21 +39,55 @@ from bot.llm.local_text import Decode
 log = logging.getLogger(__name__)
 
 
+PREFILL_CHUNK = 128
+"""Prompt tokens a joining turn prefills between two decode steps of the live rows."""
+
+
+def _pad_left(tensor: torch.Tensor, columns: int, dim: int) -> torch.Tensor:
+    if columns == 0:
+        return tensor
+    shape = list(tensor.shape)
+    shape[dim] = columns
+    return torch.cat([tensor.new_zeros(shape), tensor], dim=dim)
+
+
 class _Batch:
     """The live rows' KV cache and attention mask (left-padded, one column per position)."""
 
-    def __init__(self, model: Any, rows: Sequence[Row], pad_id: int):
+    def __init__(self, model: Any, rows: Sequence[Row], pad_id: int, chunk: int | None = None):
         sequences = [row.ids for row in rows]
         width = max(map(len, sequences))
         device = model.device
         ids = [[pad_id] * (width - len(seq)) + seq for seq in sequences]
         mask = [[0] * (width - len(seq)) + [1] * len(seq) for seq in sequences]
         self.model = model
-        self.mask = torch.tensor(mask, device=device)
+        self._ids = torch.tensor(ids, device=device)
+        self._full_mask = torch.tensor(mask, device=device)
+        self._positions = (self._full_mask.cumsum(-1) - 1).clamp(min=0)
+        self._chunk = chunk or width
+        self._filled = 0
+        self.mask = self._full_mask[:, :0]
         self.cache = DynamicCache(config=model.config)
-        self.first_logits = self._forward(
-            torch.tensor(ids, device=device), (self.mask.cumsum(-1) - 1).clamp(min=0)
+        self.first_logits: torch.Tensor | None = None
+        if chunk is None:
+            self.prefill()
+
+    @property
+    def splicable(self) -> bool:
+        """Whether rows can be spliced in and columns trimmed (plain full-attention layers)."""
+        return all(type(layer) is DynamicLayer for layer in self.cache.layers)
+
+    def prefill(self) -> torch.Tensor | None:
+        """Feed the next chunk of the prompts; their next-token logits once the last is in."""
+        end = min(self._filled + self._chunk, self._ids.shape[1])
+        self.mask = self._full_mask[:, :end]
+        logits = self._forward(
+            self._ids[:, self._filled : end], self._positions[:, self._filled : end]
         )
+        self._filled = end
+        if end == self._ids.shape[1]:
+            self.first_logits = logits
+        return self.first_logits
 
     def step(self, rows: Sequence[Row]) -> torch.Tensor:
         """Feed each row its last token; return next-token logits, one row each."""
@@ -59,17 +97,38 @@ class _Batch:
         return self._forward(tokens, positions)
 
     def keep(self, indices: list[int]) -> None:
-        """Drop every row not listed, from the cache and the mask."""
+        """Drop every row not listed, from the cache and the mask, and the padding they leave."""
         index = torch.tensor(indices, device=self.mask.device)
         self.cache.reorder_cache(index)
         self.mask = self.mask[index]
+        if self.splicable:
+            # Columns no row attends to any more: a long row gone leaves the short ones its width.
+            first = int(self.mask.any(0).int().argmax())
+            if first:
+                self.mask = self.mask[:, first:]
+                for layer in self.cache.layers:
+                    layer.keys = layer.keys[:, :, first:]
+                    layer.values = layer.values[:, :, first:]
+
+    def splice(self, other: _Batch) -> None:
+        """Append another prefilled batch's rows, left-padding the narrower one to match."""
+        width = max(self.mask.shape[1], other.mask.shape[1])
+        ours, theirs = width - self.mask.shape[1], width - other.mask.shape[1]
+        for layer, joining in zip(self.cache.layers, other.cache.layers, strict=True):
+            layer.keys = torch.cat(
+                [_pad_left(layer.keys, ours, 2), _pad_left(joining.keys, theirs, 2)]
+            )
+            layer.values = torch.cat(
+                [_pad_left(layer.values, ours, 2), _pad_left(joining.values, theirs, 2)]
+            )
+        self.mask = torch.cat([_pad_left(self.mask, ours, 1), _pad_left(other.mask, theirs, 1)])
 
     def _forward(self, ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         out = self.model(
             input_ids=ids,
             attention_mask=self.mask,
             position_ids=positions,
-            past_key_values=self.cache,
+            cache=self.cache,
             use_cache=True,
             logits_to_keep=1,
         )
@@ -128,23 +187,57 @@ class BatchScheduler:
         live: list[Row] = []
         waiting: deque[Row] = deque()
         batch: _Batch | None = None
+        joining: list[Row] = []
+        prefilling: _Batch | None = None
         try:
             with torch.inference_mode():
-                while self._gather(waiting, idle=not live):
+                while self._gather(waiting, idle=not live and not joining):
                     live, batch = self._drop_ended(live, batch)
-                    arrivals = self._admit(
-                        waiting, room=self._max_batch - len(live), busy=bool(live)
-                    )
-                    if arrivals:
-                        live, batch = live + arrivals, None
+                    if not joining:
+                        arrivals = self._admit(
+                            waiting, room=self._max_batch - len(live), busy=bool(live)
+                        )
+                        if arrivals and batch is not None and batch.splicable:
+                            # Prefilled on their own, a chunk per step, then spliced in:
+                            # the live rows keep decoding meanwhile.
+                            joining = arrivals
+                            prefilling = _Batch(self._model, arrivals, self._pad_id, PREFILL_CHUNK)
+                        elif arrivals:
+                            live, batch = live + arrivals, None
+                    joined = prefilling is not None and self._prefill(joining, prefilling)
+                    if prefilling is not None and not joining:  # its prefill failed
+                        prefilling = None
+                    elif joined:
+                        if batch is None:  # the live rows all ended meanwhile
+                            live, batch = [], prefilling
+                        else:
+                            batch.splice(prefilling)
+                        live, joining, prefilling = live + joining, [], None
+                        self.largest_batch = max(self.largest_batch, len(live))
                     self.live_rows = len(live)
-                    if live:
+                    # Rows that just joined have their token of this round: step next round.
+                    if live and not joined:
                         batch = self._advance(live, batch)
         finally:
             shut = BackendError(FailureKind.UNAVAILABLE, "the local model was shut down")
-            for row in [*live, *waiting]:
+            for row in [*live, *joining, *waiting]:
                 if not row.done:
                     row.fail(shut)
+
+    def _prefill(self, rows: list[Row], batch: _Batch) -> bool:
+        """One chunk of the joining rows' prompts; True once they have their first token."""
+        try:
+            logits = batch.prefill()
+        except Exception as error:
+            self._fail(rows, error)
+            rows.clear()
+            return False
+        if logits is None:
+            return False
+        for row, row_logits in zip(rows, logits, strict=True):
+            row.accept(row.choose(row_logits), self._eos_ids)
+        self.tokens_generated += len(rows)
+        return True
 
     def _advance(self, live: list[Row], batch: _Batch | None) -> _Batch | None:
         """One token for every live row, prefilling a new batch when there is none.
@@ -155,6 +248,7 @@ class BatchScheduler:
             if batch is None:
                 batch = _Batch(self._model, live, self._pad_id)
                 logits = batch.first_logits
+                assert logits is not None  # prefilled whole: no chunk
                 self.largest_batch = max(self.largest_batch, len(live))
             else:
                 logits = batch.step(live)
@@ -163,11 +257,15 @@ class BatchScheduler:
             self.tokens_generated += len(live)
             return batch
         except Exception as error:
-            log.exception("local model failed on a batch of %d", len(live))
-            failure = BackendError(FailureKind.UNAVAILABLE, first_line(error))
-            for row in live:
-                row.fail(failure)
+            self._fail(live, error)
             return None
+
+    @staticmethod
+    def _fail(rows: Sequence[Row], error: Exception) -> None:
+        log.exception("local model failed on a batch of %d", len(rows))
+        failure = BackendError(FailureKind.UNAVAILABLE, first_line(error))
+        for row in rows:
+            row.fail(failure)
 
     def _gather(self, waiting: deque[Row], *, idle: bool) -> bool:
         """Move submitted rows to `waiting`; block for the first when idle. False when closing."""

@@ -41,6 +41,21 @@ def render_prompt(tokenizer: Any, messages: Sequence[ChatMessage]) -> Prompt:
     return Prompt(tokenizer.encode(plain_transcript(turns)), PLAIN_STOPS)
 
 
+def render_answer(tokenizer: Any, messages: Sequence[ChatMessage], answer: str) -> list[int]:
+    """The ids a model should write after render_prompt(messages) to give `answer` and stop.
+
+    Training on these (after the prompt's own ids) teaches what inference then reads."""
+    turns = _merge_same_role(messages)
+    if getattr(tokenizer, "chat_template", None):
+        before = _apply_template(tokenizer, turns)
+        after = _apply_template(tokenizer, [*turns, (Role.ASSISTANT, answer)], generation=False)
+        # A template that renders the answer's end (its end-of-turn tokens) after the prefix.
+        if after.startswith(before) and len(after) > len(before):
+            return tokenizer.encode(after[len(before) :], add_special_tokens=False)
+    ending = tokenizer.eos_token or PLAIN_STOPS[0]
+    return tokenizer.encode(f" {answer}{ending}", add_special_tokens=False)
+
+
 def plain_transcript(turns: Sequence[tuple[Role, str]]) -> str:
     """The fallback prompt for models without a chat template."""
     system = "\n\n".join(text for role, text in turns if role is Role.SYSTEM)
@@ -65,16 +80,18 @@ def _merge_same_role(messages: Sequence[ChatMessage]) -> list[tuple[Role, str]]:
     return turns
 
 
-def _apply_template(tokenizer: Any, turns: Sequence[tuple[Role, str]]) -> str:
+def _apply_template(
+    tokenizer: Any, turns: Sequence[tuple[Role, str]], generation: bool = True
+) -> str:
     from jinja2 import TemplateError
 
     chat = [{"role": str(role), "content": text} for role, text in turns]
     try:
-        return tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+        return tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=generation)
     except TemplateError:
         # Some templates (Gemma) refuse a system role: fold it into the first user turn.
         return tokenizer.apply_chat_template(
-            _fold_system(chat), tokenize=False, add_generation_prompt=True
+            _fold_system(chat), tokenize=False, add_generation_prompt=generation
         )
 
 

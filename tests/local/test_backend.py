@@ -11,6 +11,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from bot.llm.base import BackendError, FailureKind, GenerationOptions
+from bot.llm.local_batch import PREFILL_CHUNK
 from bot.llm.local_prompt import PLAIN_STOPS
 from tests.local.helpers import GREEDY, collect, conversation, text_of
 
@@ -210,3 +211,26 @@ async def test_ping_and_aclose(load_backend, chat_model_dir: Path) -> None:
     assert caught.value.kind is FailureKind.UNAVAILABLE
     with pytest.raises(BackendError):
         await collect(backend.stream(conversation("hi"), GREEDY))
+
+
+async def test_a_long_prompt_joins_in_chunks_and_leaves_without_changing_any_answer(
+    load_backend, chat_model_dir: Path
+) -> None:
+    backend = await load_backend(chat_model_dir, local_batch_window_ms=50)
+    long_answer = GenerationOptions(model="", max_tokens=120, temperature=0.0)
+    runners = [
+        backend.request(conversation(q), long_answer, ignore_eos=True) for q in QUESTIONS[:3]
+    ]
+    # Longer than a prefill chunk, and it leaves first: its width is trimmed off the others.
+    late = backend.request(conversation("Tell me more. " * 60), GREEDY)
+    assert len(late.prompt_ids) > PREFILL_CHUNK
+    alone = [text_of(await collect(backend.generate(r))) for r in [*runners, late]]
+
+    running = [backend.generate(r) for r in runners]
+    heads = await asyncio.gather(*(anext(s) for s in running))
+    late_text = text_of(await collect(backend.generate(late)))
+    rests = await asyncio.gather(*(collect(s) for s in running))
+
+    assert backend.scheduler.largest_batch == 4  # it joined the three mid-way
+    assert [text_of([h, *r]) for h, r in zip(heads, rests, strict=True)] == alone[:3]
+    assert late_text == alone[3]
