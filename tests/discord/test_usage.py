@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from pydantic import SecretStr
 
 from bot.prices import ModelPrice, dollars
@@ -13,7 +12,7 @@ from bot.store.base import UsageQuery
 from tests.discord.conftest import World, serving
 from tests.discord.test_door import answer_to, ask
 from tests.support.backends import ScriptedBackend
-from tests.support.usage import parley_usage_csv, recorded
+from tests.support.usage import fetch_admin_page, parley_usage_csv, recorded
 
 PRICES = {"scripted": ModelPrice(input=3_000, output=15_000)}
 TOKEN = "discord-admin-token"
@@ -48,15 +47,7 @@ async def test_a_day_on_discord_agrees_everywhere(
         )
         ops = running.runtime.ops
         await ops.start("127.0.0.1", 0)
-        async with (
-            aiohttp.ClientSession() as session,
-            session.get(
-                f"http://127.0.0.1:{ops.port}/admin",
-                headers={"Authorization": f"Bearer {TOKEN}"},
-            ) as response,
-        ):
-            assert response.status == 200
-            admin_page = await response.text()
+        admin_page = await fetch_admin_page(ops.port, TOKEN)
     guild = f"discord:{peer.guild_id}"
     by_space = {row.label: row for row in spaces}
     assert set(by_space) == {guild}, "the DM counts toward Alice's server"

@@ -29,7 +29,16 @@ def gpt2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
 
 
-def console(lines: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def console(
+    lines: str, model: Path, data: Path, **settings: str
+) -> subprocess.CompletedProcess[str]:
+    """`parley console` over a pipe with the local model in `model`, plus PARLEY_* settings."""
+    env = {
+        "PARLEY_BACKEND": "local",
+        "PARLEY_MODEL": str(model),
+        "PARLEY_DATA_DIR": str(data),
+        **{f"PARLEY_{name.upper()}": value for name, value in settings.items()},
+    }
     return subprocess.run(
         [sys.executable, "-m", "bot", "console"],
         input=lines,
@@ -43,32 +52,19 @@ def console(lines: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
 def test_gpt2_with_default_settings_sees_the_message_and_answers(
     tmp_path: Path, gpt2_dir: Path
 ) -> None:
-    env = {
-        "PARLEY_BACKEND": "local",
-        "PARLEY_MODEL": str(gpt2_dir),
-        "PARLEY_DATA_DIR": str(tmp_path),
-        "PARLEY_TEMPERATURE": "0",
-        "PARLEY_LOG_LEVEL": "DEBUG",
-    }
-    result = console("what is the capital of France?\n", env)
+    result = console("what is the capital of France?\n", gpt2_dir, tmp_path, temperature="0")
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     answer = "\n".join(result.stdout.splitlines()).strip()
     assert answer and "empty answer" not in answer
-    stored = console("/stats\n", env).stdout
+    stored = console("/stats\n", gpt2_dir, tmp_path).stdout
     assert "1 turn" in stored
 
 
 def test_a_reply_reserve_bigger_than_the_window_is_one_line_at_start_up(
     tmp_path: Path, gpt2_dir: Path
 ) -> None:
-    env = {
-        "PARLEY_BACKEND": "local",
-        "PARLEY_MODEL": str(gpt2_dir),
-        "PARLEY_DATA_DIR": str(tmp_path),
-        "PARLEY_MAX_TOKENS": "1024",
-    }
-    result = console("hello\n", env)
+    result = console("hello\n", gpt2_dir, tmp_path, max_tokens="1024")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     line = result.stderr.strip().splitlines()[-1]

@@ -65,29 +65,53 @@ class Parley:
         return stderr.decode()
 
 
+async def long_answers() -> OpenAIPeer:
+    """A model server whose every answer streams for several seconds."""
+    peer = await OpenAIPeer(chunk_delay=0.02).start()
+    peer.answer = lambda request: LONG_ANSWER
+    return peer
+
+
+def slack_env(openai_peer: OpenAIPeer, slack: SlackPeer, port: int, data: Path) -> dict[str, str]:
+    """What an operator sets for `parley slack` in HTTP mode, against the peers."""
+    return {
+        **os.environ,
+        "OPENAI_BASE_URL": openai_peer.base_url,
+        "PARLEY_MODEL": "peer-model",
+        "SLACK_BOT_TOKEN": "xoxb-interrupted-test",
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "PARLEY_SLACK_API_URL": slack.api_url,
+        "PARLEY_SLACK_MODE": "http",
+        "PARLEY_HTTP_PORT": str(port),
+        "PARLEY_DATA_DIR": str(data),
+    }
+
+
+def mention(text: str, ts: str) -> dict[str, str]:
+    return {
+        "type": "app_mention",
+        "user": "U0ALICE",
+        "text": f"<@U0PARLEY> {text}",
+        "ts": ts,
+        "channel": CHANNEL,
+        "team": TEAM,
+    }
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 async def test_answers_cut_by_a_kill_are_finished_at_the_next_start(
     kind: str, tmp_path: Path
 ) -> None:
-    openai_peer = await OpenAIPeer(chunk_delay=0.02).start()
-    openai_peer.answer = lambda request: LONG_ANSWER
+    openai_peer = await long_answers()
     slack = SlackPeer()
     await slack.start()
     port = free_port()
     async with database(kind, tmp_path) as url, aiohttp.ClientSession() as session:
         env = {
-            **os.environ,
-            "OPENAI_BASE_URL": openai_peer.base_url,
-            "PARLEY_MODEL": "peer-model",
-            "SLACK_BOT_TOKEN": "xoxb-interrupted-test",
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "PARLEY_SLACK_API_URL": slack.api_url,
-            "PARLEY_SLACK_MODE": "http",
+            **slack_env(openai_peer, slack, port, tmp_path),
             "PARLEY_SLACK_EDIT_INTERVAL": "0.2",
             # The assistant view: a top-level DM updates a placeholder (the other sink).
             "PARLEY_SLACK_SURFACE": "assistant",
-            "PARLEY_HTTP_PORT": str(port),
-            "PARLEY_DATA_DIR": str(tmp_path),
             "PARLEY_DATABASE_URL": url,
         }
         parley = Parley(env, port)
@@ -95,14 +119,7 @@ async def test_answers_cut_by_a_kill_are_finished_at_the_next_start(
         try:
             await parley.start(session)
             # A channel mention streams in its thread; a top-level DM updates a placeholder.
-            mention = {
-                "type": "app_mention",
-                "user": "U0ALICE",
-                "text": "<@U0PARLEY> tell me everything",
-                "ts": "1600000001.000200",
-                "channel": CHANNEL,
-                "team": TEAM,
-            }
+            asked = mention("tell me everything", "1600000001.000200")
             dm = {
                 "type": "message",
                 "channel_type": "im",
@@ -112,9 +129,9 @@ async def test_answers_cut_by_a_kill_are_finished_at_the_next_start(
                 "channel": DM,
                 "team": TEAM,
             }
-            await sender.event(mention, event_id="EvMention")
+            await sender.event(asked, event_id="EvMention")
             await sender.event(dm, event_id="EvDm")
-            stream = lambda: slack.thread(CHANNEL, mention["ts"])  # noqa: E731
+            stream = lambda: slack.thread(CHANNEL, asked["ts"])  # noqa: E731
             private = lambda: slack.thread(DM, None)  # noqa: E731
             await slack.wait_for(
                 lambda: (
@@ -159,7 +176,7 @@ async def test_answers_cut_by_a_kill_are_finished_at_the_next_start(
         store = create_store(url)
         await store.open()
         try:
-            thread = ConversationKey("slack", TEAM, CHANNEL, mention["ts"])
+            thread = ConversationKey("slack", TEAM, CHANNEL, asked["ts"])
             kept = await store.load(thread, 100_000)
             assert [m.role for m in kept] == [Role.USER, Role.ASSISTANT]
             assert kept[0].content == "tell me everything", "the question stayed in the context"
@@ -174,38 +191,19 @@ async def test_answers_cut_by_a_kill_are_finished_at_the_next_start(
 async def test_answers_still_running_past_the_grace_period_are_marked_before_exit(
     tmp_path: Path,
 ) -> None:
-    openai_peer = await OpenAIPeer(chunk_delay=0.02).start()
-    openai_peer.answer = lambda request: LONG_ANSWER
+    openai_peer = await long_answers()
     slack = SlackPeer()
     await slack.start()
     port = free_port()
-    env = {
-        **os.environ,
-        "OPENAI_BASE_URL": openai_peer.base_url,
-        "PARLEY_MODEL": "peer-model",
-        "SLACK_BOT_TOKEN": "xoxb-interrupted-test",
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "PARLEY_SLACK_API_URL": slack.api_url,
-        "PARLEY_SLACK_MODE": "http",
-        "PARLEY_HTTP_PORT": str(port),
-        "PARLEY_DATA_DIR": str(tmp_path),
-        "PARLEY_SHUTDOWN_GRACE_SECONDS": "0.5",
-    }
+    env = {**slack_env(openai_peer, slack, port, tmp_path), "PARLEY_SHUTDOWN_GRACE_SECONDS": "0.5"}
     parley = Parley(env, port)
     async with aiohttp.ClientSession() as session:
         sender = SlackSender(f"http://127.0.0.1:{port}/slack/events", SIGNING_SECRET, session)
         try:
             await parley.start(session)
-            mention = {
-                "type": "app_mention",
-                "user": "U0ALICE",
-                "text": "<@U0PARLEY> a long one",
-                "ts": "1600000003.000200",
-                "channel": CHANNEL,
-                "team": TEAM,
-            }
-            await sender.event(mention, event_id="EvLong")
-            stream = lambda: slack.thread(CHANNEL, mention["ts"])  # noqa: E731
+            asked = mention("a long one", "1600000003.000200")
+            await sender.event(asked, event_id="EvLong")
+            stream = lambda: slack.thread(CHANNEL, asked["ts"])  # noqa: E731
             await slack.wait_for(lambda: stream() and "word word" in stream()[0].text, within=30)
             logs = await parley.stop()
         finally:
@@ -223,8 +221,7 @@ async def test_answers_still_running_past_the_grace_period_are_marked_before_exi
 async def test_discord_answers_cut_by_a_kill_are_finished_at_the_next_start(
     tmp_path: Path,
 ) -> None:
-    openai_peer = await OpenAIPeer(chunk_delay=0.02).start()
-    openai_peer.answer = lambda request: LONG_ANSWER
+    openai_peer = await long_answers()
     discord = DiscordPeer()
     general = discord.add_channel("general")
     other = discord.add_channel("other")  # a conversation of its own: both answers run at once

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import aiohttp
 from pydantic import SecretStr
 
 from bot.prices import ModelPrice, dollars
 from tests.slack.harness import ALICE, CHANNEL, DM, running_slack
-from tests.support.usage import parley_usage_csv, recorded
+from tests.support.usage import fetch_admin_page, parley_usage_csv, recorded
 
 TOKEN = "slack-admin-token"
 PRICES = {"scripted": ModelPrice(input=3_000, output=15_000)}
@@ -43,15 +42,7 @@ async def test_a_day_on_slack_agrees_everywhere(tmp_path: Path) -> None:
         )
         await slack.peer.wait_for(lambda: slack.peer.responses)
         shown = slack.peer.responses[0][1]["text"]
-        async with (
-            aiohttp.ClientSession() as session,
-            session.get(
-                f"http://127.0.0.1:{slack.runtime.ops.port}/admin",
-                headers={"Authorization": f"Bearer {TOKEN}"},
-            ) as response,
-        ):
-            assert response.status == 200
-            admin_page = await response.text()
+        admin_page = await fetch_admin_page(slack.runtime.ops.port, TOKEN)
     (team,) = spaces
     assert team.label == "slack:T0TEAM" and team.turns == 3, "the DM counts toward its workspace"
     assert f"This place: today 3 turns, {team.input_tokens} tokens in" in shown

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import aiohttp
+
 from bot.store.base import Store, UsageQuery, UsageRow
 
 
@@ -41,3 +43,15 @@ async def recorded(store: Store, turns: int) -> list[UsageRow]:
             if sum(row.turns for row in spaces) >= turns:
                 return spaces
             await asyncio.sleep(0.02)
+
+
+async def fetch_admin_page(port: int, token: str) -> str:
+    """The ops server's /admin page, signed in with the admin token."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(
+            f"http://127.0.0.1:{port}/admin", headers={"Authorization": f"Bearer {token}"}
+        ) as response,
+    ):
+        assert response.status == 200
+        return await response.text()
