@@ -245,7 +245,7 @@ class Settings(BaseSettings):
     slack_channels: StrList = Field(default_factory=list)
     slack_users: StrList = Field(default_factory=list)
     slack_admins: StrList = Field(default_factory=list)
-    # Slack's AI surface (issue 14)
+    # Slack's AI surface: the agent messaging experience, or the legacy assistant view
     slack_surface: Literal["agent", "assistant"] = "agent"
     """`agent`: every top-level DM starts its own thread; `assistant`: the legacy assistant view."""
 
