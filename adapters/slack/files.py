@@ -33,6 +33,8 @@ class SlackFiles:
     def __init__(self, token: str, api_url: str, max_bytes: int) -> None:
         self._token = token
         self._hosts = file_hosts(api_url)
+        self._scheme = urlsplit(api_url).scheme.lower()
+        """The token never travels over a weaker scheme than the API's own."""
         self._max_bytes = max_bytes
         self._session: aiohttp.ClientSession | None = None
 
@@ -62,8 +64,9 @@ class SlackFiles:
             self._session = aiohttp.ClientSession(timeout=TIMEOUT)
         headers = {"Authorization": f"Bearer {self._token}"}
         for _ in range(MAX_REDIRECTS + 1):
-            if urlsplit(url).netloc.lower() not in self._hosts:
-                raise DownloadFailed(f"not on Slack's file host: {urlsplit(url).netloc[:80]}")
+            where = urlsplit(url)
+            if where.netloc.lower() not in self._hosts or where.scheme.lower() != self._scheme:
+                raise DownloadFailed(f"not on Slack's file host: {where.netloc[:80]}")
             try:
                 async with self._session.get(url, headers=headers, allow_redirects=False) as reply:
                     if reply.status in (301, 302, 303, 307, 308) and "Location" in reply.headers:
