@@ -130,6 +130,10 @@ class LineReader:
 class ConsoleAdapter:
     summary = "chat in this terminal (no platform needed)"
     uses_http_server = False
+    chatty_loggers = ()
+
+    def access_policy(self, settings: Settings) -> None:
+        """The terminal's user is whoever runs it: no allowlist."""
 
     def is_configured(self, settings: Settings) -> bool:
         return False  # interactive: `parley serve` never starts it

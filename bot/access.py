@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from bot.config import Settings
 from bot.types import DIRECT_MESSAGES, Incoming
+
+if TYPE_CHECKING:
+    from bot.adapter import AdapterPlugin
+    from bot.config import Settings
 
 __all__ = ["DIRECT_MESSAGES", "AccessPolicy", "DirectMessages", "access_policies"]
 
@@ -82,26 +85,9 @@ class AccessPolicy:
         return author.is_admin or bool(self.admin_roles & author.roles)
 
 
-def _set(items: Iterable[str]) -> frozenset[str]:
-    return frozenset(items)
-
-
-def access_policies(settings: Settings) -> dict[str, AccessPolicy]:
-    """The policy of each platform named in the settings; platforms not listed allow everyone."""
-    return {
-        "discord": AccessPolicy(
-            spaces=_set(settings.discord_guilds),
-            channels=_set(settings.discord_channels),
-            users=_set(settings.discord_users),
-            roles=_set(settings.discord_roles),
-            admins=_set(settings.discord_admins),
-            admin_roles=_set(settings.discord_admin_roles),
-            direct_messages=settings.discord_dms,
-        ),
-        "slack": AccessPolicy(
-            spaces=_set(settings.slack_teams),
-            channels=_set(settings.slack_channels),
-            users=_set(settings.slack_users),
-            admins=_set(settings.slack_admins),
-        ),
-    }
+def access_policies(
+    plugins: Mapping[str, AdapterPlugin], settings: Settings
+) -> dict[str, AccessPolicy]:
+    """Each door's policy, as it declares it from its own settings; doors without one allow all."""
+    policies = {name: plugin.access_policy(settings) for name, plugin in plugins.items()}
+    return {name: policy for name, policy in policies.items() if policy is not None}

@@ -7,6 +7,7 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from bot.access import AccessPolicy
     from bot.config import Settings
     from bot.wiring import Runtime
 
@@ -19,6 +20,12 @@ class AdapterPlugin(Protocol):
     summary: str
     uses_http_server: bool
     """Whether `parley <name>` starts the HTTP server (health, metrics, platform webhooks)."""
+    chatty_loggers: tuple[str, ...]
+    """Its platform library's loggers that log every request at INFO: kept at WARNING."""
+
+    def access_policy(self, settings: Settings) -> AccessPolicy | None:
+        """Its allowlists as the core applies them (DMs included); None: everyone may talk."""
+        ...
 
     def is_configured(self, settings: Settings) -> bool:
         """Whether the settings hold what this adapter needs to connect (for `parley serve`).
@@ -61,3 +68,14 @@ def adapter_names() -> list[str]:
 def load_adapter(name: str) -> AdapterPlugin:
     (entry,) = entry_points(group=ENTRY_POINT_GROUP, name=name)
     return entry.load()
+
+
+def installed_adapters() -> dict[str, AdapterPlugin]:
+    """Every adapter that loads (a broken one is reported by the CLI when it is chosen)."""
+    plugins: dict[str, AdapterPlugin] = {}
+    for name in adapter_names():
+        try:
+            plugins[name] = load_adapter(name)
+        except Exception:
+            continue
+    return plugins

@@ -1,5 +1,5 @@
-"""`parley`: console | discord | slack | serve | export | tune | usage | doctor; imports wait
-for use."""
+"""`parley`: console, each installed door, serve, export, tune, usage, doctor; imports wait for
+use."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ CONFIG_HELP = "a parley.toml (default: $PARLEY_CONFIG)"
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="parley",
-        description="A large language model in Discord, Slack and your terminal.",
+        description="A large language model in your team's chat and in your terminal.",
     )
     parser.add_argument("--version", action="version", version=f"parley {parley_version()}")
     parser.add_argument("--config", metavar="FILE", help=CONFIG_HELP)

@@ -161,7 +161,7 @@ class DialogueManager:
         False when there is none.
 
         Asked in a channel (a key without a thread), it also stops answers in that channel's
-        threads: Slack's slash commands, for one, cannot be used inside a thread.
+        threads: some platforms' slash commands cannot be used inside a thread.
         """
         stopped = False
         for active_key, turns in list(self._active.items()):

@@ -19,16 +19,9 @@ _event: contextvars.ContextVar[str | None] = contextvars.ContextVar("event", def
 # Parley's own loggers follow PARLEY_LOG_LEVEL; every other library's stays at INFO or above,
 # because at DEBUG they print interaction tokens and response_urls. TRACE opens them all.
 PARLEY_LOGGERS = ("bot", "adapters")
-# These log every request or event even at INFO: quiet below WARNING unless tracing.
-CHATTY_LOGGERS = (
-    "httpx",
-    "httpx2",
-    "openai",
-    "discord",
-    "slack_bolt",
-    "slack_sdk",
-    "aiohttp.access",
-)
+# These log every request even at INFO: quiet below WARNING unless tracing. Doors add their
+# platform libraries' loggers (AdapterPlugin.chatty_loggers).
+CHATTY_LOGGERS = ("httpx", "httpx2", "openai", "aiohttp.access")
 TRACE = "TRACE"
 # Shorter "secrets" (a test password like "pw") would mask ordinary words all over the log.
 MIN_SECRET_LENGTH = 6
@@ -106,7 +99,9 @@ class _TextFormatter(logging.Formatter):
         return f"{line} [{conversation} {event_id}]" if conversation else line
 
 
-def configure_logging(level: str, log_format: str, secrets: Iterable[str] = ()) -> None:
+def configure_logging(
+    level: str, log_format: str, secrets: Iterable[str] = (), chatty: Iterable[str] = ()
+) -> None:
     """Send logs to stderr in the chosen format, secrets masked; libraries stay at INFO or above."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_TurnFilter(secrets))
@@ -121,5 +116,5 @@ def configure_logging(level: str, log_format: str, secrets: Iterable[str] = ()) 
     root.setLevel(logging.DEBUG if tracing else max(own, logging.INFO))
     for name in PARLEY_LOGGERS:
         logging.getLogger(name).setLevel(own)
-    for name in CHATTY_LOGGERS:
+    for name in (*CHATTY_LOGGERS, *chatty):
         logging.getLogger(name).setLevel(logging.DEBUG if tracing else max(own, logging.WARNING))

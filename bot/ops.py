@@ -27,7 +27,7 @@ PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 class OpsServer:
     """Health and metrics for orchestrators, plus routes mounted by adapters at any time.
 
-    Routes are looked up per request, so an adapter (Slack in HTTP mode) can mount its endpoint
+    Routes are looked up per request, so an adapter (a webhook door) can mount its endpoint
     after the server started, and every adapter shares one port. /metrics can have a listener of
     its own, away from the public port.
     """

@@ -1,4 +1,4 @@
-"""Running doors: one adapter (`parley discord`) or every configured one (`parley serve`)."""
+"""Running doors: one adapter (`parley <door>`) or every configured one (`parley serve`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 
-from bot.adapter import AdapterPlugin, adapter_names, load_adapter
+from bot.adapter import AdapterPlugin, adapter_names, installed_adapters, load_adapter
 from bot.config import ConfigError, Settings, load_settings
 from bot.gc_tuning import tune_for_serving
 from bot.logs import configure_logging
@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 def prepare(args: argparse.Namespace) -> Settings:
     """Load the settings and configure logging, masking every configured secret."""
     settings = load_settings(args.config)
-    configure_logging(settings.log_level, settings.log_format, settings.secret_values())
+    chatty = [name for plugin in installed_adapters().values() for name in plugin.chatty_loggers]
+    configure_logging(settings.log_level, settings.log_format, settings.secret_values(), chatty)
     return settings
 
 
@@ -43,9 +44,10 @@ def run_serve(args: argparse.Namespace) -> int:
     plugins = {name: load_adapter(name) for name in adapter_names()}
     chosen = {name: p for name, p in plugins.items() if p.is_configured(settings)}
     if not chosen:
+        doors = ", ".join(name for name, plugin in plugins.items() if plugin.uses_http_server)
         raise ConfigError(
-            "no platform is configured: set DISCORD_TOKEN and/or SLACK_BOT_TOKEN "
-            "(with SLACK_APP_TOKEN or SLACK_SIGNING_SECRET)"
+            f"no platform is configured: set the token of one of {doors} "
+            "(the README's settings table has each door's settings)"
         )
     for plugin in chosen.values():  # every door's settings, before anything starts
         plugin.check_settings(settings)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.access import access_policies
+from bot.adapter import installed_adapters
 from bot.admin import AdminPage
 from bot.config import ConfigError, Settings
 from bot.dialogue import DialogueManager, DialoguePolicy
@@ -133,7 +134,7 @@ def dialogue_policy(settings: Settings, model: str, *, switchable: bool = True) 
         context_window=settings.context_window,
         max_attachment_chars=settings.max_attachment_bytes,
         max_queued_turns=settings.max_queued_turns,
-        access=access_policies(settings),
+        access=access_policies(installed_adapters(), settings),
         moderation=settings.moderation,
         budget_fallback_model=_fallback_model(settings, switchable),
     )

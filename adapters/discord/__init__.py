@@ -9,6 +9,7 @@ from bot.config import ConfigError
 from bot.extras import require
 
 if TYPE_CHECKING:
+    from bot.access import AccessPolicy
     from bot.config import Settings
     from bot.wiring import Runtime
 
@@ -21,6 +22,21 @@ def require_discord() -> None:
 class DiscordAdapter:
     summary = "answer mentions, DMs, threads and slash commands in Discord"
     uses_http_server = True
+    chatty_loggers = ("discord",)
+
+    def access_policy(self, settings: Settings) -> AccessPolicy:
+        """PARLEY_DISCORD_GUILDS, _CHANNELS, _USERS, _ROLES, _ADMINS, _ADMIN_ROLES and _DMS."""
+        from bot.access import AccessPolicy
+
+        return AccessPolicy(
+            spaces=frozenset(settings.discord_guilds),
+            channels=frozenset(settings.discord_channels),
+            users=frozenset(settings.discord_users),
+            roles=frozenset(settings.discord_roles),
+            admins=frozenset(settings.discord_admins),
+            admin_roles=frozenset(settings.discord_admin_roles),
+            direct_messages=settings.discord_dms,
+        )
 
     def is_configured(self, settings: Settings) -> bool:
         if not settings.discord_token:

@@ -19,6 +19,7 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
+from adapters.discord import adapter
 from adapters.discord.attachments import read_attachments
 from adapters.discord.budget import ChannelEdits
 from adapters.discord.feedback import FeedbackView
@@ -39,7 +40,6 @@ from adapters.discord.translate import (
     trigger,
 )
 from bot import commands
-from bot.access import access_policies
 from bot.config import ConfigError, Settings
 from bot.types import ChatMessage, ConversationKey, Incoming, Kind
 from bot.wiring import Runtime
@@ -184,7 +184,7 @@ class DiscordDoor:
         self._runtime = runtime
         self._settings = runtime.settings
         self._sync_guild = sync_guild or runtime.settings.discord_sync_guild
-        self._access = access_policies(runtime.settings)["discord"]
+        self._access = adapter.access_policy(runtime.settings)
         self._members = Memberships()
         self._seen_events: _Recent[int] = _Recent()
         """So a gateway redelivery causes no second thread or history read before the core

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from bot.extras import require
 
 if TYPE_CHECKING:
+    from bot.access import AccessPolicy
     from bot.config import Settings
     from bot.wiring import Runtime
 
@@ -25,6 +26,18 @@ class SlackAdapter:
 
     summary = "answer in Slack: mentions, DMs, threads, /ask and assistant threads"
     uses_http_server = True
+    chatty_loggers = ("slack_bolt", "slack_sdk")
+
+    def access_policy(self, settings: Settings) -> AccessPolicy:
+        """PARLEY_SLACK_TEAMS, _CHANNELS, _USERS and _ADMINS."""
+        from bot.access import AccessPolicy
+
+        return AccessPolicy(
+            spaces=frozenset(settings.slack_teams),
+            channels=frozenset(settings.slack_channels),
+            users=frozenset(settings.slack_users),
+            admins=frozenset(settings.slack_admins),
+        )
 
     def is_configured(self, settings: Settings) -> bool:
         if not settings.slack_bot_token:

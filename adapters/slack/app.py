@@ -22,7 +22,7 @@ from slack_bolt.context.set_suggested_prompts.async_set_suggested_prompts import
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack import manifest, translate
+from adapters.slack import adapter, manifest, translate
 from adapters.slack.files import SlackFiles
 from adapters.slack.format import asked
 from adapters.slack.people import People
@@ -40,7 +40,6 @@ from adapters.slack.sink import (
     retry_handlers,
 )
 from adapters.slack.translate import BotIdentity, Payload
-from bot.access import access_policies
 from bot.replies import ReplySink
 from bot.types import Author, ConversationKey, Incoming, Kind
 from bot.wiring import Runtime
@@ -107,7 +106,7 @@ class SlackDoor:
         self._files = SlackFiles(
             _secret(settings.slack_bot_token), settings.slack_api_url, settings.max_attachment_bytes
         )
-        self._access = access_policies(settings)[translate.PLATFORM]
+        self._access = adapter.access_policy(settings)
         self._agent = settings.slack_surface == "agent"
         self.subscribed: set[str] = set()
         """The event types the door listens to (`message` stands for its channel-type events)."""
