@@ -76,6 +76,6 @@ def installed_adapters() -> dict[str, AdapterPlugin]:
     for name in adapter_names():
         try:
             plugins[name] = load_adapter(name)
-        except Exception:
+        except Exception:  # one broken plugin must not take the others down
             continue
     return plugins
