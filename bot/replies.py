@@ -65,6 +65,46 @@ class Rateable(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class ApprovalRequest:
+    """A tool call with side effects that waits for the asker's click before it runs."""
+
+    id: str
+    """Opaque, at most 64 characters of [A-Za-z0-9_-]: fits a Discord custom_id or a Slack
+    action value. A click names it: `DialogueManager.decide(id, person, approved)`."""
+    tool: str
+    """As the model sees it: `server.tool`."""
+    summary: str
+    """The call's arguments, shortened and made safe to show (no pings, no disguised links)."""
+    asker_id: str
+    timeout: float
+    """Seconds the request waits for a click before the tool is not run."""
+
+
+class ApprovalOutcome(StrEnum):
+    APPROVED = "approved"
+    DENIED = "denied"
+    TIMED_OUT = "timed_out"
+    UNAVAILABLE = "unavailable"
+    """Nobody can click here (the sink shows no controls): the tool is not run."""
+
+
+@runtime_checkable
+class Approving(Protocol):
+    """A sink that can ask the asker to approve a tool call with buttons (or a prompt)."""
+
+    async def ask_approval(self, request: ApprovalRequest) -> None:
+        """Show the request with Approve / Deny controls; the door passes each click to
+        `DialogueManager.decide`, which checks who clicked."""
+        ...
+
+    async def settle_approval(
+        self, request: ApprovalRequest, outcome: ApprovalOutcome, by: str | None
+    ) -> None:
+        """Replace the controls with the outcome (and who decided), so nobody clicks again."""
+        ...
+
+
 class DeliveryFailed(Exception):
     """The final text could not be shown (retried until a deadline): the answer is undelivered."""
 
