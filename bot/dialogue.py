@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import partial
 
 from bot import commands, context
@@ -42,6 +43,15 @@ BUSY = "I'm very busy right now; please try again in a moment."
 RESTARTED = "I was restarted before I could answer; please ask again."
 INTERRUPT_SECONDS = 10.0
 """How long turns cancelled at shutdown get to mark their answers as interrupted."""
+
+
+class Rated(StrEnum):
+    """What became of a rating click; the value is the line to show the clicker privately."""
+
+    KEPT = "Thanks for the feedback."
+    NOT_AN_ANSWER = "That message is not an answer I can rate."
+    NOT_ALLOWED = "You can't use Parley here, so the rating was not kept."
+
 
 Repair = Callable[[str, str], Awaitable[object]]
 """A door's way to show final text in a place a sink's receipt names: (receipt, text)."""
@@ -128,8 +138,7 @@ class DialogueManager:
             return
         try:
             with bind_turn(str(incoming.key), str(incoming.event_id)):
-                access = self._policy.access.get(incoming.key.platform)
-                if access is not None and not access.allows(incoming):
+                if not self.admits(incoming):
                     log.debug("event outside the allowlists dropped")
                     return
                 # Libraries stay at INFO (their DEBUG lines carry tokens): the text DEBUG promises.
@@ -144,13 +153,20 @@ class DialogueManager:
             self.metrics.count_turn(str(incoming.key.platform), "error")
             await _tell(sink, INTERNAL_ERROR)
 
-    async def rate(self, answer_id: str, person: str, liked: bool, platform: str) -> bool:
+    def admits(self, event: Incoming) -> bool:
+        """Whether the door's allowlists let this person act here (a message or a click)."""
+        access = self._policy.access.get(event.key.platform)
+        return access is None or access.allows(event)
+
+    async def rate(self, answer_id: str, click: Incoming, liked: bool) -> Rated:
         """Keep a person's rating of the answer a platform message id shows (one per person:
-        a new click replaces the last); False when that message shows no recorded answer."""
-        rated = await self._store.rate_answer(answer_id, person, liked)
-        if rated:
-            self.metrics.count_feedback(platform, liked)
-        return rated
+        a new click replaces the last), when the allowlists let them use Parley there."""
+        if click.author.is_bot or not self.admits(click):
+            return Rated.NOT_ALLOWED
+        if not await self._store.rate_answer(answer_id, click.author.id, liked):
+            return Rated.NOT_AN_ANSWER
+        self.metrics.count_feedback(click.key.platform, liked)
+        return Rated.KEPT
 
     async def knows(self, key: ConversationKey) -> bool:
         """Whether Parley was addressed here before (an answer may still be under way)."""

@@ -49,6 +49,8 @@ class Kind(StrEnum):
     DM = "dm"
     THREAD = "thread"
     COMMAND = "command"
+    CLICK = "click"
+    """A button press: judged by the allowlists like a message from its presser, never answered."""
 
 
 @dataclass(frozen=True, slots=True)

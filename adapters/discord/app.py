@@ -32,6 +32,7 @@ from adapters.discord.translate import (
     PLATFORM,
     chain_key,
     conversation_key,
+    incoming_click,
     incoming_command,
     incoming_message,
     is_chain,
@@ -235,8 +236,9 @@ class DiscordDoor:
                     await self._runtime.dialogue.shutdown(self._settings.shutdown_grace_seconds)
                     raise
 
-    async def _rate(self, answer: str, person: str, liked: bool) -> bool:
-        return await self._runtime.dialogue.rate(answer, person, liked, PLATFORM)
+    async def _rate(self, answer: str, interaction: discord.Interaction, liked: bool) -> str:
+        click = await self._judged(incoming_click(interaction))
+        return await self._runtime.dialogue.rate(answer, click, liked)
 
     async def repair(self, receipt: str, text: str) -> None:
         """Show `text` as the final text of the answer a reply's receipt names (one a restart

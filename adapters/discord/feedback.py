@@ -8,13 +8,15 @@ from collections.abc import Awaitable, Callable
 
 import discord
 
+from bot.dialogue import Rated
+
 log = logging.getLogger(__name__)
 
 LIKE_ID = "parley:feedback:up"
 DISLIKE_ID = "parley:feedback:down"
 
-Rate = Callable[[str, str, bool], Awaitable[bool]]
-"""(answer id, person, liked) -> whether the message shows a recorded answer."""
+Rate = Callable[[str, discord.Interaction, bool], Awaitable[str]]
+"""(answer id, the click, liked) -> the line to show the person who clicked."""
 
 
 def answer_id(channel_id: int, message_id: int) -> str:
@@ -39,11 +41,8 @@ class FeedbackView(discord.ui.View):
 
     async def _clicked(self, interaction: discord.Interaction, *, liked: bool) -> None:
         message, channel_id = interaction.message, interaction.channel_id
-        kept = False
+        note: str = Rated.NOT_AN_ANSWER
         if message is not None and channel_id is not None:
-            kept = await self._rate(
-                answer_id(channel_id, message.id), str(interaction.user.id), liked
-            )
+            note = await self._rate(answer_id(channel_id, message.id), interaction, liked)
         # Only the person who clicked sees the acknowledgement.
-        note = "Thanks for the feedback." if kept else "That message is not an answer I can rate."
         await interaction.response.send_message(note, ephemeral=True)

@@ -132,6 +132,17 @@ def incoming_message(
     )
 
 
+def incoming_click(interaction: discord.Interaction) -> Incoming:
+    """A button press, to be judged by the allowlists like a message from its presser."""
+    return Incoming(
+        key=conversation_key(interaction.channel),
+        author=author_of(interaction.user),
+        text="",
+        event_id=str(interaction.id),
+        kind=Kind.CLICK,
+    )
+
+
 def incoming_command(
     interaction: discord.Interaction, command: str | None, argument: str
 ) -> Incoming:

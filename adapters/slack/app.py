@@ -40,6 +40,7 @@ from adapters.slack.sink import (
     retry_handlers,
 )
 from adapters.slack.translate import BotIdentity, Payload
+from bot.dialogue import Rated
 from bot.replies import ReplySink
 from bot.types import Author, ConversationKey, Incoming, Kind
 from bot.wiring import Runtime
@@ -273,17 +274,26 @@ class SlackDoor:
     async def _on_feedback(self, ack: AsyncAck, body: Payload) -> None:
         """A thumbs up or down on an answer: kept, one per person per answer."""
         await ack()
-        container = body.get("container") or {}
-        user = (body.get("user") or {}).get("id")
+        click = translate.click(body)
+        ts = (body.get("container") or {}).get("message_ts")
         values = [a.get("value") for a in body.get("actions") or [] if isinstance(a, dict)]
-        channel, ts = container.get("channel_id"), container.get("message_ts")
-        if not (values and values[0] in (LIKED, DISLIKED) and isinstance(user, str)):
-            return
-        if isinstance(channel, str) and isinstance(ts, str):
-            liked = values[0] == LIKED
-            await self._runtime.dialogue.rate(
-                answer_id(channel, ts), user, liked, translate.PLATFORM
+        if (
+            click is None
+            or not isinstance(ts, str)
+            or not values
+            or values[0]
+            not in (
+                LIKED,
+                DISLIKED,
             )
+        ):
+            return
+        channel, person = click.key.channel, click.author.id
+        rated = await self._runtime.dialogue.rate(
+            answer_id(channel, ts), click, liked=values[0] == LIKED
+        )
+        if rated is not Rated.KEPT:  # the buttons show a kept rating themselves
+            await self.client.chat_postEphemeral(channel=channel, user=person, text=rated)
 
     async def _on_ask(self, ack: AsyncAck, command: Payload, context: AsyncBoltContext) -> None:
         """`/ask <prompt>`: the prompt is posted visibly and answered in that message's thread,

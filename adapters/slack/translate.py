@@ -156,10 +156,30 @@ def joins_thread(event: Payload) -> bool:
 def command_space(payload: Payload) -> str:
     """Slash commands in a DM belong with the DM's conversation, keyed without its workspace
     (which travels as `Incoming.home`)."""
-    return (
-        DIRECT_MESSAGES
-        if str(payload.get("channel_id", "")).startswith("D")
-        else payload["team_id"]
+    return _space(str(payload.get("channel_id", "")), payload["team_id"])
+
+
+def _space(channel: str, team_id: str) -> str:
+    return DIRECT_MESSAGES if channel.startswith("D") else team_id
+
+
+def click(body: Payload) -> Incoming | None:
+    """A button press (a block_actions payload), judged by the allowlists like a message from
+    its presser; None when the payload lacks who, where or which workspace."""
+    user, team = body.get("user") or {}, body.get("team") or {}
+    channel = (body.get("container") or {}).get("channel_id") or (body.get("channel") or {}).get(
+        "id"
+    )
+    team_id = team.get("id") or user.get("team_id")
+    if not all(isinstance(value, str) and value for value in (user.get("id"), channel, team_id)):
+        return None
+    return Incoming(
+        key=ConversationKey(PLATFORM, _space(channel, team_id), channel),
+        author=Author(id=user["id"], name=""),
+        text="",
+        event_id=f"{PLATFORM}-click:{body.get('trigger_id', '')}",
+        kind=Kind.CLICK,
+        home=team_id,
     )
 
 

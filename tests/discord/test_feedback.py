@@ -53,3 +53,22 @@ async def test_every_answer_gets_buttons_and_a_click_is_kept_once_per_person(
             "parley_feedback_total", {"platform": "discord", "rating": "up"}
         )
         assert up == 2
+
+
+async def test_a_click_from_someone_outside_the_allowlist_is_not_kept(
+    world: World, settings_for: Any
+) -> None:
+    peer = world.peer
+    only_alice = settings_for(discord_users=[str(world.alice.id)])
+    async with serving(peer, only_alice, ScriptedBackend()) as running:
+        await ask(peer, world.general, world.alice, "name a colour")
+        answer = await peer.wait_for(
+            lambda: next((m for m in peer.bot_messages(world.general) if m.get("components")), None)
+        )
+        token = await peer.click(world.general, int(answer["id"]), world.admin, LIKE_ID)
+        response = await peer.wait_for(lambda: peer.interaction_responses.get(token))
+        assert response["content"] == "You can't use Parley here, so the rating was not kept."
+        assert await running.runtime.store.ratings() == []
+        token = await peer.click(world.general, int(answer["id"]), world.alice, LIKE_ID)
+        await peer.wait_for(lambda: token in peer.interaction_responses)
+        assert [(r.likes, r.dislikes) for r in await running.runtime.store.ratings()] == [(1, 0)]

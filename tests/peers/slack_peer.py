@@ -230,6 +230,14 @@ class SlackPeer:
         )
         return {"ok": True, "channel": channel, "ts": ts}
 
+    def _chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Seen by `user` only; Slack keeps no message to edit and answers with a message_ts."""
+        if not (params.get("channel") and params.get("user")):
+            return {"ok": False, "error": "invalid_arguments"}
+        if params["channel"] in self.not_in_channel:
+            return {"ok": False, "error": "not_in_channel"}
+        return {"ok": True, "message_ts": self.next_ts()}
+
     def _chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
         message = self.messages.get((params["channel"], params["ts"]))
         if message is None:

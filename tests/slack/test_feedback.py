@@ -47,3 +47,23 @@ async def test_every_answer_gets_feedback_buttons_and_a_click_is_kept_once_per_p
             for way in ("up", "down")
         }
         assert counted == {"up": 1, "down": 2}
+
+
+async def test_a_click_from_someone_outside_the_allowlist_is_not_kept(tmp_path: Path) -> None:
+    async with running_slack(tmp_path, slack_users=[ALICE]) as slack:
+        peer = slack.peer
+        root = slack.ts()
+        await slack.sender.event(slack.message("name a colour", ts=root))
+        await peer.wait_for(lambda: any(m.blocks for m in peer.messages.values()))
+        (answer,) = peer.thread(DM, root)
+        buttons = answer.blocks[-1]["elements"][0]
+        up = buttons["positive_button"]["value"]
+        status = await slack.sender.feedback(
+            user="U0BOB", channel=DM, message_ts=answer.ts, value=up
+        )
+        assert status == 200
+        await peer.wait_for(lambda: peer.called("chat.postEphemeral"))
+        (told,) = peer.called("chat.postEphemeral")
+        assert told.params["user"] == "U0BOB" and told.params["channel"] == DM
+        assert told.params["text"] == "You can't use Parley here, so the rating was not kept."
+        assert await slack.runtime.store.ratings() == []
