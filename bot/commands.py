@@ -84,8 +84,12 @@ async def _help(context: CommandContext) -> Reply:
 
 
 async def _reset(context: CommandContext) -> Reply:
-    await context.store.reset(context.incoming.key)
-    return Reply("Fresh start: earlier messages here no longer shape my answers.")
+    key = context.incoming.key
+    # An admin's reset of a whole channel covers its threads and reply chains.
+    beneath = context.is_admin and key.thread is None
+    await context.store.reset(key, beneath=beneath)
+    where = "here and in every conversation under this channel" if beneath else "here"
+    return Reply(f"Fresh start: earlier messages {where} no longer shape my answers.")
 
 
 async def _stop(context: CommandContext) -> Reply:

@@ -42,7 +42,7 @@ from adapters.discord.translate import (
 )
 from bot import commands
 from bot.config import ConfigError, Settings
-from bot.types import ChatMessage, ConversationKey, Incoming, Kind
+from bot.types import DIRECT_MESSAGES, ChatMessage, ConversationKey, Incoming, Kind
 from bot.wiring import Runtime
 
 log = logging.getLogger(__name__)
@@ -296,6 +296,11 @@ class DiscordDoor:
     def _chains(self) -> bool:
         return self._settings.discord_conversation == "chain"
 
+    def _starts_chain(self, key: ConversationKey) -> bool:
+        """Whether a question asked in this place starts a reply chain of its own: in chain
+        mode, in a server channel (threads and DMs are one conversation each)."""
+        return self._chains and key.thread is None and key.space != DIRECT_MESSAGES
+
     async def _chain_of(self, message: discord.Message) -> ConversationKey | None:
         """The reply chain the message this one replies to belongs to, if Parley keeps one."""
         reference = message.reference
@@ -327,7 +332,7 @@ class DiscordDoor:
             if thread is not None:
                 channel, reply_to = thread, None
                 incoming = replace(incoming, key=conversation_key(thread), kind=Kind.THREAD)
-        elif kind is Kind.MENTION and self._chains and incoming.key.thread is None:
+        elif kind is Kind.MENTION and self._starts_chain(incoming.key):
             continued = await self._chain_of(message)
             # A command typed to start a chain is meant for the channel (its settings, say).
             if continued is not None or commands.parse(incoming) is None:
@@ -441,11 +446,15 @@ class DiscordDoor:
         if not self._access.allows(incoming):
             await interaction.response.send_message(NOT_ENABLED_HERE, ephemeral=True)
             return
+        chained = command is None and self._starts_chain(incoming.key)
+        if chained:  # `/ask` in a channel is a new question: its own chain, as a mention is
+            incoming = replace(incoming, key=chain_key(incoming.key, interaction.id))
         sink = InteractionReply(
             interaction,
             ephemeral=command in PRIVATE_COMMANDS,
             min_edit_interval=self._settings.discord_edit_interval,
             link_previews=self._settings.discord_link_previews,
+            on_posted=partial(self._link, incoming.key) if chained else None,
         )
         await sink.acknowledge()
         # Slash commands always come from a channel; 0 only satisfies the type.

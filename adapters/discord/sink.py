@@ -44,11 +44,17 @@ class _PiecewiseReply:
 
     max_len = MAX_LEN
 
-    def __init__(self, min_edit_interval: float) -> None:
+    def __init__(
+        self,
+        min_edit_interval: float,
+        on_posted: Callable[[int], Awaitable[None]] | None = None,
+    ) -> None:
         self.min_edit_interval = min_edit_interval
         self._handles: list[Any] = []
         self._shown: list[str] = []
         self._gone = False
+        self._on_posted = on_posted
+        """Told each new message's id, so the door can note which conversation it belongs to."""
 
     async def _create(self, index: int, text: str) -> Any:
         """Post piece `index`; return what `_edit` needs to change it later."""
@@ -75,8 +81,11 @@ class _PiecewiseReply:
         for index, piece in enumerate(split_message(text, self.max_len)):
             try:
                 if index >= len(self._shown):
-                    self._handles.append(await self._create(index, piece))
+                    handle = await self._create(index, piece)
+                    self._handles.append(handle)
                     self._shown.append(piece)
+                    if self._on_posted is not None:
+                        await self._on_posted(handle.id)
                 elif self._shown[index] != piece:
                     await self._edit(index, self._handles[index], piece)
                     self._shown[index] = piece
@@ -120,14 +129,12 @@ class ChannelReply(_PiecewiseReply):
         edits: ChannelEdits | None = None,
         feedback: discord.ui.View | None = None,
     ) -> None:
-        super().__init__(min_edit_interval)
+        super().__init__(min_edit_interval, on_posted)
         self._channel = channel
         self._reply_to = reply_to
         self._feedback = feedback
         self._suppress_embeds = not link_previews
         self._typing: asyncio.Task[None] | None = None
-        self._on_posted = on_posted
-        """Told each new message's id, so the door can note which conversation it belongs to."""
         self._edits = edits
         """The channel's budget shared with the other answers streaming there."""
 
@@ -216,15 +223,12 @@ class ChannelReply(_PiecewiseReply):
         reference = None
         if index == 0 and self._reply_to is not None:
             reference = self._reply_to.to_reference(fail_if_not_exists=False)
-        posted = await self._channel.send(
+        return await self._channel.send(
             text,
             reference=reference,
             allowed_mentions=NO_MENTIONS,
             suppress_embeds=self._suppress_embeds,  # kept by later edits
         )
-        if self._on_posted is not None:
-            await self._on_posted(posted.id)
-        return posted
 
     async def _edit(self, index: int, handle: discord.Message, text: str) -> None:
         await handle.edit(content=text, allowed_mentions=NO_MENTIONS)
@@ -241,8 +245,9 @@ class InteractionReply(_PiecewiseReply):
         ephemeral: bool,
         min_edit_interval: float,
         link_previews: bool = False,
+        on_posted: Callable[[int], Awaitable[None]] | None = None,
     ) -> None:
-        super().__init__(min_edit_interval)
+        super().__init__(min_edit_interval, on_posted)
         self._interaction = interaction
         self._ephemeral = ephemeral
         self._suppress_embeds = not link_previews

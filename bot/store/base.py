@@ -185,8 +185,9 @@ class Store(Protocol):
         """The conversation a platform message was linked to, if any."""
         ...
 
-    async def reset(self, key: ConversationKey) -> None:
-        """Start a fresh context; stored messages stay for export."""
+    async def reset(self, key: ConversationKey, *, beneath: bool = False) -> None:
+        """Start a fresh context; stored messages stay for export. With `beneath`, the
+        conversations in the key's thread slots (a channel's threads and chains) too."""
         ...
 
     async def get_settings(self, key: ConversationKey) -> ConversationSettings:

@@ -130,6 +130,10 @@ _LOAD = sql.numbered(sql.LOAD)
 _SETTINGS = sql.numbered(sql.SETTINGS)
 _KNOWS = sql.numbered(sql.KNOWS)
 _RESET = sql.numbered(sql.RESET)
+_LOCK_FOR_RESET = sql.numbered(
+    "SELECT 1 FROM conversations WHERE key = ? OR substr(key, 1, length(CAST(? AS TEXT))) = ?"
+    " FOR UPDATE"
+)
 _RECOUNT_WINDOW = sql.numbered(sql.RECOUNT_WINDOW)
 _RECOUNT_TOTALS = sql.numbered(sql.RECOUNT_TOTALS)
 _ADD_USAGE = sql.numbered(sql.ADD_USAGE)
@@ -444,11 +448,12 @@ class PostgresStore:
         found = await self.pool.fetchval(sql.numbered(sql.RESOLVE), alias)
         return ConversationKey.parse(found) if found is not None else None
 
-    async def reset(self, key: ConversationKey) -> None:
+    async def reset(self, key: ConversationKey, *, beneath: bool = False) -> None:
+        at, *matching = sql.reset_params(key, beneath, time.time())
         async with self.pool.acquire() as conn, conn.transaction():
             # Lock first: the UPDATE's snapshot must include appends committed while it waited.
-            await conn.execute("SELECT 1 FROM conversations WHERE key = $1 FOR UPDATE", str(key))
-            await conn.execute(_RESET, time.time(), str(key))
+            await conn.execute(_LOCK_FOR_RESET, *matching)
+            await conn.execute(_RESET, at, *matching)
 
     async def set_settings(
         self, key: ConversationKey, *, system_prompt: object = UNSET, model: object = UNSET

@@ -261,8 +261,16 @@ UPDATE conversations SET
          ORDER BY tokens_before DESC LIMIT 1),
         context_start),
     updated_at = ?
-WHERE key = ?
+WHERE key = ? OR substr(key, 1, length(CAST(? AS TEXT))) = ?
 """
+
+
+def reset_params(key: ConversationKey, beneath: bool, at: float) -> tuple[object, ...]:
+    """RESET's parameters: the key, and the prefix its thread slots share when `beneath`
+    (NULL matches nothing)."""
+    prefix = f"{key}:" if beneath else None
+    return (at, str(key), prefix, prefix)
+
 
 RECOUNT_WINDOW = f"""
 UPDATE messages SET tokens_before = w.before

@@ -376,8 +376,9 @@ class SqliteStore:
         rows = await self._read(sql.RESOLVE, (alias,))
         return ConversationKey.parse(rows[0][0]) if rows else None
 
-    async def reset(self, key: ConversationKey) -> None:
-        await self._writer.call(partial(_execute, sql.RESET, (time.time(), str(key))))
+    async def reset(self, key: ConversationKey, *, beneath: bool = False) -> None:
+        params = sql.reset_params(key, beneath, time.time())
+        await self._writer.call(partial(_execute, sql.RESET, params))
 
     async def set_settings(
         self, key: ConversationKey, *, system_prompt: object = UNSET, model: object = UNSET

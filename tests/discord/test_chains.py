@@ -228,3 +228,44 @@ async def test_a_reply_to_an_answer_from_before_chains_reads_its_chain_once(
         await peer.post_message(world.general, world.alice, "why?", reply_to=int(answer["id"]))
         await answer_to(peer, world.general, "echo: why?")
     assert [m.content for m in running.backend.calls[-1][1:]] == ["first", "echo: first", "why?"]
+
+
+async def test_ask_in_a_channel_starts_its_own_chain_and_a_reply_continues_it(
+    world: World, settings_for: Any
+) -> None:
+    peer = world.peer
+    backend = ScriptedBackend()
+    async with serving(peer, settings_for(), backend):
+        await ask(peer, world.general, world.alice, "a mention's question")
+        token = await peer.invoke_command(world.general, world.alice, "ask", {"prompt": "asked"})
+        answer = await peer.wait_for(
+            lambda: (
+                peer.interaction_responses.get(token, {}).get("content") == "echo: asked"
+                and peer.interaction_responses[token]
+            )
+        )
+        assert [m.content for m in backend.calls[-1][1:]] == ["asked"]
+        await peer.post_message(world.general, world.alice, "and then?", reply_to=int(answer["id"]))
+        await answer_to(peer, world.general, "echo: and then?")
+    assert [m.content for m in backend.calls[-1][1:]] == ["asked", "echo: asked", "and then?"]
+    assert not history_reads(peer)
+
+
+async def test_an_admins_reset_in_a_channel_covers_its_chains(
+    world: World, settings_for: Any
+) -> None:
+    peer = world.peer
+    backend = ScriptedBackend()
+    async with serving(peer, settings_for(), backend):
+        await ask(peer, world.general, world.alice, "remember this")
+        first = await answer_to(peer, world.general, "echo: remember this")
+        token = await peer.invoke_command(world.general, world.admin, "reset")
+        reply = await peer.wait_for(
+            lambda: peer.interaction_responses.get(token, {}).get("content")
+        )
+        assert "every conversation under this channel" in reply
+        await peer.post_message(
+            world.general, world.alice, "what was it?", reply_to=int(first["id"])
+        )
+        await answer_to(peer, world.general, "echo: what was it?")
+    assert [m.content for m in backend.calls[-1][1:]] == ["what was it?"]

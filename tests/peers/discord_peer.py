@@ -25,6 +25,8 @@ DISCORD_EPOCH_MS = 1_420_070_400_000
 ALL_PERMISSIONS = str((1 << 50) - 1)
 MANAGE_GUILD = 1 << 5
 EVERYONE_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 16) | (1 << 38)  # view, send, history, threads
+EPHEMERAL = 1 << 6
+"""The message flag of what only its interaction's user sees."""
 
 
 def fake_token(user_id: int) -> str:
@@ -120,6 +122,8 @@ class DiscordPeer:
         self.messages: dict[int, dict[int, dict[str, Any]]] = {}
         self.requests: list[Recorded] = []
         self.interaction_responses: dict[str, dict[str, Any]] = {}
+        self._interaction_places: dict[str, tuple[int, bool]] = {}
+        """Each interaction token's channel, and whether its response is ephemeral."""
         self.attachments: dict[str, bytes] = {}
         self.edit_status: int | None = None
         """When set, message edits fail with this HTTP status (e.g. 403 for an archived thread)."""
@@ -416,6 +420,7 @@ class DiscordPeer:
     ) -> str:
         interaction_id = self.snowflake()
         token = f"interaction-token-{interaction_id}"
+        self._interaction_places[token] = (channel_id, False)
         channel = self.channels[channel_id]
         guild_id = self._guild_of(channel_id)
         data: dict[str, Any] = {
@@ -626,6 +631,9 @@ class DiscordPeer:
         response_id = self.snowflake()
         content = (body.get("data") or {}).get("content", "")
         self.interaction_responses[token] = {"id": str(response_id), "content": content}
+        channel_id, _ = self._interaction_places.get(token, (0, False))
+        ephemeral = bool((body.get("data") or {}).get("flags", 0) & EPHEMERAL)
+        self._interaction_places[token] = (channel_id, ephemeral)
         return _json(
             {
                 "interaction": {
@@ -645,10 +653,14 @@ class DiscordPeer:
         if message_id in ("@original", original["id"]):  # the original answers to both
             original["content"] = body.get("content", "")
             message_id = original["id"]
-        return _json(self._webhook_message(int(message_id), body.get("content", "")))
+        return _json(self._webhook_message(token, int(message_id), body.get("content", "")))
 
     async def _followup(self, parts: list[str], body: Any, query: Any) -> web.Response:
-        return _json(self._webhook_message(self.snowflake(), body.get("content", "")))
+        ephemeral = bool(body.get("flags", 0) & EPHEMERAL)
+        token = parts[2]
+        return _json(
+            self._webhook_message(token, self.snowflake(), body.get("content", ""), ephemeral)
+        )
 
     # ----- payloads -----------------------------------------------------------------------
 
@@ -705,10 +717,16 @@ class DiscordPeer:
         self.messages[channel_id][message_id] = message
         return message
 
-    def _webhook_message(self, message_id: int, content: str) -> dict[str, Any]:
-        return {
+    def _webhook_message(
+        self, token: str, message_id: int, content: str, ephemeral: bool | None = None
+    ) -> dict[str, Any]:
+        """An interaction's response or follow-up: like Discord, a message in the channel the
+        interaction came from, which people can reply to, unless only its user sees it."""
+        channel_id, ephemeral_response = self._interaction_places.get(token, (0, True))
+        hidden = ephemeral_response if ephemeral is None else ephemeral
+        message = {
             "id": str(message_id),
-            "channel_id": "0",
+            "channel_id": str(channel_id),
             "author": self.bot.payload(),
             "content": content,
             "timestamp": _now(),
@@ -721,9 +739,12 @@ class DiscordPeer:
             "embeds": [],
             "pinned": False,
             "type": 20,
-            "flags": 0,
+            "flags": EPHEMERAL if hidden else 0,
             "webhook_id": str(self.application_id),
         }
+        if channel_id and not hidden:
+            self.messages[channel_id][message_id] = message
+        return message
 
 
 def _role(role_id: int, name: str, permissions: int, position: int) -> dict[str, Any]:

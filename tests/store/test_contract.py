@@ -237,6 +237,21 @@ async def test_reset_starts_a_fresh_context_but_keeps_messages_for_export(store:
     assert (await store.stats(KEY)).messages == 6
 
 
+async def test_reset_beneath_a_channel_covers_the_conversations_in_its_thread_slots(
+    store: Store,
+) -> None:
+    chain = ConversationKey(KEY.platform, KEY.space, KEY.channel, "chain-1")
+    elsewhere = ConversationKey(KEY.platform, KEY.space, KEY.channel + "9", "chain-2")
+    for key in (KEY, chain, elsewhere):
+        await append_turns(store, key, 1)
+    await store.reset(KEY)
+    assert await store.load(KEY, 1000) == []
+    assert contents(await store.load(chain, 1000)) == ["q0", "a0"]
+    await store.reset(KEY, beneath=True)
+    assert await store.load(chain, 1000) == []
+    assert contents(await store.load(elsewhere, 1000)) == ["q0", "a0"]
+
+
 async def test_reset_of_an_unknown_conversation_is_harmless(store: Store) -> None:
     await store.reset(OTHER)
     assert await store.load(OTHER, 100) == []
