@@ -236,6 +236,8 @@ class Settings(BaseSettings):
     slack_mode: Literal["auto", "socket", "http"] = "auto"
     slack_api_url: str = "https://slack.com/api/"
     slack_edit_interval: float = Field(1.0, ge=0.2)
+    slack_channel_edits: int = Field(5, ge=1)
+    """Writes per 5 s in one channel shared by the answers there; interim updates yield to it."""
     slack_ask_command: str = "/ask"
     slack_command: str = "/parley"
     slack_command_visibility: Literal["in_channel", "ephemeral"] = "in_channel"

@@ -21,7 +21,6 @@ from discord.http import Route
 
 from adapters.discord import adapter
 from adapters.discord.attachments import read_attachments
-from adapters.discord.budget import ChannelEdits
 from adapters.discord.feedback import FeedbackView
 from adapters.discord.history import missed_reply, reply_chain, thread_history
 from adapters.discord.members import Memberships
@@ -42,6 +41,7 @@ from adapters.discord.translate import (
 )
 from bot import commands
 from bot.config import ConfigError, Settings
+from bot.pacing import ChannelWrites
 from bot.types import DIRECT_MESSAGES, ChatMessage, ConversationKey, Incoming, Kind
 from bot.wiring import Runtime
 
@@ -194,7 +194,7 @@ class DiscordDoor:
         """Conversations this process already sent a turn to, whose store may still be empty
         because that first answer is being written."""
         self._order = _ArrivalOrder()
-        self._edits = ChannelEdits(runtime.settings.discord_channel_edits)
+        self._edits = ChannelWrites(runtime.settings.discord_channel_edits)
         self._feedback: FeedbackView | None = None
         """Made once the client is logged in (a view needs the running loop)."""
         self.client = build_client(runtime.settings)

@@ -17,9 +17,9 @@ from typing import Any
 
 import discord
 
-from adapters.discord.budget import ChannelEdits
 from adapters.discord.feedback import answer_id
 from bot.links import reveal_links
+from bot.pacing import ChannelWrites
 from bot.replies import EMPTY_ANSWER, DeliveryFailed, split_message
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ class ChannelReply(_PiecewiseReply):
         min_edit_interval: float,
         link_previews: bool = False,
         on_posted: Callable[[int], Awaitable[None]] | None = None,
-        edits: ChannelEdits | None = None,
+        edits: ChannelWrites | None = None,
         feedback: discord.ui.View | None = None,
     ) -> None:
         super().__init__(min_edit_interval, on_posted)

@@ -41,6 +41,7 @@ from adapters.slack.sink import (
 )
 from adapters.slack.translate import BotIdentity, Payload
 from bot.dialogue import Rated
+from bot.pacing import ChannelWrites
 from bot.replies import ReplySink
 from bot.types import Author, ConversationKey, Incoming, Kind
 from bot.wiring import Runtime
@@ -108,6 +109,7 @@ class SlackDoor:
             _secret(settings.slack_bot_token), settings.slack_api_url, settings.max_attachment_bytes
         )
         self._access = adapter.access_policy(settings)
+        self._writes = ChannelWrites(settings.slack_channel_edits)
         self._agent = settings.slack_surface == "agent"
         self.subscribed: set[str] = set()
         """The event types the door listens to (`message` stands for its channel-type events)."""
@@ -380,7 +382,12 @@ class SlackDoor:
         interval = self._settings.slack_edit_interval
         if key.thread is None or not self._settings.slack_streaming:
             return MessageSink(
-                self.client, key.channel, key.thread, edit_interval=interval, on_start=on_start
+                self.client,
+                key.channel,
+                key.thread,
+                edit_interval=interval,
+                on_start=on_start,
+                writes=self._writes,
             )
         return StreamSink(
             self.client,
@@ -391,6 +398,7 @@ class SlackDoor:
             recipient_user_id=user_id,
             recipient_team_id=context.team_id,
             on_start=on_start,
+            writes=self._writes,
         )
 
     async def _knows(self, key: ConversationKey) -> bool:

@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack.format import neutralise, settled, to_mrkdwn
+from bot.pacing import ChannelWrites
 from bot.replies import DeliveryFailed, split_message
 
 log = logging.getLogger(__name__)
@@ -157,12 +158,15 @@ class MessageSink:
         *,
         edit_interval: float,
         on_start: OnStart | None = None,
+        writes: ChannelWrites | None = None,
     ) -> None:
         self.min_edit_interval = edit_interval
         self._client = client
         self._channel = channel
         self._thread_ts = thread_ts
         self._on_start = on_start
+        self._writes = writes
+        """The channel's budget shared with the other answers streaming there."""
         self._messages: list[tuple[str, str]] = []
         """(ts, the text it shows) of each message of this answer, in order."""
         self._last_piece = ""
@@ -223,12 +227,16 @@ class MessageSink:
                 continue
             edit = partial(self._client.chat_update, channel=self._channel, ts=ts, text=rendered)
             if final:
+                _spend(self._writes, self._channel)
                 await _must(edit, "showing the final text")
+            elif not _take(self._writes, self._channel):
+                continue  # the channel is busy: a later update or the final text shows this
             elif await _quietly(edit(), "updating an answer") is None:
                 continue
             self._messages[index] = (ts, rendered)
 
     async def _post(self, *, final: bool, **content: str) -> None:
+        _spend(self._writes, self._channel)  # a new message goes regardless
         post = partial(
             self._client.chat_postMessage,
             channel=self._channel,
@@ -265,8 +273,10 @@ class StreamSink:
         recipient_user_id: str | None = None,
         recipient_team_id: str | None = None,
         on_start: OnStart | None = None,
+        writes: ChannelWrites | None = None,
     ) -> None:
         self.min_edit_interval = edit_interval
+        self._writes = writes
         self._client = client
         self._channel = channel
         self._thread_ts = thread_ts
@@ -378,6 +388,7 @@ class StreamSink:
                 if not target:
                     return True
                 # Never retried: a stream that cannot start falls back to a message, which can.
+                _spend(self._writes, self._channel)
                 response = await self._client.chat_startStream(
                     channel=self._channel,
                     thread_ts=self._thread_ts,
@@ -387,7 +398,9 @@ class StreamSink:
                 self._streams.append((response["ts"], target))
                 return True
             ts, sent = self._streams[index]
-            if len(target) > len(sent):
+            if len(target) > len(sent) and (must or _take(self._writes, self._channel)):
+                if must:  # the final text goes regardless, and counts
+                    _spend(self._writes, self._channel)
                 append = partial(
                     self._client.chat_appendStream,
                     channel=self._channel,
@@ -402,6 +415,7 @@ class StreamSink:
 
     async def _close(self, index: int, *, must: bool = False) -> bool:
         ts, _ = self._streams[index]
+        _spend(self._writes, self._channel)
         stop = partial(self._client.chat_stopStream, channel=self._channel, ts=ts)
         try:
             await (_must(stop, "stopping a stream") if must else stop())
@@ -429,7 +443,18 @@ class StreamSink:
             self._channel,
             self._thread_ts,
             edit_interval=self.min_edit_interval,
+            writes=self._writes,
         )
+
+
+def _take(writes: ChannelWrites | None, channel: str) -> bool:
+    """A slot for an interim write in the channel (always, without a budget)."""
+    return writes is None or writes.take(channel)
+
+
+def _spend(writes: ChannelWrites | None, channel: str) -> None:
+    if writes is not None:
+        writes.spend(channel)
 
 
 def restored(client: AsyncWebClient, receipt: str) -> MessageSink | StreamSink | ResponseUrlSink:

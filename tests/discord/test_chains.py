@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from adapters.discord.budget import WINDOW_SECONDS, ChannelEdits
+from bot.pacing import WINDOW_SECONDS, ChannelWrites
 from bot.types import ConversationKey, Role
 from tests.discord.conftest import World, serving
 from tests.discord.test_door import answer_to, ask, creates_in, history_reads, mention
@@ -207,7 +207,7 @@ async def test_answers_in_one_channel_share_its_edit_budget_and_every_final_land
 
 def test_the_channel_budget_lets_interim_edits_through_only_while_slots_remain() -> None:
     now = [0.0]
-    edits = ChannelEdits(3, clock=lambda: now[0])
+    edits = ChannelWrites(3, clock=lambda: now[0])
     edits.spend(1)  # a post
     assert edits.take(1) and edits.take(1)
     assert not edits.take(1), "the window is full: an interim edit yields"

@@ -138,3 +138,24 @@ async def test_links_show_their_real_target_on_every_path(tmp_path: Path) -> Non
             assert "<https://evil.example|" not in text, text
         for text in answers:
             assert "https://good.example (https://evil.example)" in text
+
+
+async def test_answers_in_one_channel_share_its_write_budget_and_every_final_lands(
+    tmp_path: Path,
+) -> None:
+    answers = 10
+    backend = ScriptedBackend(chunks=15, duration=3.0)
+    async with running_slack(
+        tmp_path, backend, slack_edit_interval=0.2, slack_channel_edits=5
+    ) as slack:
+        peer = slack.peer
+        for number in range(answers):
+            await slack.sender.event(slack.mention(f"q{number}"))
+        await peer.wait_for(lambda: len(peer.called("chat.stopStream")) == answers, within=20)
+    appends = [c for c in peer.called("chat.appendStream") if c.params["channel"] == CHANNEL]
+    # Alone, each answer would be appended to about 15 times (every 0.2 s for 3 s): 150 writes.
+    # The ten stream starts fill the channel's budget, so interim appends mostly yield.
+    assert len(appends) <= 2 * answers
+    streamed = sorted(m.text for m in peer.messages.values() if m.markdown)
+    assert streamed == sorted(f"echo: q{number}" for number in range(answers))
+    assert not any(m.streaming for m in peer.messages.values())
