@@ -2,6 +2,7 @@
 
     python -m bench.local
     python -m bench.local --join    # a newcomer joining 7 decoding rows: its wait, their stall
+    python -m bench.local --int8 --hidden 896 --layers 4   # int8 vs float32, a 0.5B-wide model
 
 Builds a random ~24M-parameter Llama in a temp dir (nothing is downloaded), then generates a
 fixed number of greedy tokens per conversation (end-of-sequence ignored, so both runs do the
@@ -87,6 +88,59 @@ async def measure(model_dir: Path, new_tokens: int, rounds: int) -> None:
     )
 
 
+async def greedy_answer(backend: LocalBackend, question: str, new_tokens: int) -> str:
+    messages = [ChatMessage(Role.SYSTEM, "Be brief."), ChatMessage(Role.USER, question)]
+    options = GenerationOptions(model="", max_tokens=new_tokens, temperature=0.0)
+    request = backend.request(messages, options, ignore_eos=True)
+    return "".join([delta.text async for delta in backend.generate(request)])
+
+
+async def measure_int8(model_dir: Path, new_tokens: int, rounds: int) -> None:
+    """float32 against int8 on the same model: one conversation alone and eight batched, each
+    the median of `rounds` alternating runs; then how often the greedy answers agree."""
+    speeds: dict[str, dict[str, list[float]]] = {}
+    answers: dict[str, list[str]] = {}
+    backends = {
+        dtype: await LocalBackend.load(
+            Settings(model=str(model_dir), local_max_batch=8, local_dtype=dtype)
+        )
+        for dtype in ("float32", "int8")
+    }
+    try:
+        for backend in backends.values():
+            await run_turn(backend, "warm up", 4)
+        for _ in range(rounds):
+            for dtype, backend in backends.items():
+                runs = speeds.setdefault(dtype, {"alone": [], "batched": []})
+                started = time.perf_counter()
+                alone = await run_turn(backend, QUESTIONS[1], new_tokens)
+                runs["alone"].append(alone / (time.perf_counter() - started))
+                runs["batched"].append(await throughput(backend, new_tokens, together=True))
+        for dtype, backend in backends.items():
+            answers[dtype] = [await greedy_answer(backend, q, new_tokens) for q in QUESTIONS]
+    finally:
+        for backend in backends.values():
+            await backend.aclose()
+    median = {d: {k: statistics.median(v) for k, v in runs.items()} for d, runs in speeds.items()}
+    for dtype, figures in median.items():
+        print(
+            f"{dtype:8s} alone {figures['alone']:7.1f} tokens/s, "
+            f"8 batched {figures['batched']:7.1f} tokens/s (median of {rounds})"
+        )
+    for way in ("alone", "batched"):
+        print(f"int8 speed-up, {way}: {median['int8'][way] / median['float32'][way]:.2f}x")
+    same = sum(a == b for a, b in zip(answers["float32"], answers["int8"], strict=True))
+    agreeing = [
+        next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+        / max(len(a), 1)
+        for a, b in zip(answers["float32"], answers["int8"], strict=True)
+    ]
+    print(
+        f"greedy answers identical: {same} of {len(QUESTIONS)}; the int8 answer follows the "
+        f"float32 one for {statistics.mean(agreeing):.0%} of its length on average"
+    )
+
+
 async def joining(backend: LocalBackend, prompt_tokens: int) -> tuple[float, float]:
     """A newcomer with a prompt this long joins 7 decoding rows: (its time to first token, the
     others' longest gap between tokens from its arrival to its first token), in seconds."""
@@ -155,15 +209,23 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=64, help="new tokens per conversation")
     parser.add_argument("--layers", type=int, default=10)
     parser.add_argument("--hidden", type=int, default=512)
+    parser.add_argument("--heads", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--join", action="store_true", help="measure a newcomer joining")
+    parser.add_argument("--int8", action="store_true", help="int8 against float32")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="parley-bench-") as directory:
         model_dir = build_tiny_model(
-            directory, layers=args.layers, hidden=args.hidden, heads=8, max_positions=1024
+            directory,
+            layers=args.layers,
+            hidden=args.hidden,
+            heads=args.heads,
+            max_positions=1024,
         )
         if args.join:
             asyncio.run(measure_joining(model_dir, args.rounds))
+        elif args.int8:
+            asyncio.run(measure_int8(model_dir, args.tokens, args.rounds))
         else:
             asyncio.run(measure(model_dir, args.tokens, args.rounds))
 

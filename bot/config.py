@@ -178,7 +178,7 @@ class Settings(BaseSettings):
 
     # Local transformers models
     local_device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    local_dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+    local_dtype: Literal["auto", "float32", "float16", "bfloat16", "int8"] = "auto"
     local_max_batch: int = Field(8, ge=1, le=256)
     local_batch_window_ms: float = Field(10.0, ge=0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)

@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
+from bot.llm.base import GenerationOptions
 from bot.llm.local import LocalBackend, ModelLoadError
+from bot.llm.local_load import choose_dtype, load_model
+from bot.types import ChatMessage, Role
 
 
 async def test_loads_a_model_directory_and_logs_what_it_loaded(
@@ -64,3 +67,27 @@ async def test_an_uncached_hub_id_offline_says_how_to_download_it() -> None:
 async def test_an_unavailable_device_is_one_clear_line(chat_model_dir: Path) -> None:
     message = await load_error(model=str(chat_model_dir), local_device="cuda")
     assert message.startswith("PARLEY_LOCAL_DEVICE=cuda")
+
+
+async def test_int8_quantizes_the_linear_layers_and_still_answers(chat_model_dir: Path) -> None:
+    settings = Settings(model=str(chat_model_dir), local_dtype="int8")
+    loaded = load_model(settings)
+    import torch
+
+    modules = list(loaded.model.modules())
+    assert loaded.dtype == "int8"
+    assert any(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in modules)
+    assert not any(type(m) is torch.nn.Linear for m in modules), "every Linear is int8 now"
+    backend = await LocalBackend.load(settings)
+    try:
+        messages = [ChatMessage(Role.USER, "hello")]
+        options = GenerationOptions(model="", max_tokens=8, temperature=0.0)
+        deltas = [delta async for delta in backend.stream(messages, options)]
+        assert deltas[-1].usage is not None and deltas[-1].usage.output_tokens > 0
+    finally:
+        await backend.aclose()
+
+
+def test_int8_on_a_gpu_is_one_line_naming_the_setting() -> None:
+    with pytest.raises(ModelLoadError, match="PARLEY_LOCAL_DTYPE=int8 is for CPUs"):
+        choose_dtype("int8", "cuda")
