@@ -23,6 +23,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import adapter, manifest, translate
+from adapters.slack.catchup import SlackCatchUp
 from adapters.slack.files import SlackFiles
 from adapters.slack.format import asked
 from adapters.slack.people import People
@@ -103,6 +104,7 @@ class SlackDoor:
         self.bolt = AsyncApp(name="parley", client=self.client, signing_secret=secret)
         self._verifier = SignatureVerifier(secret) if secret else None  # None: Socket Mode
         self._people = People(self.client)
+        self._catch_up = SlackCatchUp(runtime, self.client, self._people)
         self._files = SlackFiles(
             _secret(settings.slack_bot_token), settings.slack_api_url, settings.max_attachment_bytes
         )
@@ -154,6 +156,7 @@ class SlackDoor:
         self.bolt.command(self._settings.slack_ask_command)(self._on_ask)
         self.bolt.command(self._settings.slack_command)(self._on_parley)
         self.bolt.action(FEEDBACK_ACTION)(self._on_feedback)
+        self._catch_up.register(self.bolt)
         if self._agent:
             self._listen("app_home_opened", self._on_home_opened)
             self._listen("app_context_changed", self._on_app_context_changed)
@@ -200,6 +203,11 @@ class SlackDoor:
             on_start = self._status_setter(event["channel"], incoming.key.thread or event["ts"])
             if not event.get("thread_ts"):
                 await self._set_title(event["channel"], event["ts"], incoming.text)
+            summary = await self._catch_up.viewed_summary(incoming, context)
+            if isinstance(summary, str):
+                await self._sink(incoming.key, context, event["user"], on_start).fail(summary)
+                return
+            incoming = summary or incoming
         await self._converse(incoming, event, context, may_join_thread=False, on_start=on_start)
 
     def _status_setter(self, channel: str, thread_ts: str) -> OnStart:
@@ -329,7 +337,7 @@ class SlackDoor:
         )
         return key, self._sink(key, context, command["user_id"])
 
-    async def _on_parley(self, ack: AsyncAck, command: Payload) -> None:
+    async def _on_parley(self, ack: AsyncAck, command: Payload, context: AsyncBoltContext) -> None:
         """`/parley reset|stop|...`: about the channel's (or DM's) conversation; only the asker
         sees the reply."""
         if not self._access.allows(translate.parley_command(command, _asker(command))):
@@ -340,7 +348,13 @@ class SlackDoor:
         sink = ResponseUrlSink(
             command["response_url"], "ephemeral", edit_interval=self._settings.slack_edit_interval
         )
-        self._runtime.dialogue.submit(translate.parley_command(command, author), sink)
+        incoming = await self._catch_up.readable(
+            translate.parley_command(command, author), command["channel_id"], context
+        )
+        if isinstance(incoming, str):
+            await sink.fail(incoming)
+            return
+        self._runtime.dialogue.submit(incoming, sink)
 
     async def _converse(
         self,
