@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import translate
+from adapters.slack.manifest import SUMMARIZE_SHORTCUT, TRANSLATE_SHORTCUT
 from adapters.slack.people import People
 from adapters.slack.permalinks import message_link
 from adapters.slack.sink import ResponseUrlSink
@@ -29,8 +30,6 @@ from bot.wiring import Runtime
 
 log = logging.getLogger(__name__)
 
-SUMMARIZE_SHORTCUT = "parley_summarize"
-TRANSLATE_SHORTCUT = "parley_translate"
 PAGE = 200
 """Messages per history page: Slack's recommended most."""
 NOT_A_MEMBER = "That conversation is private and you are not in it, so I won't summarize it."
