@@ -132,8 +132,8 @@ def build_manifest(
         {
             "command": settings.slack_command,
             "description": "Manage this channel's conversation with Parley",
-            "usage_hint": "help | summarize [since] | translate [to LANGUAGE] text | reset | stop | "
-            "system [prompt] | model [name] | forget | stats",
+            "usage_hint": "help | summarize [since] | translate [to LANGUAGE] text | reset | "
+            "stop | system [prompt] | model [name] | forget | stats",
             **at_url,
             "should_escape": False,
         },
