@@ -23,7 +23,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import adapter, manifest, translate
-from adapters.slack.catchup import SlackCatchUp
+from adapters.slack.catchup import NOT_ENABLED_HERE, SlackCatchUp
 from adapters.slack.files import SlackFiles
 from adapters.slack.format import asked
 from adapters.slack.people import People
@@ -47,7 +47,6 @@ from bot.wiring import Runtime
 
 log = logging.getLogger(__name__)
 
-NOT_ENABLED_HERE = "Parley is not enabled here."
 
 EVENTS_PATH = manifest.EVENTS_PATH  # the manifest tells Slack this path: one definition
 STARTING_RETRY_AFTER = "2"
@@ -104,11 +103,11 @@ class SlackDoor:
         self.bolt = AsyncApp(name="parley", client=self.client, signing_secret=secret)
         self._verifier = SignatureVerifier(secret) if secret else None  # None: Socket Mode
         self._people = People(self.client)
-        self._catch_up = SlackCatchUp(runtime, self.client, self._people)
         self._files = SlackFiles(
             _secret(settings.slack_bot_token), settings.slack_api_url, settings.max_attachment_bytes
         )
         self._access = adapter.access_policy(settings)
+        self._catch_up = SlackCatchUp(runtime, self.client, self._people, self._access)
         self._agent = settings.slack_surface == "agent"
         self.subscribed: set[str] = set()
         """The event types the door listens to (`message` stands for its channel-type events)."""

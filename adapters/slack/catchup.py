@@ -24,6 +24,7 @@ from adapters.slack.people import People
 from adapters.slack.permalinks import message_link
 from adapters.slack.sink import ResponseUrlSink
 from adapters.slack.translate import BotIdentity, Payload
+from bot.access import AccessPolicy
 from bot.catchup import translation_of
 from bot.types import Author, ConversationKey, History, HistoryMessage, Incoming, Kind
 from bot.wiring import Runtime
@@ -35,6 +36,8 @@ PAGE = 200
 NOT_A_MEMBER = "That conversation is private and you are not in it, so I won't summarize it."
 CANNOT_READ = "I can't read that conversation: invite me to it (/invite @Parley), then ask again."
 NO_TEXT = "That message has no text to translate."
+NOT_ENABLED_HERE = "Parley is not enabled here."
+NOT_ENABLED_THERE = "Parley is not enabled in the channel you are viewing."
 DEFAULT_WORKSPACE_URL = "https://slack.com/"
 """Only if auth.test named no workspace URL: Slack redirects its links to the right one."""
 WHOLE_THREAD = "all"
@@ -47,8 +50,11 @@ _CHANNEL_ENTITY = "slack#/types/channel_id"
 class SlackCatchUp:
     """Summaries and translations for the Slack door: what to read, and who may have it read."""
 
-    def __init__(self, runtime: Runtime, client: AsyncWebClient, people: People) -> None:
+    def __init__(
+        self, runtime: Runtime, client: AsyncWebClient, people: People, access: AccessPolicy
+    ) -> None:
         self._runtime = runtime
+        self._access = access
         self._client = client
         self._people = people
         self._workspace_urls: dict[str, str] = {}
@@ -87,6 +93,10 @@ class SlackCatchUp:
         summary = replace(
             incoming, command="summarize", args=since[1] if since else "", kind=Kind.COMMAND
         )
+        # The channel's allowlists hold, though the summary is asked for in a DM.
+        viewed = ConversationKey(translate.PLATFORM, context.team_id or "", channel)
+        if not self._access.allows(replace(summary, key=viewed)):
+            return NOT_ENABLED_THERE
         return await self.readable(summary, channel, context)
 
     async def _on_summarize_shortcut(
@@ -99,7 +109,8 @@ class SlackCatchUp:
         author = await self._people.author(shortcut["user"]["id"])
         incoming = _shortcut_incoming(shortcut, author, "summarize", WHOLE_THREAD, thread_ts)
         sink = _private_sink(shortcut, self._runtime)
-        refusal = await self._refusal(channel, author.id)
+        refusal = NOT_ENABLED_HERE if not self._access.allows(incoming) else None
+        refusal = refusal or await self._refusal(channel, author.id)
         if refusal is not None:
             await sink.fail(refusal)
             return
@@ -114,14 +125,15 @@ class SlackCatchUp:
         author = await self._people.author(shortcut["user"]["id"])
         text = translate.plain_text(str(message.get("text", "")), _identity(context))
         sink = _private_sink(shortcut, self._runtime)
-        if not text:
-            await sink.fail(NO_TEXT)
-            return
         arguments = translation_of(text, author.locale)
-        self._runtime.dialogue.submit(
-            _shortcut_incoming(shortcut, author, "translate", arguments, message.get("thread_ts")),
-            sink,
+        incoming = _shortcut_incoming(
+            shortcut, author, "translate", arguments, message.get("thread_ts")
         )
+        refusal = NOT_ENABLED_HERE if not self._access.allows(incoming) else None
+        if refusal or not text:
+            await sink.fail(refusal or NO_TEXT)
+            return
+        self._runtime.dialogue.submit(incoming, sink)
 
     async def _reader(self, context: AsyncBoltContext) -> _Reader:
         team = context.team_id or ""
@@ -137,7 +149,7 @@ class SlackCatchUp:
         try:
             info = (await self._client.conversations_info(channel=channel))["channel"]
             if not (info.get("is_private") or info.get("is_im") or info.get("is_mpim")):
-                return None
+                return None if info.get("is_member") else CANNOT_READ
             async for page in await self._client.conversations_members(channel=channel):
                 if user in page.get("members", []):
                     return None

@@ -318,7 +318,13 @@ class SlackPeer:
     def _conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = params["channel"]
         direct = channel.startswith("D")
-        default = {"id": channel, "is_channel": not direct, "is_im": direct, "is_private": False}
+        default = {
+            "id": channel,
+            "is_channel": not direct,
+            "is_im": direct,
+            "is_private": False,
+            "is_member": channel not in self.not_in_channel,
+        }
         return {"ok": True, "channel": self.conversations.get(channel, default)}
 
     def _conversations_members(self, params: dict[str, Any]) -> dict[str, Any]:

@@ -219,3 +219,28 @@ async def test_the_agent_view_summarizes_the_channel_being_viewed(
     assert [call.params["channel"] for call in slack.peer.called("conversations.history")] == [
         CHANNEL
     ]
+
+
+async def test_a_channel_parley_is_not_in_is_one_line(tmp_path: Path) -> None:
+    async with running_slack(tmp_path) as slack:
+        slack.peer.not_in_channel.add(CHANNEL)
+        said(slack, CHANNEL, 3)
+        answer = await parley(slack, "summarize")
+    assert answer["text"] == (
+        "_I can't read that conversation: invite me to it (/invite @Parley), then ask again._"
+    )
+    assert not slack.peer.called("conversations.history")
+
+
+async def test_the_channel_allowlist_holds_for_the_channel_being_viewed(tmp_path: Path) -> None:
+    async with running_slack(tmp_path, slack_channels=[CHANNEL, DM]) as slack:
+        said(slack, "C0OTHER", 3)
+        viewing = {"entities": [{"type": "slack#/types/channel_id", "value": "C0OTHER"}]}
+        await slack.runtime.store.remember_viewing(ALICE, json.dumps(viewing))
+        asked = slack.ts()
+        await slack.sender.event(slack.message("summarize this channel", ts=asked))
+        await slack.peer.wait_for(lambda: slack.peer.thread(DM, asked))
+        await slack.runtime.dialogue.shutdown(5)
+    (shown,) = slack.peer.thread(DM, asked)
+    assert "not enabled in the channel you are viewing" in shown.text
+    assert not slack.peer.called("conversations.history")
