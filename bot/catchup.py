@@ -8,15 +8,18 @@ turns the model's `[n]` citations into links to the messages they name.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bot.llm.base import Backend, GenerationOptions
 from bot.types import ChatMessage, Delta, HistoryMessage, Incoming, Role, Usage
+
+log = logging.getLogger(__name__)
 
 NOTHING_HERE = "There is nothing to summarize here: summaries need a channel or a thread."
 NOTHING_SAID = "Nobody said anything here in that time."
@@ -150,8 +153,6 @@ class Job:
 
     messages: list[ChatMessage]
     shape: Callable[[AsyncGenerator[Delta, None]], AsyncGenerator[Delta, None]] | None = None
-    read: int = 0
-    """History messages read from the platform."""
 
 
 @dataclass(slots=True)
@@ -173,19 +174,23 @@ async def prepare(
         raise CatchUpRefused(NOTHING_HERE)
     since = parse_since(args, time.time(), policy.default_since)
     read, numbered = await _read(incoming.history(since, policy.max_messages), since, policy, calls)
+    log.debug("a summary read %d messages and keeps %d", read, len(numbered.lines))
     if not numbered.lines:
         raise CatchUpRefused(NOTHING_SAID)
     messages = await _summary_messages(numbered.lines, calls, room)
-    return Job(messages, shape=lambda stream: cite(stream, numbered.links), read=read)
+    return Job(messages, shape=lambda stream: cite(stream, numbered.links))
 
 
 async def _read(
-    history: AsyncIterator[HistoryMessage], since: float, policy: SummaryPolicy, calls: ModelCalls
+    history: AsyncGenerator[HistoryMessage, None],
+    since: float,
+    policy: SummaryPolicy,
+    calls: ModelCalls,
 ) -> tuple[int, _Numbered]:
     """Read newest first until `since` or a budget; number the messages oldest first."""
     kept: list[tuple[HistoryMessage, str]] = []
     tokens = read = 0
-    async with aclosing(history) as messages:  # type: ignore[type-var]
+    async with aclosing(history) as messages:  # stopping early ends the paging
         async for message in messages:
             read += 1
             if message.at < since:

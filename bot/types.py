@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -78,7 +78,7 @@ class HistoryMessage:
     """The platform's own link to it."""
 
 
-History = Callable[[float, int], AsyncIterator[HistoryMessage]]
+History = Callable[[float, int], AsyncGenerator[HistoryMessage, None]]
 """A place's messages sent since a time, newest first, at most a number of them: read once."""
 
 

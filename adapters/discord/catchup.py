@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 
 import discord
 from discord import app_commands
@@ -88,7 +88,7 @@ def history_of(channel: object, starter: discord.Message | None = None) -> Histo
     """A channel's or thread's messages, newest first (then a thread's starter message in its
     parent channel), as discord.py pages them: each read once, rate limits handled."""
 
-    async def read(since: float, limit: int) -> AsyncIterator[HistoryMessage]:
+    async def read(since: float, limit: int) -> AsyncGenerator[HistoryMessage, None]:
         assert isinstance(channel, discord.abc.Messageable)
         async for message in channel.history(limit=limit):
             if (item := _item(message)) is not None:

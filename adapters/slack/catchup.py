@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, replace
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
@@ -44,6 +44,7 @@ WHOLE_THREAD = "all"
 """A thread is summarized from its start, as far as the budgets reach."""
 _ASKS_SUMMARY = re.compile(r"^\s*(?:please\s+)?summari[sz]e\b(?P<rest>.*)$", re.I | re.S)
 _SINCE = re.compile(r"\b(\d{1,4}\s*[mhdw]|yesterday|today|all)\b", re.I)
+_ONLY_POINTING = re.compile(r"\W*(?:(?:this|it|here|please|for me)\W*)*")
 _CHANNEL_ENTITY = "slack#/types/channel_id"
 
 
@@ -84,7 +85,7 @@ class SlackCatchUp:
         """An agent-view message asking to summarize the channel its author is viewing, as a
         `summarize` of that channel (or the refusal line); None for any other message."""
         asked = _ASKS_SUMMARY.match(incoming.text)
-        if asked is None:
+        if asked is None or not _about_the_place(asked["rest"]):
             return None
         channel = _viewed_channel(await self._runtime.store.recall_viewing(incoming.author.id))
         if channel is None:
@@ -159,7 +160,7 @@ class SlackCatchUp:
         return NOT_A_MEMBER
 
     def _channel_history(self, channel: str, reader: _Reader) -> History:
-        async def read(since: float, limit: int) -> AsyncIterator[HistoryMessage]:
+        async def read(since: float, limit: int) -> AsyncGenerator[HistoryMessage, None]:
             pages = await self._client.conversations_history(
                 channel=channel, oldest=f"{since:.6f}", limit=min(PAGE, limit)
             )
@@ -171,7 +172,7 @@ class SlackCatchUp:
         return read
 
     def _thread_history(self, channel: str, thread_ts: str, reader: _Reader) -> History:
-        async def read(since: float, limit: int) -> AsyncIterator[HistoryMessage]:
+        async def read(since: float, limit: int) -> AsyncGenerator[HistoryMessage, None]:
             replies: list[Payload] = []
             pages = await self._client.conversations_replies(
                 channel=channel, ts=thread_ts, oldest=f"{since:.6f}", limit=min(PAGE, limit)
@@ -247,6 +248,13 @@ def _private_sink(shortcut: Payload, runtime: Runtime) -> ResponseUrlSink:
     """Only the asker sees it: an ephemeral answer through the shortcut's response_url."""
     interval = runtime.settings.slack_edit_interval
     return ResponseUrlSink(shortcut["response_url"], "ephemeral", edit_interval=interval)
+
+
+def _about_the_place(rest: str) -> bool:
+    """Whether "summarize ..." is about the place being viewed ("this channel", "it", "3d"),
+    not about something else ("summarize this article: ...")."""
+    words = _SINCE.sub(" ", rest.lower())
+    return "channel" in words or _ONLY_POINTING.fullmatch(words) is not None
 
 
 def _viewed_channel(context: str | None) -> str | None:

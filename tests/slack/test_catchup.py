@@ -244,3 +244,16 @@ async def test_the_channel_allowlist_holds_for_the_channel_being_viewed(tmp_path
     (shown,) = slack.peer.thread(DM, asked)
     assert "not enabled in the channel you are viewing" in shown.text
     assert not slack.peer.called("conversations.history")
+
+
+async def test_asking_to_summarize_something_else_is_an_ordinary_turn(tmp_path: Path) -> None:
+    async with running_slack(tmp_path) as slack:
+        said(slack, CHANNEL, 3)
+        viewing = {"entities": [{"type": "slack#/types/channel_id", "value": CHANNEL}]}
+        await slack.runtime.store.remember_viewing(ALICE, json.dumps(viewing))
+        asked = slack.ts()
+        await slack.sender.event(slack.message("summarize this article: cats nap a lot", ts=asked))
+        await slack.peer.wait_for(lambda: slack.peer.called("chat.stopStream"))
+    (shown,) = slack.peer.thread(DM, asked)
+    assert shown.text == "echo: summarize this article: cats nap a lot"
+    assert not slack.peer.called("conversations.history")
