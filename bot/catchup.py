@@ -153,6 +153,8 @@ class Job:
 
     messages: list[ChatMessage]
     shape: Callable[[AsyncGenerator[Delta, None]], AsyncGenerator[Delta, None]] | None = None
+    asked: ChatMessage | None = None
+    """What the asker wrote themselves (a text to translate), for input moderation."""
 
 
 @dataclass(slots=True)
@@ -169,7 +171,8 @@ async def prepare(
     if name == "translate":
         language, text = parse_translation(args, incoming.author.locale)
         system = ChatMessage(Role.SYSTEM, TRANSLATE_RULES.format(language=language))
-        return Job([system, ChatMessage(Role.USER, text)])
+        asked = ChatMessage(Role.USER, text)
+        return Job([system, asked], asked=asked)
     if incoming.history is None:
         raise CatchUpRefused(NOTHING_HERE)
     since = parse_since(args, time.time(), policy.default_since)

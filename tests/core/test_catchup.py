@@ -228,3 +228,18 @@ async def test_a_summary_can_be_stopped_like_an_answer(
         assert runtime.dialogue.stop(incoming.key)
         await task
     assert sink.final is not None and sink.final.endswith("_(stopped)_")
+
+
+async def test_a_text_to_translate_is_moderated_like_a_question(
+    peer_settings: Settings, openai_peer: OpenAIPeer
+) -> None:
+    settings = peer_settings.model_copy(update={"moderation": "input"})
+    async with open_runtime(settings) as runtime:
+        refused, passed = RecordingSink(), RecordingSink()
+        await runtime.dialogue.handle(message("/translate to French FLAGME now"), refused)
+        await runtime.dialogue.handle(message("/translate to French good night"), passed)
+    assert refused.failure == "I can't answer that: moderation flagged the message (violence)."
+    assert openai_peer.moderated == ["FLAGME now", "good night"]
+    (request,) = openai_peer.requests
+    assert request["messages"][-1]["content"] == "good night"
+    assert passed.final == "echo: good night"
