@@ -363,8 +363,8 @@ class DialogueManager:
         room = self.window(model) - self.reply_tokens(model)
         try:
             job = await catchup.prepare(name, incoming, args, self._policy.summary, calls, room)
-            moderated = job.asked is not None and self._moderates("input")
-            if moderated and await self._refused_input(incoming, job.messages[-1], sink):
+            asked = job.asked if self._moderates("input") else None
+            if asked is not None and await self._refused_input(incoming, asked, sink):
                 return
             result = await self._stream(incoming, job.messages, options, sink, None, job.shape)
             self._measure(incoming.key.platform, model, arrived, result)
