@@ -77,7 +77,8 @@ def parse_since(text: str, now: float, default: str) -> float:
         today = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         return (today - timedelta(days=1)).timestamp()
     if word == "today":
-        return datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0).timestamp()
+        start = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        return start.timestamp()
     if span := _SPAN.fullmatch(word):
         return now - int(span[1]) * _SECONDS[span[2].lower()]
     raise CatchUpRefused(BAD_SINCE.format(text=text.strip()[:40], default=default))

@@ -46,7 +46,7 @@ def add_catch_up_commands(tree: app_commands.CommandTree, handle: CatchUpHandler
         await handle(interaction, "translate", translation_of(text, language), None)
 
     async def summarize_thread(interaction: discord.Interaction, message: discord.Message) -> None:
-        thread = message.channel if isinstance(message.channel, discord.Thread) else message.thread
+        thread = await _thread_of(message)
         if thread is None:
             await interaction.response.send_message(NO_THREAD, ephemeral=True)
             return
@@ -66,6 +66,20 @@ def add_catch_up_commands(tree: app_commands.CommandTree, handle: CatchUpHandler
     tree.add_command(translate)
     tree.add_command(app_commands.ContextMenu(name=SUMMARIZE_THREAD, callback=summarize_thread))
     tree.add_command(app_commands.ContextMenu(name=TRANSLATE, callback=translate_message))
+
+
+async def _thread_of(message: discord.Message) -> discord.Thread | None:
+    """The thread a message is in, or the one it starts (which has the message's id): from the
+    cache, else asked once (an archived thread is not cached)."""
+    if isinstance(message.channel, discord.Thread):
+        return message.channel
+    if message.thread is not None or message.guild is None:
+        return message.thread
+    try:
+        channel = await message.guild.fetch_channel(message.id)
+    except discord.HTTPException:
+        return None
+    return channel if isinstance(channel, discord.Thread) else None
 
 
 async def _refused_reading(interaction: discord.Interaction) -> bool:

@@ -172,3 +172,38 @@ async def test_translate_is_private_and_in_the_askers_language(
     assert by_command["messages"][-1]["content"].endswith("good night")
     assert _deferred_privately(world, token) and _deferred_privately(world, typed)
     assert not peer.bot_messages(world.general), "nothing posted in the channel"
+
+
+async def test_summarize_thread_on_a_message_without_a_thread_is_one_line(
+    world: World, settings_for: Any, openai_peer: OpenAIPeer
+) -> None:
+    peer = world.peer
+    lonely = peer.add_history(world.general, world.alice, "nobody replied to me")
+    async with serving(peer, settings_with_model(settings_for, openai_peer), None):  # type: ignore[arg-type]
+        token = await peer.invoke_message_command(
+            world.general, world.alice, SUMMARIZE_THREAD, int(lonely["id"])
+        )
+        await peer.wait_for(lambda: token in peer.interaction_responses)
+    (callback,) = peer.calls("POST", f"/interactions/{_token_id(token)}/{token}/callback")
+    assert callback.body["type"] == 4 and callback.body["data"]["flags"] & EPHEMERAL
+    assert callback.body["data"]["content"].startswith("That message is in no thread")
+    assert not openai_peer.requests and not peer.history_reads
+
+
+async def test_someone_who_cannot_read_the_history_gets_no_summary(
+    world: World, settings_for: Any, openai_peer: OpenAIPeer
+) -> None:
+    peer = world.peer
+    peer.add_history(world.general, world.admin, "the secret plan")
+    view_only = 1 << 10  # View Channel without Read Message History
+    async with serving(peer, settings_with_model(settings_for, openai_peer), None):  # type: ignore[arg-type]
+        token = await peer.invoke_command(
+            world.general, world.alice, "summarize", permissions=view_only
+        )
+        await peer.wait_for(lambda: token in peer.interaction_responses)
+    (callback,) = peer.calls("POST", f"/interactions/{_token_id(token)}/{token}/callback")
+    assert callback.body["data"]["flags"] & EPHEMERAL
+    assert callback.body["data"]["content"] == (
+        "You can't read this channel's history, so I won't summarize it for you."
+    )
+    assert not openai_peer.requests and not peer.history_reads

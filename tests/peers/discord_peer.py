@@ -394,8 +394,11 @@ class DiscordPeer:
         user: PeerUser,
         name: str,
         options: dict[str, str] | None = None,
+        *,
+        permissions: int | None = None,
     ) -> str:
-        """A user runs a slash command; returns the interaction token."""
+        """A user runs a slash command (with these permissions in the channel, as Discord
+        resolves them; default all); returns the interaction token."""
         command = {
             "id": str(self.snowflake()),
             "name": name,
@@ -404,7 +407,7 @@ class DiscordPeer:
                 {"name": key, "type": 3, "value": value} for key, value in (options or {}).items()
             ],
         }
-        return await self._interact(2, channel_id, user, {"data": command})
+        return await self._interact(2, channel_id, user, {"data": command}, permissions)
 
     async def invoke_message_command(
         self, channel_id: int, user: PeerUser, name: str, message_id: int, *, locale: str = "en-US"
@@ -433,7 +436,12 @@ class DiscordPeer:
         )
 
     async def _interact(
-        self, kind: int, channel_id: int, user: PeerUser, fields: dict[str, Any]
+        self,
+        kind: int,
+        channel_id: int,
+        user: PeerUser,
+        fields: dict[str, Any],
+        permissions: int | None = None,
     ) -> str:
         interaction_id = self.snowflake()
         token = f"interaction-token-{interaction_id}"
@@ -460,7 +468,8 @@ class DiscordPeer:
         else:
             data["guild_id"] = str(guild_id)
             data["guild_locale"] = "en-US"
-            data["member"] = {**user.member(), "permissions": ALL_PERMISSIONS}
+            granted = ALL_PERMISSIONS if permissions is None else str(permissions)
+            data["member"] = {**user.member(), "permissions": granted}
             data["context"] = 0
         await self.dispatch("INTERACTION_CREATE", data, guild_id)
         return token
