@@ -37,7 +37,8 @@ def add_catch_up_commands(tree: app_commands.CommandTree, handle: CatchUpHandler
         channel = interaction.channel
         if await _refused_reading(interaction) or channel is None:
             return
-        await handle(interaction, "summarize", since or "", history_of(channel))
+        starter = await starter_message(channel) if isinstance(channel, discord.Thread) else None
+        await handle(interaction, "summarize", since or "", history_of(channel, starter))
 
     @app_commands.command(name="translate", description=SPECS["translate"].summary)
     @app_commands.describe(text="what to translate", to="the language; empty: yours")

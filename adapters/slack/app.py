@@ -202,11 +202,6 @@ class SlackDoor:
             on_start = self._status_setter(event["channel"], incoming.key.thread or event["ts"])
             if not event.get("thread_ts"):
                 await self._set_title(event["channel"], event["ts"], incoming.text)
-            summary = await self._catch_up.viewed_summary(incoming, context)
-            if isinstance(summary, str):
-                await self._sink(incoming.key, context, event["user"], on_start).fail(summary)
-                return
-            incoming = summary or incoming
         await self._converse(incoming, event, context, may_join_thread=False, on_start=on_start)
 
     def _status_setter(self, channel: str, thread_ts: str) -> OnStart:
@@ -365,12 +360,19 @@ class SlackDoor:
         on_start: OnStart | None = None,
     ) -> None:
         key = incoming.key
+        sink = self._sink(key, context, event["user"], on_start)
+        if incoming.kind is Kind.DM:  # the AI surface: "summarize this channel" while viewing it
+            summary = await self._catch_up.viewed_summary(incoming, context)
+            if isinstance(summary, str):
+                await sink.fail(summary)
+                return
+            incoming = summary or incoming
         if may_join_thread and translate.joins_thread(event) and not await self._knows(key):
             incoming = replace(incoming, prior=await self._read_thread(event, context))
         files = event.get("files")
         if isinstance(files, list) and files:
             incoming = replace(incoming, attachments=await self._files.read(files))
-        self._runtime.dialogue.submit(incoming, self._sink(key, context, event["user"], on_start))
+        self._runtime.dialogue.submit(incoming, sink)
 
     def _sink(
         self,

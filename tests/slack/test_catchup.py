@@ -257,3 +257,21 @@ async def test_asking_to_summarize_something_else_is_an_ordinary_turn(tmp_path: 
     (shown,) = slack.peer.thread(DM, asked)
     assert shown.text == "echo: summarize this article: cats nap a lot"
     assert not slack.peer.called("conversations.history")
+
+
+async def test_the_legacy_assistant_view_summarizes_the_channel_in_its_context(
+    tmp_path: Path, openai_peer: OpenAIPeer
+) -> None:
+    openai_peer.answer = summarizing
+    settings = model_settings(openai_peer) | {"slack_surface": "assistant"}
+    async with running_slack(tmp_path, **settings) as slack:
+        said(slack, CHANNEL, 2)
+        context = {"channel_id": CHANNEL, "team_id": "T0TEAM", "enterprise_id": None}
+        await slack.runtime.store.remember_viewing(ALICE, json.dumps(context))
+        thread_ts = slack.ts()
+        await slack.sender.event(slack.message("summarize yesterday", thread_ts=thread_ts))
+        await slack.peer.wait_for(lambda: slack.peer.called("chat.stopStream"))
+    (shown,) = slack.peer.thread(DM, thread_ts)
+    assert shown.text.startswith(f"Talked about topics [1]({WORKSPACE_URL}archives/{CHANNEL}/p")
+    (read,) = slack.peer.called("conversations.history")
+    assert float(read.params["oldest"]) < time.time() - 86_400
