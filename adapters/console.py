@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
 import signal
 import sys
 import threading
@@ -162,7 +163,7 @@ class ConsoleAdapter:
             raise ConfigError(backend_problem(runtime.settings, error)) from None
         key = ConversationKey("console", "local", args.session)
         user = getpass.getuser()
-        author = Author(id=f"console:{user}", name=user, is_admin=True)
+        author = Author(id=f"console:{user}", name=user, is_admin=True, locale=_terminal_locale())
         if sys.stdin.isatty():
             return await self._interactive(runtime, key, author)
         return await self._scripted(runtime, key, author)
@@ -227,6 +228,15 @@ def _hide_control_echo() -> Callable[[], None]:
     quiet[3] &= ~termios.ECHOCTL
     termios.tcsetattr(fd, termios.TCSANOW, quiet)
     return lambda: termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
+def _terminal_locale() -> str | None:
+    """The terminal's language as a locale (`de_DE.UTF-8` -> `de-DE`); None for C or POSIX."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name, "").split(".")[0].split("@")[0]
+        if value:
+            return None if value in ("C", "POSIX") else value.replace("_", "-")
+    return None
 
 
 def _incoming(key: ConversationKey, author: Author, line: str) -> Incoming:

@@ -23,6 +23,8 @@ class CommandSpec:
     summary: str
     serialized: bool
     """Whether it waits its turn behind answers in progress (it changes the conversation)."""
+    asks_model: bool = False
+    """Answered by the model (bot.catchup), budgeted like a turn, stored nowhere."""
 
 
 SPECS = {
@@ -36,6 +38,16 @@ SPECS = {
         CommandSpec("forget", "forget", "delete everything you said to Parley", serialized=False),
         CommandSpec("stats", "stats", "turns and tokens of this conversation", serialized=False),
         CommandSpec("usage", "usage", "your tokens and cost (admins: this place's)", False),
+        CommandSpec(
+            "summarize", "summarize [since]", "catch up: what was said here", False, asks_model=True
+        ),
+        CommandSpec(
+            "translate",
+            "translate [to LANGUAGE] TEXT",
+            "translate text, for your eyes only",
+            False,
+            asks_model=True,
+        ),
     )
 }
 COMMAND_PREFIXES = ("/", "!")

@@ -30,6 +30,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from bot.catchup import CatchUpRefused, parse_since
 from bot.prices import ModelPrice
 
 SECRET_ENV_NAMES = {
@@ -172,6 +173,13 @@ class Settings(BaseSettings):
     moderation_model: str = "omni-moderation-latest"
     """Turns on /admin on the ops server (usage, cost, refusals; never message content)."""
 
+    # Catching up: summaries of a channel or thread
+    summary_max_messages: int = Field(1000, ge=1, le=100_000)
+    summary_max_tokens: int = Field(200_000, ge=1000)
+    """Tokens of history a summary reads at most; its model calls cost about twice this."""
+    summary_since: str = "24h"
+    """How far back `summarize` reads when no time is given: 2h, 3d, yesterday, all."""
+
     # OpenAI and compatible servers
     openai_api_key: SecretStr | None = _secret("openai_api_key")
     openai_base_url: str | None = Field(None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
@@ -259,6 +267,15 @@ class Settings(BaseSettings):
             for choice in _literal_choices(cls.model_fields[info.field_name].annotation):
                 if isinstance(choice, str) and choice.lower() == value.lower():
                     return choice
+        return value
+
+    @field_validator("summary_since")
+    @classmethod
+    def _since(cls, value: str) -> str:
+        try:
+            parse_since(value, 0.0, "24h")
+        except CatchUpRefused:
+            raise ValueError("must be like 2h, 3d, 1w, yesterday or all") from None
         return value
 
     @field_validator(*URL_FIELDS)

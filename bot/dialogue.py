@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import partial
 
-from bot import commands, context
+from bot import catchup, commands, context
 from bot.access import AccessPolicy
 from bot.limits import LimitPolicy, Limits
-from bot.llm.base import Backend, GenerationOptions
+from bot.llm.base import Backend, BackendError, GenerationOptions
 from bot.logs import bind_turn
 from bot.metrics import Metrics
 from bot.moderation import REFUSED, UNCHECKED, ModerationUnavailable, Moderator, checked_answer
@@ -31,7 +31,7 @@ from bot.replies import (
     relay,
 )
 from bot.store.base import Store, TurnEnd, TurnRecord, TurnUsage
-from bot.types import Attachment, ChatMessage, ConversationKey, Incoming, Role, Usage
+from bot.types import Attachment, ChatMessage, ConversationKey, Delta, Incoming, Role, Usage
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,7 @@ class DialoguePolicy:
     """off, input, output or both: what the moderator checks."""
     budget_fallback_model: str | None = None
     """The cheaper model that answers turns near a money budget."""
+    summary: catchup.SummaryPolicy = field(default_factory=catchup.SummaryPolicy)
 
 
 @dataclass(slots=True)
@@ -267,6 +268,9 @@ class DialogueManager:
     async def _command(
         self, incoming: Incoming, sink: ReplySink, spec: commands.CommandSpec, args: str
     ) -> None:
+        if spec.asks_model:
+            await self._catch_up(incoming, sink, spec.name, args)
+            return
         access = self._policy.access.get(incoming.key.platform)
         is_admin = access.is_admin(incoming) if access else incoming.author.is_admin
         reply = await commands.run(
@@ -361,6 +365,41 @@ class DialogueManager:
             answer_ids = await sink.offer_rating()
             await self._store.record_answer(key, answer_ids, answer.created_at)
 
+    async def _catch_up(self, incoming: Incoming, sink: ReplySink, name: str, args: str) -> None:
+        """A summary or translation: limited, streamed and counted like a turn; the history it
+        reads and its answer are stored nowhere."""
+        refusal, _ = await self._limits.admit_turn(incoming)
+        if refusal is not None:
+            self.metrics.count_limited(incoming.key.platform, refusal.limit)
+            await sink.fail(refusal.message)
+            return
+        model, arrived = self._policy.model, time.monotonic()
+        options = GenerationOptions(model, self.reply_tokens(model), self._policy.temperature)
+        calls = catchup.ModelCalls(self._backend, options)
+        room = self.window(model) - self.reply_tokens(model)
+        try:
+            job = await catchup.prepare(name, incoming, args, self._policy.summary, calls, room)
+            asked = job.asked if self._moderates("input") else None
+            if asked is not None and await self._refused_input(incoming, asked, sink):
+                return
+            result = await self._stream(incoming, job.messages, options, sink, None, job.shape)
+            self._measure(incoming.key.platform, model, arrived, result)
+            calls.add(result.usage, job.messages, result.text)
+        except catchup.CatchUpRefused as refused:
+            await sink.fail(str(refused))
+        except BackendError as error:  # a part's summary failed: nothing was shown yet
+            await sink.fail(error.user_message)
+        finally:  # the part summaries cost tokens even when the job goes no further
+            await self._record(incoming, model, calls)
+
+    async def _record(self, incoming: Incoming, model: str, calls: catchup.ModelCalls) -> None:
+        if not calls.calls:
+            return
+        record = self._priced(incoming, model, calls.usage)
+        await self._store.append(incoming.key, [], usage=record)
+        self.metrics.priced(record)
+        await self._limits.spent(incoming, calls.input_tokens + calls.output_tokens)
+
     def _priced(self, incoming: Incoming, model: str, used: Usage) -> TurnUsage:
         """The turn's usage record: tokens as the backend reported them, priced."""
         key = incoming.key
@@ -431,6 +470,7 @@ class DialogueManager:
         options: GenerationOptions,
         sink: ReplySink,
         on_shown: Shown | None,
+        shape: Callable[[AsyncGenerator[Delta, None]], AsyncGenerator[Delta, None]] | None = None,
     ) -> RelayResult:
         current_task = asyncio.current_task()
         assert current_task is not None
@@ -439,6 +479,8 @@ class DialogueManager:
         turns.append(active)
         try:
             stream = self._backend.stream(messages, options)
+            if shape is not None:
+                stream = shape(stream)
             if self._moderates("output"):
                 assert self._moderator is not None
                 flagged = partial(self._count_moderated, incoming, "output")

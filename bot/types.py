@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -42,6 +43,8 @@ class Author:
     is_bot: bool = False
     roles: frozenset[str] = frozenset()
     is_admin: bool = False
+    locale: str | None = None
+    """Their language as the platform tells it (`fr-FR`), when it does."""
 
 
 class Kind(StrEnum):
@@ -65,6 +68,23 @@ class Attachment:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryMessage:
+    """A message read back from a place's history, for a summary."""
+
+    id: str
+    author: str
+    text: str
+    at: float
+    """Unix time it was sent."""
+    link: str
+    """The platform's own link to it."""
+
+
+History = Callable[[float, int], AsyncGenerator[HistoryMessage, None]]
+"""A place's messages sent since a time, newest first, at most a number of them: read once."""
+
+
+@dataclass(frozen=True, slots=True)
 class Incoming:
     """One platform event, already translated by an adapter."""
 
@@ -81,6 +101,8 @@ class Incoming:
     home: str | None = None
     """The workspace or server the event came from when its key does not say (a direct message's
     key has the space DIRECT_MESSAGES), as the door found it; None when not known."""
+    history: History | None = field(default=None, compare=False)
+    """How to read the place a summary is asked about (None: no history to read)."""
 
     @property
     def space(self) -> str | None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from bot.access import access_policies
 from bot.adapter import installed_adapters
 from bot.admin import AdminPage
+from bot.catchup import SummaryPolicy
 from bot.config import ConfigError, Settings
 from bot.dialogue import DialogueManager, DialoguePolicy
 from bot.extras import is_installed, require
@@ -137,6 +138,9 @@ def dialogue_policy(settings: Settings, model: str, *, switchable: bool = True) 
         access=access_policies(installed_adapters(), settings),
         moderation=settings.moderation,
         budget_fallback_model=_fallback_model(settings, switchable),
+        summary=SummaryPolicy(
+            settings.summary_max_messages, settings.summary_max_tokens, settings.summary_since
+        ),
     )
 
 

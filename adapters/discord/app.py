@@ -21,6 +21,7 @@ from discord.http import Route
 
 from adapters.discord import adapter
 from adapters.discord.attachments import read_attachments
+from adapters.discord.catchup import add_catch_up_commands
 from adapters.discord.feedback import FeedbackView
 from adapters.discord.history import missed_reply, reply_chain, thread_history
 from adapters.discord.members import Memberships
@@ -42,13 +43,13 @@ from adapters.discord.translate import (
 from bot import commands
 from bot.config import ConfigError, Settings
 from bot.pacing import ChannelWrites
-from bot.types import DIRECT_MESSAGES, ChatMessage, ConversationKey, Incoming, Kind
+from bot.types import DIRECT_MESSAGES, ChatMessage, ConversationKey, History, Incoming, Kind
 from bot.wiring import Runtime
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-PRIVATE_COMMANDS = frozenset({"help", "stats", "forget"})
+PRIVATE_COMMANDS = frozenset({"help", "stats", "forget", "summarize", "translate"})
 """Answered so that only the user who asked sees the answer."""
 THREAD_NAME_CHARS = 80
 NOT_ENABLED_HERE = "Parley is not enabled here."
@@ -201,6 +202,7 @@ class DiscordDoor:
         skip_malformed_events(self.client)
         self.tree = app_commands.CommandTree(self.client)
         add_commands(self.tree, self._on_command)
+        add_catch_up_commands(self.tree, self._on_command)
         self.client.event(self.on_message)
         self.client.event(self.on_error)
         self.tree.error(self._on_command_error)
@@ -440,9 +442,13 @@ class DiscordDoor:
         return ()
 
     async def _on_command(
-        self, interaction: discord.Interaction, command: str | None, argument: str
+        self,
+        interaction: discord.Interaction,
+        command: str | None,
+        argument: str,
+        history: History | None = None,
     ) -> None:
-        incoming = await self._judged(incoming_command(interaction, command, argument))
+        incoming = await self._judged(incoming_command(interaction, command, argument, history))
         if not self._access.allows(incoming):
             await interaction.response.send_message(NOT_ENABLED_HERE, ephemeral=True)
             return

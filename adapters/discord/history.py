@@ -21,13 +21,13 @@ async def thread_history(
 ) -> tuple[ChatMessage, ...]:
     """The thread's messages before `before` (all when None), oldest first, after the channel
     message the thread was opened from, if any."""
-    starter = await _starter_message(thread)
+    starter = await starter_message(thread)
     limit = HISTORY_LIMIT - (starter is not None)
     newest_first = [message async for message in thread.history(limit=limit, before=before)]
     return _as_prior([*([starter] if starter else []), *reversed(newest_first)], bot_id)
 
 
-async def _starter_message(thread: discord.Thread) -> discord.Message | None:
+async def starter_message(thread: discord.Thread) -> discord.Message | None:
     """The message in the parent channel a thread was opened from: it shares the thread's id.
 
     Read from the cache, else with one GET; a thread opened on its own has none (404).

@@ -12,7 +12,8 @@ from bot.commands import SPECS
 CommandHandler = Callable[[discord.Interaction, str | None, str], Awaitable[None]]
 """(interaction, command name or None for /ask, argument text)"""
 
-_WITH_ARGUMENT = {"system", "model"}
+_WITH_ARGUMENT = {"system", "model", "summarize", "translate"}
+"""Declared with their arguments (summarize and translate in adapters/discord/catchup.py)."""
 
 
 def add_commands(tree: app_commands.CommandTree, handle: CommandHandler) -> None:

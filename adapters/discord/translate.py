@@ -10,10 +10,20 @@ PARLEY_DISCORD_CONVERSATION=channel the channel is one.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import discord
 
-from bot.types import Attachment, Author, ChatMessage, ConversationKey, Incoming, Kind, Role
+from bot.types import (
+    Attachment,
+    Author,
+    ChatMessage,
+    ConversationKey,
+    History,
+    Incoming,
+    Kind,
+    Role,
+)
 
 PLATFORM = "discord"
 ANSWERABLE_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
@@ -144,12 +154,18 @@ def incoming_click(interaction: discord.Interaction) -> Incoming:
 
 
 def incoming_command(
-    interaction: discord.Interaction, command: str | None, argument: str
+    interaction: discord.Interaction,
+    command: str | None,
+    argument: str,
+    history: History | None = None,
 ) -> Incoming:
-    """A slash command; `/ask` (command None) is an ordinary turn whose text is the prompt."""
+    """A slash command; `/ask` (command None) is an ordinary turn whose text is the prompt.
+    The asker's locale is their Discord client's language."""
+    author = replace(author_of(interaction.user), locale=str(interaction.locale))
     return Incoming(
         key=conversation_key(interaction.channel),
-        author=author_of(interaction.user),
+        author=author,
+        history=history,
         text=argument if command is None else f"/{command} {argument}".strip(),
         event_id=str(interaction.id),
         kind=Kind.COMMAND,

@@ -23,6 +23,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import adapter, manifest, translate
+from adapters.slack.catchup import NOT_ENABLED_HERE, SlackCatchUp
 from adapters.slack.files import SlackFiles
 from adapters.slack.format import asked
 from adapters.slack.people import People
@@ -48,7 +49,6 @@ from bot.wiring import Runtime
 
 log = logging.getLogger(__name__)
 
-NOT_ENABLED_HERE = "Parley is not enabled here."
 
 EVENTS_PATH = manifest.EVENTS_PATH  # the manifest tells Slack this path: one definition
 STARTING_RETRY_AFTER = "2"
@@ -110,6 +110,7 @@ class SlackDoor:
         )
         self._access = adapter.access_policy(settings)
         self._writes = ChannelWrites(settings.slack_channel_edits)
+        self._catch_up = SlackCatchUp(runtime, self.client, self._people, self._access)
         self._agent = settings.slack_surface == "agent"
         self.subscribed: set[str] = set()
         """The event types the door listens to (`message` stands for its channel-type events)."""
@@ -157,6 +158,7 @@ class SlackDoor:
         self.bolt.command(self._settings.slack_ask_command)(self._on_ask)
         self.bolt.command(self._settings.slack_command)(self._on_parley)
         self.bolt.action(FEEDBACK_ACTION)(self._on_feedback)
+        self._catch_up.register(self.bolt)
         if self._agent:
             self._listen("app_home_opened", self._on_home_opened)
             self._listen("app_context_changed", self._on_app_context_changed)
@@ -341,7 +343,7 @@ class SlackDoor:
         )
         return key, self._sink(key, context, command["user_id"])
 
-    async def _on_parley(self, ack: AsyncAck, command: Payload) -> None:
+    async def _on_parley(self, ack: AsyncAck, command: Payload, context: AsyncBoltContext) -> None:
         """`/parley reset|stop|...`: about the channel's (or DM's) conversation; only the asker
         sees the reply."""
         if not self._access.allows(translate.parley_command(command, _asker(command))):
@@ -352,7 +354,13 @@ class SlackDoor:
         sink = ResponseUrlSink(
             command["response_url"], "ephemeral", edit_interval=self._settings.slack_edit_interval
         )
-        self._runtime.dialogue.submit(translate.parley_command(command, author), sink)
+        incoming = await self._catch_up.readable(
+            translate.parley_command(command, author), command["channel_id"], context
+        )
+        if isinstance(incoming, str):
+            await sink.fail(incoming)
+            return
+        self._runtime.dialogue.submit(incoming, sink)
 
     async def _converse(
         self,
@@ -364,12 +372,19 @@ class SlackDoor:
         on_start: OnStart | None = None,
     ) -> None:
         key = incoming.key
+        sink = self._sink(key, context, event["user"], on_start)
+        if incoming.kind is Kind.DM:  # the AI surface: "summarize this channel" while viewing it
+            summary = await self._catch_up.viewed_summary(incoming, context)
+            if isinstance(summary, str):
+                await sink.fail(summary)
+                return
+            incoming = summary or incoming
         if may_join_thread and translate.joins_thread(event) and not await self._knows(key):
             incoming = replace(incoming, prior=await self._read_thread(event, context))
         files = event.get("files")
         if isinstance(files, list) and files:
             incoming = replace(incoming, attachments=await self._files.read(files))
-        self._runtime.dialogue.submit(incoming, self._sink(key, context, event["user"], on_start))
+        self._runtime.dialogue.submit(incoming, sink)
 
     def _sink(
         self,

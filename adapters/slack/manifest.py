@@ -30,12 +30,16 @@ BOT_SCOPES = {
     "app_mentions:read": "app_mention: being called in a channel",
     "assistant:write": "suggested prompts, the thinking status and thread titles",
     "channels:history": "replies in public-channel threads Parley is in; reading a thread once",
+    "channels:read": "summaries: whether a channel is private, and who is in it",
     "chat:write": "posting, updating and streaming answers",
     "commands": "/ask and /parley",
     "files:read": "downloading the files people share with Parley",
     "groups:history": "the same in private channels",
+    "groups:read": "the same in private channels",
     "im:history": "direct messages",
+    "im:read": "summaries: who is in a direct message",
     "mpim:history": "group direct messages",
+    "mpim:read": "summaries: who is in a group direct message",
     "users:read": "names and workspace-admin rights of the people Parley talks to",
 }
 
@@ -63,12 +67,36 @@ METHOD_SCOPES = {
     "chat.startStream": "chat:write",
     "chat.stopStream": "chat:write",
     "chat.update": "chat:write",
+    "conversations.history": "channels:history",
+    "conversations.info": "channels:read",
+    "conversations.members": "channels:read",
     "conversations.replies": "channels:history",
     "users.info": "users:read",
 }
 """The scope each Web API method Parley calls needs (auth.test and Socket Mode need none)."""
+PRIVATE_READ_SCOPES = frozenset({"groups:read", "im:read", "mpim:read"})
+"""conversations.info and conversations.members on private channels, DMs and group DMs: who may
+have them summarized."""
 DOWNLOAD_SCOPE = "files:read"
 """Downloading a shared file's url_private with the bot token."""
+
+SUMMARIZE_SHORTCUT = "parley_summarize"
+TRANSLATE_SHORTCUT = "parley_translate"
+SHORTCUTS = [
+    {
+        "name": "Summarize thread",
+        "type": "message",
+        "callback_id": SUMMARIZE_SHORTCUT,
+        "description": "Parley sums up this thread for you, with links to its messages",
+    },
+    {
+        "name": "Translate",
+        "type": "message",
+        "callback_id": TRANSLATE_SHORTCUT,
+        "description": "Parley translates this message into your language, just for you",
+    },
+]
+"""Message shortcuts (the message's ... menu); their clicks arrive over interactivity."""
 
 Mode = Literal["socket", "http"]
 Surface = Literal["agent", "assistant"]
@@ -104,7 +132,8 @@ def build_manifest(
         {
             "command": settings.slack_command,
             "description": "Manage this channel's conversation with Parley",
-            "usage_hint": "help | reset | stop | system [prompt] | model [name] | forget | stats",
+            "usage_hint": "help | summarize [since] | translate [to LANGUAGE] text | reset | "
+            "stop | system [prompt] | model [name] | forget | stats",
             **at_url,
             "should_escape": False,
         },
@@ -134,6 +163,7 @@ def build_manifest(
                 else {"assistant_view": {"assistant_description": DESCRIPTION}}
             ),
             "slash_commands": commands,
+            "shortcuts": SHORTCUTS,
         },
         "oauth_config": {"scopes": {"bot": list(BOT_SCOPES)}},
         "settings": {

@@ -32,7 +32,7 @@ class People:
         if cached is not None and now - cached[0] < self._ttl:
             return cached[1]
         try:
-            response = await self._client.users_info(user=user_id)
+            response = await self._client.users_info(user=user_id, include_locale=True)
         except PLATFORM_HICCUPS as error:
             log.warning("users.info failed, speaking to %s by id: %s", user_id, error)
             return Author(id=user_id, name=user_id)

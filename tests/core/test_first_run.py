@@ -200,3 +200,25 @@ async def test_the_console_answers_over_a_pipe_with_only_the_base_install(
     assert run.returncode == 0, run.stderr
     answer = run.stdout.strip()
     assert answer.startswith("echo: ") and answer.endswith("hello")
+
+
+async def test_the_console_translates_into_the_terminals_language(
+    tmp_path: Path, openai_peer: OpenAIPeer
+) -> None:
+    env = {
+        "OPENAI_BASE_URL": openai_peer.base_url,
+        "PARLEY_DATA_DIR": str(tmp_path),
+        "LC_ALL": "",
+        "LC_MESSAGES": "",
+        "LANG": "de_DE.UTF-8",
+    }
+    stdin = "/translate good morning\n/translate to French good night\n/summarize\n"
+    run = await asyncio.to_thread(run_parley, "console", env=env, stdin=stdin)
+    assert run.returncode == 0, run.stderr
+    first, second, summary = run.stdout.strip().splitlines()
+    assert (first, second) == ("echo: good morning", "echo: good night")
+    by_locale, by_name = (request["messages"][0]["content"] for request in openai_peer.requests)
+    assert "into the language of the locale de-DE" in by_locale
+    assert "into French" in by_name
+    assert summary == "There is nothing to summarize here: summaries need a channel or a thread."
+    assert len(openai_peer.requests) == 2, "a translation is one call; nothing to summarize: none"

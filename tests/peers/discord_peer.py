@@ -14,6 +14,7 @@ import itertools
 import json
 import time
 import zlib
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -124,6 +125,8 @@ class DiscordPeer:
         self.interaction_responses: dict[str, dict[str, Any]] = {}
         self._interaction_places: dict[str, tuple[int, bool]] = {}
         """Each interaction token's channel, and whether its response is ephemeral."""
+        self.history_reads: Counter[int] = Counter()
+        """How many times each message was sent in a GET /channels/X/messages page."""
         self.attachments: dict[str, bytes] = {}
         self.edit_status: int | None = None
         """When set, message edits fail with this HTTP status (e.g. 403 for an archived thread)."""
@@ -378,6 +381,10 @@ class DiscordPeer:
             await self.dispatch("MESSAGE_CREATE", message, self._guild_of(channel_id))
         return message
 
+    def add_history(self, channel_id: int, author: PeerUser, content: str) -> dict[str, Any]:
+        """A message that was sent before the client connected: kept, not dispatched."""
+        return self._message(channel_id, author, content)
+
     def loose_message(self, channel_id: int, author: PeerUser, content: str) -> dict[str, Any]:
         """A user message payload the peer does not keep: for tests that break it, then send it
         with `dispatch` as a raw gateway event."""
@@ -391,8 +398,11 @@ class DiscordPeer:
         user: PeerUser,
         name: str,
         options: dict[str, str] | None = None,
+        *,
+        permissions: int | None = None,
     ) -> str:
-        """A user runs a slash command; returns the interaction token."""
+        """A user runs a slash command (with these permissions in the channel, as Discord
+        resolves them; default all); returns the interaction token."""
         command = {
             "id": str(self.snowflake()),
             "name": name,
@@ -401,7 +411,21 @@ class DiscordPeer:
                 {"name": key, "type": 3, "value": value} for key, value in (options or {}).items()
             ],
         }
-        return await self._interact(2, channel_id, user, {"data": command})
+        return await self._interact(2, channel_id, user, {"data": command}, permissions)
+
+    async def invoke_message_command(
+        self, channel_id: int, user: PeerUser, name: str, message_id: int, *, locale: str = "en-US"
+    ) -> str:
+        """A user runs a message context-menu command (type 3) on a message; returns the
+        interaction token."""
+        command = {
+            "id": str(self.snowflake()),
+            "name": name,
+            "type": 3,
+            "target_id": str(message_id),
+            "resolved": {"messages": {str(message_id): self.messages[channel_id][message_id]}},
+        }
+        return await self._interact(2, channel_id, user, {"data": command, "locale": locale})
 
     async def click(self, channel_id: int, message_id: int, user: PeerUser, custom_id: str) -> str:
         """A user clicks a button on a message (a component interaction); returns its token."""
@@ -416,7 +440,12 @@ class DiscordPeer:
         )
 
     async def _interact(
-        self, kind: int, channel_id: int, user: PeerUser, fields: dict[str, Any]
+        self,
+        kind: int,
+        channel_id: int,
+        user: PeerUser,
+        fields: dict[str, Any],
+        permissions: int | None = None,
     ) -> str:
         interaction_id = self.snowflake()
         token = f"interaction-token-{interaction_id}"
@@ -444,7 +473,8 @@ class DiscordPeer:
         else:
             data["guild_id"] = str(guild_id)
             data["guild_locale"] = "en-US"
-            data["member"] = {**user.member(), "permissions": ALL_PERMISSIONS}
+            granted = ALL_PERMISSIONS if permissions is None else str(permissions)
+            data["member"] = {**user.member(), "permissions": granted}
             data["context"] = 0
         await self.dispatch("INTERACTION_CREATE", data, guild_id)
         return token
@@ -565,6 +595,8 @@ class DiscordPeer:
                 "version": "1",
                 "default_member_permissions": None,
                 "type": command.get("type", 1),
+                # Discord answers a context-menu command (types 2 and 3) with an empty one.
+                "description": command.get("description", ""),
             }
             for command in body
         ]
@@ -606,7 +638,10 @@ class DiscordPeer:
         )
         if "before" in query:
             messages = [m for m in messages if int(m["id"]) < int(query["before"])]
-        return _json(messages[: int(query.get("limit", 50))])
+        page = messages[: int(query.get("limit", 50))]
+        for message in page:
+            self.history_reads[int(message["id"])] += 1
+        return _json(page)
 
     async def _get_message(self, parts: list[str], body: Any, query: Any) -> web.Response:
         message = self.messages.get(int(parts[1]), {}).get(int(parts[3]))

@@ -8,6 +8,7 @@ import itertools
 import json
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
 TEAM = "T0TEAM"
+WORKSPACE_URL = "https://test.slack.com/"
 BOT_USER = "U0PARLEY"
 BOT_ID = "B0PARLEY"
 UPDATE_LIMIT = 4_000
@@ -50,6 +52,14 @@ class SlackPeer:
 
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     threads: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Each channel's earlier top-level messages, oldest first (conversations.history)."""
+    conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """conversations.info's `channel` by id; unlisted: public (a DM if the id starts with D)."""
+    members: dict[str, list[str]] = field(default_factory=dict)
+    """conversations.members by channel id."""
+    history_reads: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """How many times each (channel, ts) was sent in a conversations.history/replies page."""
     not_in_channel: set[str] = field(default_factory=set)
     streaming: bool = True
     users_stop_streams: bool = False
@@ -210,12 +220,16 @@ class SlackPeer:
             "user_id": BOT_USER,
             "bot_id": BOT_ID,
             "team_id": TEAM,
+            "team": "Test",
             "user": "parley",
+            "url": WORKSPACE_URL,
         }
 
     def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user_id = params["user"]
         user = self.users.get(user_id, {"id": user_id, "name": user_id.lower()})
+        if str(params.get("include_locale")).lower() not in ("1", "true"):
+            user = {k: v for k, v in user.items() if k != "locale"}  # only when asked for
         return {"ok": True, "user": user}
 
     def _chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -294,8 +308,53 @@ class SlackPeer:
         return {"ok": True, "channel": message.channel, "ts": message.ts}
 
     def _conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A thread, oldest first, paged by cursor."""
         messages = self.threads.get((params["channel"], params["ts"]), [])
-        return {"ok": True, "messages": messages[: int(params.get("limit", 1000))]}
+        oldest = float(params.get("oldest", 0))
+        messages = [m for m in messages if float(m["ts"]) >= oldest]
+        return self._page(params, "messages", messages, limit=1000)
+
+    def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A channel's top-level messages, newest first, after `oldest`, paged by cursor."""
+        channel = params["channel"]
+        if channel in self.not_in_channel:
+            return {"ok": False, "error": "not_in_channel"}
+        oldest = float(params.get("oldest", 0))
+        messages = [m for m in reversed(self.history.get(channel, [])) if float(m["ts"]) > oldest]
+        return self._page(params, "messages", messages, limit=100)
+
+    def _conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = params["channel"]
+        direct = channel.startswith("D")
+        default = {
+            "id": channel,
+            "is_channel": not direct,
+            "is_im": direct,
+            "is_private": False,
+            "is_member": channel not in self.not_in_channel,
+        }
+        return {"ok": True, "channel": self.conversations.get(channel, default)}
+
+    def _conversations_members(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self._page(params, "members", self.members.get(params["channel"], []), limit=100)
+
+    def _page(
+        self, params: dict[str, Any], name: str, items: list[Any], *, limit: int
+    ) -> dict[str, Any]:
+        """One page as Slack's cursor pagination gives it (the cursor is an opaque offset)."""
+        start = int(params.get("cursor") or 0)
+        end = start + min(int(params.get("limit") or limit), 999)
+        page = items[start:end]
+        if name == "messages":
+            for message in page:
+                self.history_reads[(params["channel"], message["ts"])] += 1
+        more = end < len(items)
+        return {
+            "ok": True,
+            name: page,
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(end) if more else ""},
+        }
 
 
 @dataclass
@@ -371,6 +430,33 @@ class SlackSender:
                     "action_ts": str(time.time()),
                 }
             ],
+        }
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        status, _ = await self._post(urlencode({"payload": json.dumps(payload)}), headers)
+        return status
+
+    async def shortcut(
+        self,
+        callback_id: str,
+        *,
+        user: str,
+        channel: str,
+        message: dict[str, Any],
+        response_url: str,
+    ) -> int:
+        """A message shortcut used on `message`: the message_action payload Slack posts."""
+        payload = {
+            "type": "message_action",
+            "callback_id": callback_id,
+            "trigger_id": uuid.uuid4().hex,
+            "message_ts": message["ts"],
+            "response_url": response_url,
+            "team": {"id": self.team, "domain": "test"},
+            "user": {"id": user, "name": user.lower(), "team_id": self.team},
+            "channel": {"id": channel, "name": "general"},
+            "message": {"type": "message", **message},
+            "action_ts": str(time.time()),
+            "token": "legacy",
         }
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
         status, _ = await self._post(urlencode({"payload": json.dumps(payload)}), headers)

@@ -27,7 +27,7 @@ ALICE = "U0ALICE"
 class Slack:
     peer: SlackPeer
     sender: SlackSender
-    backend: ScriptedBackend
+    backend: ScriptedBackend | None
     runtime: Runtime
     door: SlackDoor
 
@@ -97,7 +97,8 @@ async def running_slack(
         }
         | overrides
     )
-    backend = backend or ScriptedBackend()
+    # With OPENAI_BASE_URL in the overrides the real openai client answers, from that server.
+    backend = backend or (None if settings.openai_base_url else ScriptedBackend())
     try:
         async with open_runtime(settings, backend=backend) as runtime:
             # The Events API on the process's one HTTP server, as HTTP mode serves it.

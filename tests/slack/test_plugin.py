@@ -78,7 +78,7 @@ async def test_the_manifest_declares_exactly_the_events_and_scopes_the_door_uses
     tmp_path: Path, surface: Surface
 ) -> None:
     """Used = the events the door listens to, and the Web API methods it calls while serving a
-    mention that joins a thread, a DM with a file, the AI surface opening and /ask."""
+    mention that joins a thread, a DM with a file, the AI surface opening, /ask and a summary."""
     async with running_slack(tmp_path, slack_surface=surface) as slack:
         root = slack.ts()
         slack.peer.threads[(CHANNEL, root)] = [{"user": "U0BOB", "text": "hi", "ts": root}]
@@ -89,6 +89,13 @@ async def test_the_manifest_declares_exactly_the_events_and_scopes_the_door_uses
         await slack.sender.command(
             "/ask", "why", user=ALICE, channel=CHANNEL, response_url=slack.peer.response_url()
         )
+        await slack.sender.command(
+            "/parley",
+            "summarize",
+            user=ALICE,
+            channel=CHANNEL,
+            response_url=slack.peer.response_url(),
+        )
         answers = slack.peer.messages.values
         await slack.peer.wait_for(
             lambda: sum(m.text.startswith("echo:") and not m.streaming for m in answers()) == 3
@@ -96,6 +103,7 @@ async def test_the_manifest_declares_exactly_the_events_and_scopes_the_door_uses
         await slack.peer.wait_for(
             lambda: slack.peer.called("assistant.threads.setSuggestedPrompts")
         )
+        await slack.peer.wait_for(lambda: slack.peer.responses)  # the summary
         called = {call.method for call in slack.peer.calls} - {"auth.test"}
         assert called <= set(manifest.METHOD_SCOPES), called - set(manifest.METHOD_SCOPES)
         events = _declared_events(slack.door)
@@ -107,6 +115,8 @@ async def test_the_manifest_declares_exactly_the_events_and_scopes_the_door_uses
     used.add("commands")  # the door registers /ask and /parley
     if downloaded:
         used.add(manifest.DOWNLOAD_SCOPE)
+    if "conversations.info" in called:  # a summary asks whether its channel is private
+        used |= manifest.PRIVATE_READ_SCOPES
     assert set(built["oauth_config"]["scopes"]["bot"]) == used
 
 
