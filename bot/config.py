@@ -150,6 +150,9 @@ class Settings(BaseSettings):
     request_timeout: float = Field(60.0, gt=0)
     max_retries: int = Field(2, ge=0, le=10)
     max_attachment_bytes: int = Field(200_000, ge=0)
+    # OpenAI takes images up to 20 MB; a downloaded image also travels as a data URL each turn.
+    max_image_bytes: int = Field(5_000_000, ge=0)
+    max_images: int = Field(4, ge=0)
 
     # Limits, shared by all replicas through the database
     # A team default: one person asking in ten threads at once, ten people in one channel.

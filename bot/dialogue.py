@@ -511,7 +511,7 @@ class DialogueManager:
             return None
         return (
             f"[The user attached {attachment.name} ({attachment.content_type}); "
-            "only text files and images can be read, so say that it was not read.]"
+            "only text files and images within their limits are read, so say that it was not read.]"
         )
 
     def window(self, model: str) -> int:

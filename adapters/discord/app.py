@@ -41,6 +41,7 @@ from adapters.discord.translate import (
     trigger,
 )
 from bot import commands
+from bot.attachments import FileLimits
 from bot.config import ConfigError, Settings
 from bot.pacing import ChannelWrites
 from bot.types import DIRECT_MESSAGES, ChatMessage, ConversationKey, History, Incoming, Kind
@@ -196,6 +197,7 @@ class DiscordDoor:
         because that first answer is being written."""
         self._order = _ArrivalOrder()
         self._edits = ChannelWrites(runtime.settings.discord_channel_edits)
+        self._files = FileLimits.of(runtime.settings)
         self._feedback: FeedbackView | None = None
         """Made once the client is logged in (a view needs the running loop)."""
         self.client = build_client(runtime.settings)
@@ -350,10 +352,10 @@ class DiscordDoor:
             )
             incoming = replace(incoming, prior=prior)
         if message.attachments:
-            attachments = await read_attachments(
-                message.attachments, self._settings.max_attachment_bytes
-            )
+            attachments, left_out = await read_attachments(message.attachments, self._files)
             incoming = replace(incoming, attachments=attachments)
+            if left_out:
+                await _tell(message, left_out)
         chained = is_chain(incoming.key)
         if chained:
             await self._link(incoming.key, message.id)
@@ -472,3 +474,11 @@ class DiscordDoor:
                 )
                 incoming = replace(incoming, prior=prior)
             self._runtime.dialogue.submit(incoming, sink)
+
+
+async def _tell(message: discord.Message, line: str) -> None:
+    """A short line about the asker's message, before its answer."""
+    try:
+        await message.reply(line, mention_author=False)
+    except discord.HTTPException as error:
+        log.info("could not tell the asker about their files: HTTP %s", error.status)

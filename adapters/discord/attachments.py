@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import discord
 
-from bot.attachments import DownloadFailed, read_file
+from bot.attachments import DownloadFailed, FileLimits, SharedFile, read_files
 from bot.types import Attachment
 
 
 async def read_attachments(
-    files: list[discord.Attachment], max_bytes: int
-) -> tuple[Attachment, ...]:
-    """Text files up to max_bytes are read, images passed by their CDN URL, the rest described."""
-    return tuple([await _read(file, max_bytes) for file in files])
+    files: list[discord.Attachment], limits: FileLimits
+) -> tuple[tuple[Attachment, ...], str | None]:
+    """Text files within the cap are read, images passed by their CDN URL, the rest described;
+    and the line about images left out."""
+    return await read_files([_shared(file) for file in files], limits)
 
 
-async def _read(file: discord.Attachment, max_bytes: int) -> Attachment:
+def _shared(file: discord.Attachment) -> SharedFile:
     async def download() -> bytes:
         try:
             return await file.read()
         except discord.HTTPException as error:
             raise DownloadFailed(str(error)) from error
 
-    return await read_file(
-        file.filename, file.content_type, file.size, max_bytes, download, image_url=file.url
-    )
+    return SharedFile(file.filename, file.content_type, file.size, download, image_url=file.url)

@@ -25,7 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack import adapter, manifest, translate
 from adapters.slack.catchup import NOT_ENABLED_HERE, SlackCatchUp
 from adapters.slack.files import SlackFiles
-from adapters.slack.format import asked
+from adapters.slack.format import asked, neutralise
 from adapters.slack.people import People
 from adapters.slack.sink import (
     DISLIKED,
@@ -43,6 +43,7 @@ from adapters.slack.sink import (
 from adapters.slack.translate import BotIdentity, Payload
 from bot.dialogue import Rated
 from bot.pacing import ChannelWrites
+from bot.attachments import FileLimits
 from bot.replies import ReplySink
 from bot.types import Author, ConversationKey, Incoming, Kind
 from bot.wiring import Runtime
@@ -106,7 +107,7 @@ class SlackDoor:
         self._verifier = SignatureVerifier(secret) if secret else None  # None: Socket Mode
         self._people = People(self.client)
         self._files = SlackFiles(
-            _secret(settings.slack_bot_token), settings.slack_api_url, settings.max_attachment_bytes
+            _secret(settings.slack_bot_token), settings.slack_api_url, FileLimits.of(settings)
         )
         self._access = adapter.access_policy(settings)
         self._writes = ChannelWrites(settings.slack_channel_edits)
@@ -383,8 +384,23 @@ class SlackDoor:
             incoming = replace(incoming, prior=await self._read_thread(event, context))
         files = event.get("files")
         if isinstance(files, list) and files:
-            incoming = replace(incoming, attachments=await self._files.read(files))
+            attachments, left_out = await self._files.read(files)
+            incoming = replace(incoming, attachments=attachments)
+            if left_out:
+                await self._tell(event, key, left_out)
         self._runtime.dialogue.submit(incoming, sink)
+
+    async def _tell(self, event: Payload, key: ConversationKey, line: str) -> None:
+        """A short line only the asker sees, where their answer will be."""
+        try:
+            await self.client.chat_postEphemeral(
+                channel=event["channel"],
+                user=event["user"],
+                thread_ts=key.thread,
+                text=neutralise(line),
+            )
+        except PLATFORM_HICCUPS as error:
+            log.info("could not tell the asker about their files: %s", error)
 
     def _sink(
         self,

@@ -13,7 +13,7 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 
 from adapters.slack.translate import Payload
-from bot.attachments import DownloadFailed, read_file
+from bot.attachments import DownloadFailed, FileLimits, SharedFile, read_files
 from bot.types import Attachment
 
 MAX_REDIRECTS = 3
@@ -30,23 +30,28 @@ def file_hosts(api_url: str) -> frozenset[str]:
 class SlackFiles:
     """Reads files shared in messages, with one HTTP session for the door's life."""
 
-    def __init__(self, token: str, api_url: str, max_bytes: int) -> None:
+    def __init__(self, token: str, api_url: str, limits: FileLimits) -> None:
         self._token = token
         self._hosts = file_hosts(api_url)
         self._scheme = urlsplit(api_url).scheme.lower()
         """The token never travels over a weaker scheme than the API's own."""
-        self._max_bytes = max_bytes
+        self._limits = limits
+        self._max_bytes = max(limits.text_bytes, limits.image_bytes)
+        """No download goes past this, whatever the file claims (the rules then cap each kind)."""
         self._session: aiohttp.ClientSession | None = None
 
-    async def read(self, files: Iterable[object]) -> tuple[Attachment, ...]:
-        """Every well-formed file object; others (e.g. Slack Connect's `check_file_info`) skip."""
-        return tuple([await self._read(file) for file in files if isinstance(file, dict)])
+    async def read(self, files: Iterable[object]) -> tuple[tuple[Attachment, ...], str | None]:
+        """Every well-formed file object (others, e.g. Slack Connect's `check_file_info`, skip),
+        and the line about images left out."""
+        return await read_files(
+            [self._shared(file) for file in files if isinstance(file, dict)], self._limits
+        )
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
 
-    async def _read(self, file: Payload) -> Attachment:
+    def _shared(self, file: Payload) -> SharedFile:
         name = str(file.get("name") or file.get("title") or "file")
         size = file.get("size")
         size = size if isinstance(size, int) and size >= 0 else self._max_bytes + 1
@@ -57,7 +62,7 @@ class SlackFiles:
                 raise DownloadFailed("no url_private")
             return await self._download(url)
 
-        return await read_file(name, file.get("mimetype"), size, self._max_bytes, download)
+        return SharedFile(name, file.get("mimetype"), size, download)
 
     async def _download(self, url: str) -> bytes:
         if self._session is None:

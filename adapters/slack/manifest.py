@@ -64,6 +64,7 @@ METHOD_SCOPES = {
     "assistant.threads.setTitle": "assistant:write",
     "chat.appendStream": "chat:write",
     "chat.postMessage": "chat:write",
+    "chat.postEphemeral": "chat:write",
     "chat.startStream": "chat:write",
     "chat.stopStream": "chat:write",
     "chat.update": "chat:write",

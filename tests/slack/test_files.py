@@ -66,3 +66,33 @@ async def test_the_token_never_leaves_slacks_file_host(tmp_path: Path) -> None:
     turn = slack.backend.calls[0][-1]
     assert "moved.txt (text/plain)" in turn.content and "foreign.txt (text/plain)" in turn.content
     assert "secret plans" not in turn.content
+
+
+async def test_images_past_the_cap_are_left_out_with_one_line_and_the_message_is_answered(
+    tmp_path: Path,
+) -> None:
+    async with running_slack(tmp_path, max_images=1, max_image_bytes=100) as slack:
+        peer = slack.peer
+        files = [
+            peer.share("F1", "small.png", "image/png", PNG),
+            peer.share("F2", "second.png", "image/png", PNG),
+            peer.share("F3", "huge.png", "image/png", PNG + b"x" * 100),
+            peer.share("F4", "notes.md", "text/markdown", b"ship on friday"),
+        ]
+        event = slack.message("compare these", subtype="file_share", files=files)
+        await slack.sender.event(event)
+        await peer.wait_for(lambda: peer.called("chat.stopStream"))
+    (told,) = peer.called("chat.postEphemeral")
+    assert told.params["user"] == "U0ALICE" and told.params["thread_ts"] == event["ts"]
+    assert told.params["text"] == (
+        "Not read: second.png, huge.png (at most 1 images of up to 0.0001 MB each per message)."
+    )
+    turn = slack.backend.calls[0][-1]
+    assert "compare these" in turn.content and "ship on friday" in turn.content
+    assert "second.png (image/png)" in turn.content and "huge.png (image/png)" in turn.content
+    assert turn.images == ("data:image/png;base64," + base64.b64encode(PNG).decode(),)
+    # Images left out are never fetched.
+    downloaded = sorted(path for _, path, _ in peer.downloads)
+    assert downloaded == ["/files-pri/F1/small.png", "/files-pri/F4/notes.md"]
+    (answer,) = [m for m in peer.messages.values() if m.thread_ts == event["ts"]]
+    assert answer.text == f"echo: {turn.content}"
