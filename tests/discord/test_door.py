@@ -329,6 +329,33 @@ async def test_attachments_reach_the_model(world: World, settings_for: Any) -> N
     assert len(user_turn.images) == 1 and user_turn.images[0].endswith("shot.png")
 
 
+async def test_images_past_the_cap_are_left_out_with_one_line(
+    world: World, settings_for: Any
+) -> None:
+    peer = world.peer
+    files = (("a.png", "image/png", b"\x89PNG a"), ("b.png", "image/png", b"\x89PNG b"))
+    async with serving(peer, settings_for(max_images=1), ScriptedBackend()) as running:
+        asked = await peer.post_message(
+            world.general,
+            world.alice,
+            mention(peer, "compare"),
+            mentions=(peer.bot,),
+            attachments=files,
+        )
+        await peer.wait_for(lambda: running.backend.calls)
+        await peer.wait_for(
+            lambda: any(m.get("components") for m in peer.bot_messages(world.general))
+        )
+    told = [m for m in peer.bot_messages(world.general) if m["content"].startswith("Not read")]
+    assert [m["content"] for m in told] == [
+        "Not read: b.png (at most 1 images of up to 5 MB each per message)."
+    ]
+    assert told[0]["message_reference"]["message_id"] == str(asked["id"])
+    user_turn = last_prompt(running.backend)[-1]
+    assert len(user_turn.images) == 1 and user_turn.images[0].endswith("a.png")
+    assert "b.png (image/png)" in user_turn.content
+
+
 async def test_only_server_managers_change_the_system_prompt(
     world: World, settings_for: Any
 ) -> None:
