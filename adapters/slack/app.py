@@ -41,9 +41,9 @@ from adapters.slack.sink import (
     retry_handlers,
 )
 from adapters.slack.translate import BotIdentity, Payload
+from bot.attachments import FileLimits
 from bot.dialogue import Rated
 from bot.pacing import ChannelWrites
-from bot.attachments import FileLimits
 from bot.replies import ReplySink
 from bot.types import Author, ConversationKey, Incoming, Kind
 from bot.wiring import Runtime
