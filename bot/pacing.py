@@ -16,6 +16,8 @@ from collections import deque
 from collections.abc import Callable, Hashable
 
 WINDOW_SECONDS = 5.0
+MAX_CHANNELS = 1024
+"""Channels tracked before the quiet ones are forgotten."""
 
 
 class ChannelWrites:
@@ -39,11 +41,14 @@ class ChannelWrites:
         self._recent(channel).append(self._clock())
 
     def _recent(self, channel: Hashable) -> deque[float]:
-        writes = self._writes.setdefault(channel, deque())
         horizon = self._clock() - WINDOW_SECONDS
+        if len(self._writes) > MAX_CHANNELS:  # forget quiet channels, keep memory bounded
+            for quiet in [
+                key for key, seen in self._writes.items() if not seen or seen[-1] <= horizon
+            ]:
+                del self._writes[quiet]
+        # Only after forgetting: a channel seen for the first time is quiet too.
+        writes = self._writes.setdefault(channel, deque())
         while writes and writes[0] <= horizon:
             writes.popleft()
-        if len(self._writes) > 1024:  # forget quiet channels, keep memory bounded
-            for quiet in [key for key, seen in self._writes.items() if not seen]:
-                del self._writes[quiet]
         return writes

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from bot.pacing import WINDOW_SECONDS, ChannelWrites
 from bot.types import ConversationKey, Role
 from tests.discord.conftest import World, serving
 from tests.discord.test_door import answer_to, ask, creates_in, history_reads, mention
@@ -203,18 +202,6 @@ async def test_answers_in_one_channel_share_its_edit_budget_and_every_final_land
     assert all(
         any(e.body["content"] == f"echo: q{chain}" for e in edits) for chain in range(CHAINS)
     )
-
-
-def test_the_channel_budget_lets_interim_edits_through_only_while_slots_remain() -> None:
-    now = [0.0]
-    edits = ChannelWrites(3, clock=lambda: now[0])
-    edits.spend(1)  # a post
-    assert edits.take(1) and edits.take(1)
-    assert not edits.take(1), "the window is full: an interim edit yields"
-    assert edits.take(2), "another channel has its own budget"
-    edits.spend(1)  # a final text goes regardless, and counts
-    now[0] = WINDOW_SECONDS + 0.1
-    assert edits.take(1)
 
 
 async def test_a_reply_to_an_answer_from_before_chains_reads_its_chain_once(
