@@ -66,6 +66,15 @@ async def answered(slack: Slack, name: str) -> dict:
     return next(body for n, body in slack.peer.responses if n == name)
 
 
+async def ask_while_viewing(slack: Slack, channel: str, text: str) -> str:
+    """Alice, viewing `channel` in the agent view, asks `text` in her DM; the message's ts."""
+    viewing = {"entities": [{"type": "slack#/types/channel_id", "value": channel}]}
+    await slack.runtime.store.remember_viewing(ALICE, json.dumps(viewing))
+    asked = slack.ts()
+    await slack.sender.event(slack.message(text, ts=asked))
+    return asked
+
+
 def linked(slack: Slack, text: str) -> dict[int, dict]:
     """Each cited number, with the peer's message its link names."""
     found = {}
@@ -207,10 +216,7 @@ async def test_the_agent_view_summarizes_the_channel_being_viewed(
     openai_peer.answer = summarizing
     async with running_slack(tmp_path, **model_settings(openai_peer)) as slack:
         said(slack, CHANNEL, 4)
-        viewing = {"entities": [{"type": "slack#/types/channel_id", "value": CHANNEL}]}
-        await slack.runtime.store.remember_viewing(ALICE, json.dumps(viewing))
-        asked = slack.ts()
-        await slack.sender.event(slack.message("Summarize this channel please", ts=asked))
+        asked = await ask_while_viewing(slack, CHANNEL, "Summarize this channel please")
         await slack.peer.wait_for(lambda: slack.peer.called("chat.stopStream"))
 
     (shown,) = slack.peer.thread(DM, asked)
@@ -235,10 +241,7 @@ async def test_a_channel_parley_is_not_in_is_one_line(tmp_path: Path) -> None:
 async def test_the_channel_allowlist_holds_for_the_channel_being_viewed(tmp_path: Path) -> None:
     async with running_slack(tmp_path, slack_channels=[CHANNEL, DM]) as slack:
         said(slack, "C0OTHER", 3)
-        viewing = {"entities": [{"type": "slack#/types/channel_id", "value": "C0OTHER"}]}
-        await slack.runtime.store.remember_viewing(ALICE, json.dumps(viewing))
-        asked = slack.ts()
-        await slack.sender.event(slack.message("summarize this channel", ts=asked))
+        asked = await ask_while_viewing(slack, "C0OTHER", "summarize this channel")
         await slack.peer.wait_for(lambda: slack.peer.thread(DM, asked))
         await slack.runtime.dialogue.shutdown(5)
     (shown,) = slack.peer.thread(DM, asked)
@@ -249,10 +252,7 @@ async def test_the_channel_allowlist_holds_for_the_channel_being_viewed(tmp_path
 async def test_asking_to_summarize_something_else_is_an_ordinary_turn(tmp_path: Path) -> None:
     async with running_slack(tmp_path) as slack:
         said(slack, CHANNEL, 3)
-        viewing = {"entities": [{"type": "slack#/types/channel_id", "value": CHANNEL}]}
-        await slack.runtime.store.remember_viewing(ALICE, json.dumps(viewing))
-        asked = slack.ts()
-        await slack.sender.event(slack.message("summarize this article: cats nap a lot", ts=asked))
+        asked = await ask_while_viewing(slack, CHANNEL, "summarize this article: cats nap a lot")
         await slack.peer.wait_for(lambda: slack.peer.called("chat.stopStream"))
     (shown,) = slack.peer.thread(DM, asked)
     assert shown.text == "echo: summarize this article: cats nap a lot"
