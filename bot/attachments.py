@@ -70,7 +70,8 @@ class FileLimits:
         if not names:
             return None
         each = f"{self.image_bytes / 1_000_000:g} MB"
-        return f"Not read: {names} (at most {self.images} images of up to {each} each per message)."
+        images = "1 image" if self.images == 1 else f"{self.images} images"
+        return f"Not read: {names} (at most {images} of up to {each} each per message)."
 
 
 @dataclass(frozen=True, slots=True)
