@@ -348,7 +348,7 @@ async def test_images_past_the_cap_are_left_out_with_one_line(
         )
     told = [m for m in peer.bot_messages(world.general) if m["content"].startswith("Not read")]
     assert [m["content"] for m in told] == [
-        "Not read: b.png (at most 1 images of up to 5 MB each per message)."
+        "Not read: b.png (at most 1 image of up to 5 MB each per message)."
     ]
     assert told[0]["message_reference"]["message_id"] == str(asked["id"])
     user_turn = last_prompt(running.backend)[-1]

@@ -85,7 +85,7 @@ async def test_images_past_the_cap_are_left_out_with_one_line_and_the_message_is
     (told,) = peer.called("chat.postEphemeral")
     assert told.params["user"] == "U0ALICE" and told.params["thread_ts"] == event["ts"]
     assert told.params["text"] == (
-        "Not read: second.png, huge.png (at most 1 images of up to 0.0001 MB each per message)."
+        "Not read: second.png, huge.png (at most 1 image of up to 0.0001 MB each per message)."
     )
     turn = slack.backend.calls[0][-1]
     assert "compare these" in turn.content and "ship on friday" in turn.content
