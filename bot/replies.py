@@ -70,8 +70,8 @@ class ApprovalRequest:
     """A tool call with side effects that waits for the asker's click before it runs."""
 
     id: str
-    """Opaque, at most 64 characters of [A-Za-z0-9_-]: fits a Discord custom_id or a Slack
-    action value. A click names it: `DialogueManager.decide(id, person, approved)`."""
+    """Opaque, at most 64 characters of [A-Za-z0-9_-]: fits any platform's button or action
+    id. A click names it: `DialogueManager.decide(id, person, approved)`."""
     tool: str
     """As the model sees it: `server.tool`."""
     summary: str
