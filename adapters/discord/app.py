@@ -20,6 +20,7 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 from adapters.discord import adapter
+from adapters.discord.approvals import Approvals
 from adapters.discord.attachments import read_attachments
 from adapters.discord.budget import ChannelEdits
 from adapters.discord.feedback import FeedbackView
@@ -196,6 +197,7 @@ class DiscordDoor:
         self._edits = ChannelEdits(runtime.settings.discord_channel_edits)
         self._feedback: FeedbackView | None = None
         """Made once the client is logged in (a view needs the running loop)."""
+        self._approvals = Approvals(self._judge_click)
         self.client = build_client(runtime.settings)
         skip_malformed_events(self.client)
         self.tree = app_commands.CommandTree(self.client)
@@ -222,6 +224,7 @@ class DiscordDoor:
                 await self.sync_commands()
                 self._feedback = FeedbackView(self._rate)
                 self.client.add_view(self._feedback)  # clicks on earlier answers, too
+                self._approvals.register(self.client)
                 await self._runtime.dialogue.recover(PLATFORM, self.repair)
                 try:
                     await self.client.connect()
@@ -237,6 +240,16 @@ class DiscordDoor:
 
     async def _rate(self, answer: str, person: str, liked: bool) -> bool:
         return await self._runtime.dialogue.rate(answer, person, liked, PLATFORM)
+
+    async def _judge_click(
+        self, interaction: discord.Interaction, request_id: str, approved: bool
+    ) -> str:
+        """An Approve or Deny click counts only from someone who may talk to Parley here (the
+        core then checks that it is the asker)."""
+        clicker = await self._judged(incoming_command(interaction, None, ""))
+        if not self._access.allows(clicker):
+            return NOT_ENABLED_HERE
+        return await self._runtime.dialogue.decide(request_id, str(interaction.user.id), approved)
 
     async def repair(self, receipt: str, text: str) -> None:
         """Show `text` as the final text of the answer a reply's receipt names (one a restart
@@ -356,6 +369,7 @@ class DiscordDoor:
             on_posted=partial(self._link, incoming.key) if chained else None,
             edits=self._edits,
             feedback=self._feedback,
+            approvals=self._approvals,
         )
         self._runtime.dialogue.submit(incoming, sink)
 
@@ -444,6 +458,7 @@ class DiscordDoor:
             ephemeral=command in PRIVATE_COMMANDS,
             min_edit_interval=self._settings.discord_edit_interval,
             link_previews=self._settings.discord_link_previews,
+            approvals=self._approvals,
         )
         await sink.acknowledge()
         # Slash commands always come from a channel; 0 only satisfies the type.

@@ -22,7 +22,7 @@ from slack_bolt.context.set_suggested_prompts.async_set_suggested_prompts import
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack import adapter, manifest, translate
+from adapters.slack import adapter, approvals, manifest, translate
 from adapters.slack.files import SlackFiles
 from adapters.slack.format import asked
 from adapters.slack.people import People
@@ -154,6 +154,7 @@ class SlackDoor:
         self.bolt.command(self._settings.slack_ask_command)(self._on_ask)
         self.bolt.command(self._settings.slack_command)(self._on_parley)
         self.bolt.action(FEEDBACK_ACTION)(self._on_feedback)
+        self.bolt.action(approvals.ACTIONS)(self._on_approval)
         if self._agent:
             self._listen("app_home_opened", self._on_home_opened)
             self._listen("app_context_changed", self._on_app_context_changed)
@@ -284,6 +285,34 @@ class SlackDoor:
             await self._runtime.dialogue.rate(
                 answer_id(channel, ts), user, liked, translate.PLATFORM
             )
+
+    async def _on_approval(self, ack: AsyncAck, body: Payload) -> None:
+        """An Approve or Deny click on a tool call's request: it counts only from someone who
+        may talk to Parley here (the core then checks that it is the asker); the clicker alone
+        is told what came of it."""
+        await ack()
+        user = (body.get("user") or {}).get("id")
+        actions = [a for a in body.get("actions") or [] if isinstance(a, dict)]
+        if not (actions and isinstance(user, str) and user):
+            return
+        action, request_id = actions[0].get("action_id"), actions[0].get("value")
+        clicker = translate.clicker(body, Author(id=user, name=""))
+        if clicker is None or not isinstance(request_id, str):
+            return
+        if self._access.allows(clicker):
+            line = await self._runtime.dialogue.decide(
+                request_id, user, approvals.approved(str(action))
+            )
+        else:
+            line = NOT_ENABLED_HERE
+        thread_ts = (body.get("container") or {}).get("thread_ts")
+        told = self.client.chat_postEphemeral(
+            channel=clicker.key.channel, user=user, text=line, thread_ts=thread_ts
+        )
+        try:
+            await told
+        except PLATFORM_HICCUPS as error:
+            log.info("could not tell a clicker the outcome: %s", error)
 
     async def _on_ask(self, ack: AsyncAck, command: Payload, context: AsyncBoltContext) -> None:
         """`/ask <prompt>`: the prompt is posted visibly and answered in that message's thread,

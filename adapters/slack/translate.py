@@ -217,3 +217,21 @@ def thread_history(
         name = profile.get("display_name") or profile.get("real_name") or item.get("username")
         prior.append(ChatMessage(Role.USER, text, name=name or speaker, author_id=item.get("user")))
     return tuple(prior)
+
+
+def clicker(payload: Payload, author: Author) -> Incoming | None:
+    """Who clicked a button of a message, and where, for the allowlists (a DM judged by its
+    workspace like a DM message); None for a payload without a channel."""
+    channel = (payload.get("container") or {}).get("channel_id")
+    team = (payload.get("team") or {}).get("id")
+    if not isinstance(channel, str) or not channel:
+        return None
+    space = DIRECT_MESSAGES if channel.startswith("D") else str(team or "")
+    return Incoming(
+        key=ConversationKey(PLATFORM, space, channel),
+        author=author,
+        text="",
+        event_id=f"{PLATFORM}-click:{payload.get('trigger_id', '')}",
+        kind=Kind.COMMAND,
+        home=team if isinstance(team, str) and team else None,
+    )

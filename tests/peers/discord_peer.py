@@ -24,6 +24,8 @@ from aiohttp import WSMsgType, web
 DISCORD_EPOCH_MS = 1_420_070_400_000
 ALL_PERMISSIONS = str((1 << 50) - 1)
 MANAGE_GUILD = 1 << 5
+EPHEMERAL = 1 << 6
+"""The message flag of a response only its recipient sees."""
 EVERYONE_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 16) | (1 << 38)  # view, send, history, threads
 
 
@@ -120,6 +122,9 @@ class DiscordPeer:
         self.messages: dict[int, dict[int, dict[str, Any]]] = {}
         self.requests: list[Recorded] = []
         self.interaction_responses: dict[str, dict[str, Any]] = {}
+        """Each interaction's first response by token: its content and whether it is ephemeral."""
+        self.followups: dict[int, dict[str, Any]] = {}
+        """Follow-up messages of interactions by id, as last edited."""
         self.attachments: dict[str, bytes] = {}
         self.edit_status: int | None = None
         """When set, message edits fail with this HTTP status (e.g. 403 for an archived thread)."""
@@ -400,13 +405,15 @@ class DiscordPeer:
         return await self._interact(2, channel_id, user, {"data": command})
 
     async def click(self, channel_id: int, message_id: int, user: PeerUser, custom_id: str) -> str:
-        """A user clicks a button on a message (a component interaction); returns its token."""
+        """A user clicks a button on a message or an interaction's follow-up (a component
+        interaction); returns its token."""
+        message = self.messages[channel_id].get(message_id) or self.followups[message_id]
         return await self._interact(
             3,
             channel_id,
             user,
             {
-                "message": self.messages[channel_id][message_id],
+                "message": message,
                 "data": {"custom_id": custom_id, "component_type": 2},
             },
         )
@@ -577,6 +584,8 @@ class DiscordPeer:
             body.get("content", ""),
             reply_to=int(reply_to) if reply_to else None,
         )
+        if body.get("components"):
+            message["components"] = body["components"]
         await self.dispatch("MESSAGE_CREATE", message, self._guild_of(channel_id))
         return _json(message)
 
@@ -624,8 +633,12 @@ class DiscordPeer:
     async def _interaction_callback(self, parts: list[str], body: Any, query: Any) -> web.Response:
         interaction_id, token = parts[1], parts[2]
         response_id = self.snowflake()
-        content = (body.get("data") or {}).get("content", "")
-        self.interaction_responses[token] = {"id": str(response_id), "content": content}
+        data = body.get("data") or {}
+        self.interaction_responses[token] = {
+            "id": str(response_id),
+            "content": data.get("content", ""),
+            "ephemeral": bool(data.get("flags", 0) & EPHEMERAL),
+        }
         return _json(
             {
                 "interaction": {
@@ -641,6 +654,12 @@ class DiscordPeer:
 
     async def _edit_webhook_message(self, parts: list[str], body: Any, query: Any) -> web.Response:
         token, message_id = parts[2], parts[4]
+        followup = self.followups.get(int(message_id)) if message_id.isdigit() else None
+        if followup is not None:
+            followup["content"] = body.get("content", followup["content"])
+            if "components" in body:
+                followup["components"] = body["components"]
+            return _json(followup)
         original = self.interaction_responses.setdefault(token, {"id": str(self.snowflake())})
         if message_id in ("@original", original["id"]):  # the original answers to both
             original["content"] = body.get("content", "")
@@ -648,7 +667,11 @@ class DiscordPeer:
         return _json(self._webhook_message(int(message_id), body.get("content", "")))
 
     async def _followup(self, parts: list[str], body: Any, query: Any) -> web.Response:
-        return _json(self._webhook_message(self.snowflake(), body.get("content", "")))
+        message = self._webhook_message(self.snowflake(), body.get("content", ""))
+        message["components"] = body.get("components", [])
+        message["flags"] = body.get("flags", 0)
+        self.followups[int(message["id"])] = message
+        return _json(message)
 
     # ----- payloads -----------------------------------------------------------------------
 
