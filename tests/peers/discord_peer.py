@@ -702,6 +702,7 @@ class DiscordPeer:
             "mention_roles": [],
             "attachments": [],
             "embeds": [],
+            "components": [],
             "pinned": False,
             "type": 0,
             "flags": 0,
