@@ -126,3 +126,16 @@ def test_thread_history_keeps_earlier_messages_with_roles() -> None:
         (Role.USER, "job 7 failed"),
     ]
     assert prior[0].author_id == "U0BOB" and prior[2].name == "ci"
+
+
+def test_a_click_is_judged_where_its_message_is_a_dm_by_its_workspace() -> None:
+    def click(channel: str) -> dict:
+        container = {"type": "message", "channel_id": channel, "message_ts": "1.1"}
+        return {"team": {"id": "T1"}, "container": container, "trigger_id": "t"}
+
+    in_channel = translate.clicker(click("C1"), ALICE)
+    in_dm = translate.clicker(click("D1"), ALICE)
+    assert in_channel is not None and in_dm is not None
+    assert (in_channel.key, in_channel.space) == (ConversationKey("slack", "T1", "C1"), "T1")
+    assert (in_dm.key, in_dm.space) == (ConversationKey("slack", "dm", "D1"), "T1")
+    assert translate.clicker({"team": {"id": "T1"}, "container": {}}, ALICE) is None
