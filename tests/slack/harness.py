@@ -27,7 +27,7 @@ ALICE = "U0ALICE"
 class Slack:
     peer: SlackPeer
     sender: SlackSender
-    backend: ScriptedBackend
+    backend: ScriptedBackend | None
     runtime: Runtime
     door: SlackDoor
 
@@ -82,8 +82,14 @@ class Slack:
 
 @asynccontextmanager
 async def running_slack(
-    tmp_path: Path, backend: ScriptedBackend | None = None, **overrides: Any
+    tmp_path: Path,
+    backend: ScriptedBackend | None = None,
+    *,
+    configured_backend: bool = False,
+    **overrides: Any,
 ) -> AsyncIterator[Slack]:
+    """The app with a scripted backend, or with `configured_backend` the one the settings name
+    (an OpenAI peer, say)."""
     peer = SlackPeer()
     await peer.start()
     settings = Settings(
@@ -97,7 +103,7 @@ async def running_slack(
         }
         | overrides
     )
-    backend = backend or ScriptedBackend()
+    backend = None if configured_backend else backend or ScriptedBackend()
     try:
         async with open_runtime(settings, backend=backend) as runtime:
             # The Events API on the process's one HTTP server, as HTTP mode serves it.
