@@ -10,9 +10,11 @@ import signal
 import sys
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
+from bot.replies import ApprovalOutcome, ApprovalRequest
 from bot.types import Author, ConversationKey, Incoming, Kind
 
 if TYPE_CHECKING:
@@ -24,17 +26,71 @@ if TYPE_CHECKING:
     from bot.wiring import Runtime
 
 QUIT_WORDS = {"/quit", "/exit"}
+SETTLED = {
+    ApprovalOutcome.APPROVED: "Approved: running it.",
+    ApprovalOutcome.DENIED: "Denied: not run.",
+    ApprovalOutcome.TIMED_OUT: "No answer in time: not run.",
+    ApprovalOutcome.UNAVAILABLE: "Not run.",
+}
+Decide = Callable[[str, str, bool], Awaitable[str]]
 
 
-class LiveSink:
+class Approver:
+    """The console's Approve / Deny: y or N on the next input line, passed to `decide` (which
+    the timeout may beat: a late answer is then only told it came too late)."""
+
+    def __init__(self, lines: LineReader, decide: Decide, person: str, say: Callable[[str], None]):
+        self._lines = lines
+        self._decide = decide
+        self._person = person
+        self.say = say
+        self._answers: set[asyncio.Task[None]] = set()
+
+    def ask(self, request: ApprovalRequest) -> None:
+        self.say(
+            f"Run {request.tool} with {request.summary}? "
+            f"Answer y or N within {request.timeout:g} s."
+        )
+        task = asyncio.create_task(self._answer(request))
+        self._answers.add(task)
+        task.add_done_callback(self._answers.discard)
+
+    async def _answer(self, request: ApprovalRequest) -> None:
+        line = await self._lines.next()
+        if line is None:
+            self._lines.end()  # the input ended: the chat loop ends too
+        approved = (line or "").strip().lower() in {"y", "yes"}
+        reply = await self._decide(request.id, self._person, approved)
+        if not reply.startswith(("Approved", "Denied")):
+            self.say(reply)
+
+
+class _Approving:
+    """Approval through an Approver, for the console's sinks."""
+
+    _approver: Approver | None
+
+    async def ask_approval(self, request: ApprovalRequest) -> None:
+        if self._approver is not None:
+            self._approver.ask(request)
+
+    async def settle_approval(
+        self, request: ApprovalRequest, outcome: ApprovalOutcome, by: str | None
+    ) -> None:
+        if self._approver is not None:
+            self._approver.say(SETTLED[outcome])
+
+
+class LiveSink(_Approving):
     """Renders the answer in place as Markdown while it streams."""
 
     max_len = 1_000_000
     min_edit_interval = 0.08
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, approver: Approver | None = None) -> None:
         self._console = console
         self._live: Live | None = None
+        self._approver = approver
 
     async def start(self) -> None:
         from rich.live import Live
@@ -47,6 +103,17 @@ class LiveSink:
             vertical_overflow="visible",
         )
         self._live.start()
+
+    async def ask_approval(self, request: ApprovalRequest) -> None:
+        if self._live is not None:  # the question and its answer go below the answer so far
+            self._live.stop()
+        await super().ask_approval(request)
+
+    async def settle_approval(
+        self, request: ApprovalRequest, outcome: ApprovalOutcome, by: str | None
+    ) -> None:
+        await super().settle_approval(request, outcome, by)
+        await self.start()
 
     async def update(self, text: str) -> None:
         if self._live is not None:
@@ -79,11 +146,14 @@ def _markdown(text: str) -> Markdown:
     return Markdown("\n".join(lines))
 
 
-class PlainSink:
-    """One answer per message on stdout, for pipes and scripts."""
+class PlainSink(_Approving):
+    """One answer per message on stdout, for pipes and scripts; approvals read the next line."""
 
     max_len = 1_000_000
     min_edit_interval = 3600.0
+
+    def __init__(self, approver: Approver | None = None) -> None:
+        self._approver = approver
 
     async def start(self) -> None:
         return None
@@ -176,9 +246,10 @@ class ConsoleAdapter:
 
     async def _scripted(self, runtime: Runtime, key: ConversationKey, author: Author) -> int:
         lines = LineReader(lambda: sys.stdin.readline() or None)
+        approver = Approver(lines, runtime.dialogue.decide, author.id, _print)
         while (line := await lines.next()) is not None:
             if line.strip():
-                await runtime.dialogue.handle(_incoming(key, author, line), PlainSink())
+                await runtime.dialogue.handle(_incoming(key, author, line), PlainSink(approver))
         return 0
 
     async def _interactive(self, runtime: Runtime, key: ConversationKey, author: Author) -> int:
@@ -193,6 +264,8 @@ class ConsoleAdapter:
         loop = asyncio.get_running_loop()
         quit_requested = asyncio.Event()
         lines = LineReader(lambda: console.input("[bold green]you ›[/] "))
+        say = partial(console.print, style="bold yellow", markup=False, highlight=False)
+        approver = Approver(lines, runtime.dialogue.decide, author.id, say)
 
         def on_interrupt() -> None:
             if not runtime.dialogue.stop(key):
@@ -207,12 +280,17 @@ class ConsoleAdapter:
                 if line is None or line.strip() in QUIT_WORDS:
                     break
                 if line.strip():
-                    await runtime.dialogue.handle(_incoming(key, author, line), LiveSink(console))
+                    sink = LiveSink(console, approver)
+                    await runtime.dialogue.handle(_incoming(key, author, line), sink)
         finally:
             restore_echo()
             loop.remove_signal_handler(signal.SIGINT)
         console.print()
         return 0
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)
 
 
 def _hide_control_echo() -> Callable[[], None]:

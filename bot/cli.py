@@ -1,5 +1,5 @@
-"""`parley`: console, each installed door, serve, export, tune, usage, doctor; imports wait for
-use."""
+"""`parley`: console, each installed door, serve, export, tune, usage, tools, audit, doctor;
+imports wait for use."""
 
 from __future__ import annotations
 
@@ -72,7 +72,16 @@ def _parser() -> argparse.ArgumentParser:
     usage.add_argument("--by", choices=("space", "channel", "user", "model"), default="space")
     usage.add_argument("--csv", action="store_true", help="CSV on stdout instead of a table")
     usage.set_defaults(handler=_usage)
-    doctor = command("doctor", "check the configuration, tokens, model and store")
+    tools = command("tools", "list the tools the model may call (NAME.tool), and where")
+    tools.add_argument("--json", action="store_true", help="JSON on stdout")
+    tools.set_defaults(handler=_tools)
+    audit = command("audit", "every recorded tool call, one line each (time, place, user, tool)")
+    audit.add_argument("--since", default="7d", help="7d, 12h, 30m, 2w or YYYY-MM-DD (default 7d)")
+    audit.add_argument("--tool", help="only this tool (NAME.tool)")
+    audit.add_argument("--user", help="only this user id")
+    audit.add_argument("--json", action="store_true", help="one JSON object per line")
+    audit.set_defaults(handler=_audit)
+    doctor = command("doctor", "check the configuration, tokens, model, store and MCP servers")
     doctor.set_defaults(handler=_doctor)
     return parser
 
@@ -123,6 +132,18 @@ def _usage(args: argparse.Namespace) -> int:
     from bot.usage import run_usage
 
     return run_usage(args)
+
+
+def _tools(args: argparse.Namespace) -> int:
+    from bot.tools.cli import run_tools
+
+    return run_tools(args)
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from bot.tools.cli import run_audit
+
+    return run_audit(args)
 
 
 def _doctor(args: argparse.Namespace) -> int:

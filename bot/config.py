@@ -183,6 +183,16 @@ class Settings(BaseSettings):
     summary_since: str = "24h"
     """How far back `summarize` reads when no time is given: 2h, 3d, yesterday, all."""
 
+    # Tools the model may call (docs/tools.md): MCP servers and the [tools] policy are tables in
+    # the config file; header values name environment secrets ("env:NAME"), never hold them.
+    mcp: dict[str, Any] = Field(default_factory=dict)
+    tools: dict[str, Any] = Field(default_factory=dict)
+    tool_max_steps: int = Field(5, ge=1, le=50)
+    """Model calls per turn that may call tools; the next one has to answer."""
+    tool_approval_timeout: float = Field(120.0, gt=0)
+    tool_call_timeout: float = Field(30.0, gt=0)
+    tool_max_result_bytes: int = Field(100_000, ge=1_000)
+
     # OpenAI and compatible servers
     openai_api_key: SecretStr | None = _secret("openai_api_key")
     openai_base_url: str | None = Field(None, validation_alias=AliasChoices("OPENAI_BASE_URL"))

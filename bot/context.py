@@ -28,16 +28,29 @@ def build(
     if current.tokens > room:
         current = cut_to_fit(current, room, count)
     room -= current.tokens
-    kept: list[ChatMessage] = []
-    for message in reversed(history):
-        if message.tokens > room:
+    units: list[list[ChatMessage]] = []
+    for unit in reversed(_units(history)):
+        tokens = sum(message.tokens for message in unit)
+        if tokens > room:
             break
-        kept.append(message)
-        room -= message.tokens
-    kept.reverse()
-    while kept and kept[0].role is Role.ASSISTANT:
-        kept.pop(0)  # an answer without its question confuses models
+        units.append(unit)
+        room -= tokens
+    kept = [message for unit in reversed(units) for message in unit]
+    while kept and kept[0].role in (Role.ASSISTANT, Role.TOOL):
+        kept.pop(0)  # an answer (or a tool exchange) without its question confuses models
     return [system, *kept, current]
+
+
+def _units(history: Sequence[ChatMessage]) -> list[list[ChatMessage]]:
+    """The history in pieces that are kept or dropped whole: an assistant message with tool
+    calls goes with the tool messages answering them (a call left unanswered is refused)."""
+    units: list[list[ChatMessage]] = []
+    for message in history:
+        if message.role is Role.TOOL and units and units[-1][0].tool_calls:
+            units[-1].append(message)
+        else:
+            units.append([message])
+    return units
 
 
 def cut_to_fit(message: ChatMessage, max_tokens: int, count: TokenCounter) -> ChatMessage:

@@ -31,6 +31,8 @@ from bot.replies import (
     relay,
 )
 from bot.store.base import Store, TurnEnd, TurnRecord, TurnUsage
+from bot.tools.approvals import GONE
+from bot.tools.loop import Toolbox, TurnTools
 from bot.types import Attachment, ChatMessage, ConversationKey, Delta, Incoming, Role, Usage
 
 log = logging.getLogger(__name__)
@@ -99,10 +101,12 @@ class DialogueManager:
         metrics: Metrics | None = None,
         prices: PriceTable | None = None,
         moderator: Moderator | None = None,
+        tools: Toolbox | None = None,
     ) -> None:
         self._policy = policy
         self._prices = prices or PriceTable({}, maintained=False)
         self._moderator = moderator
+        self._tools = tools
         self._store = store
         self._backend = backend
         self._limits = Limits(limits or LimitPolicy(), store)
@@ -168,6 +172,13 @@ class DialogueManager:
             return Rated.NOT_AN_ANSWER
         self.metrics.count_feedback(click.key.platform, liked)
         return Rated.KEPT
+
+    async def decide(self, approval_id: str, person: str, approved: bool) -> str:
+        """A click on a tool call's Approve or Deny control (on any replica): only the asker's
+        counts; returns the short line to show the person who clicked."""
+        if self._tools is None:
+            return GONE
+        return await self._tools.approvals.decide(approval_id, person, approved)
 
     async def knows(self, key: ConversationKey) -> bool:
         """Whether Parley was addressed here before (an answer may still be under way)."""
@@ -318,13 +329,15 @@ class DialogueManager:
             lambda message: self._count(message, model),
         )
         options = GenerationOptions(model, self.reply_tokens(model), self._policy.temperature)
+        tools = self._tools.for_turn(incoming, sink) if self._tools is not None else None
+        options = tools.options(options, self._backend) if tools is not None else options
         event_id = incoming.event_id
         earlier = await self._store.begin_turn(TurnRecord(event_id, key, (*prior, current)))
         if earlier is not None:  # a redelivery of a turn a dead process left half-shown
             await self._finish_orphan(earlier, keep_question=False)
         recorder = self._recorder(event_id, sink)
         try:
-            result = await self._stream(incoming, messages, options, sink, recorder)
+            result = await self._stream(incoming, messages, options, sink, recorder, tools=tools)
         except Exception:
             await self._store.end_turn(event_id)
             raise
@@ -338,9 +351,10 @@ class DialogueManager:
             stored = [*prior, current] if ends.interrupted else []
             await self._store.append(key, stored, ends=ends)
             return
+        steps = tools.steps if tools is not None else []
         answer = ChatMessage(
             Role.ASSISTANT,
-            result.text,
+            result.text[tools.spoken :] if tools is not None else result.text,
             author_id=incoming.author.id,
             tokens=result.usage.output_tokens if result.usage else 0,
         )
@@ -354,7 +368,7 @@ class DialogueManager:
         record = self._priced(incoming, model, used)
         await self._store.append(
             key,
-            [*prior, current, answer],
+            [*prior, current, *steps, answer],
             output_tokens=answer.tokens,
             ends=TurnEnd(event_id, interrupted=result.outcome is Outcome.INTERRUPTED),
             usage=record,
@@ -382,7 +396,9 @@ class DialogueManager:
             asked = job.asked if self._moderates("input") else None
             if asked is not None and await self._refused_input(incoming, asked, sink):
                 return
-            result = await self._stream(incoming, job.messages, options, sink, None, job.shape)
+            result = await self._stream(
+                incoming, job.messages, options, sink, None, shape=job.shape
+            )
             self._measure(incoming.key.platform, model, arrived, result)
             calls.add(result.usage, job.messages, result.text)
         except catchup.CatchUpRefused as refused:
@@ -470,7 +486,9 @@ class DialogueManager:
         options: GenerationOptions,
         sink: ReplySink,
         on_shown: Shown | None,
+        *,
         shape: Callable[[AsyncGenerator[Delta, None]], AsyncGenerator[Delta, None]] | None = None,
+        tools: TurnTools | None = None,
     ) -> RelayResult:
         current_task = asyncio.current_task()
         assert current_task is not None
@@ -478,7 +496,11 @@ class DialogueManager:
         turns = self._active.setdefault(incoming.key, [])
         turns.append(active)
         try:
-            stream = self._backend.stream(messages, options)
+            if tools is not None:
+                count = partial(self._count, model=options.model)
+                stream = tools.stream(self._backend, messages, options, count)
+            else:
+                stream = self._backend.stream(messages, options)
             if shape is not None:
                 stream = shape(stream)
             if self._moderates("output"):

@@ -76,11 +76,23 @@ async def check_platforms(settings: Settings) -> list[Finding]:
     return findings
 
 
+async def check_tool_servers(settings: Settings) -> list[Finding]:
+    from bot.tools.cli import check_servers
+
+    try:
+        return [Finding(*found) for found in await check_servers(settings)]
+    except ConfigError as error:  # a bad table, a missing secret, the mcp extra not installed
+        return [Finding(False, "mcp", str(error))]
+
+
 async def diagnose(settings: Settings) -> list[Finding]:
-    store, backend, platforms = await asyncio.gather(
-        check_store(settings), check_backend(settings), check_platforms(settings)
+    store, backend, platforms, servers = await asyncio.gather(
+        check_store(settings),
+        check_backend(settings),
+        check_platforms(settings),
+        check_tool_servers(settings),
     )
-    return [Finding(True, "config", "valid"), store, backend, *platforms]
+    return [Finding(True, "config", "valid"), store, backend, *platforms, *servers]
 
 
 def run_doctor(args: argparse.Namespace) -> int:

@@ -102,6 +102,12 @@ class Metrics:
             ["platform", "direction"],
             registry=self.registry,
         )
+        self.tool_calls = Counter(
+            "parley_tool_calls",
+            "Tool calls by tool and outcome (ok, error, timeout, denied, timed_out, ...)",
+            ["tool", "outcome"],
+            registry=self.registry,
+        )
         self.build = Gauge(
             "parley_build_info",
             "This Parley's version (always 1)",
@@ -123,6 +129,9 @@ class Metrics:
 
     def count_turn(self, platform: str, outcome: str) -> None:
         self._child(self.turns, platform, outcome).inc()
+
+    def count_tool_call(self, tool: str, outcome: str) -> None:
+        self._child(self.tool_calls, tool, outcome).inc()
 
     def count_feedback(self, platform: str, liked: bool) -> None:
         self._child(self.feedback, platform, "up" if liked else "down").inc()

@@ -227,6 +227,8 @@ async def relay(
                         first_text_at = time.monotonic()
                     parts.append(delta.text)
                     throttle.show("".join(parts))
+                elif delta.status:  # shown after the text so far until more text comes
+                    throttle.show(marked("".join(parts), delta.status))
     except BackendError as error:
         await throttle.close()
         shown = "".join(parts)

@@ -116,6 +116,18 @@ class Role(StrEnum):
     SYSTEM = "system"
     USER = "user"
     ASSISTANT = "assistant"
+    TOOL = "tool"
+    """A tool's answer to one of the assistant's tool calls (`tool_call_id` names which)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One call the model asked for: `name` as the model sees it (`server.tool`), `arguments`
+    the JSON text it wrote (not parsed: the model may write bad JSON)."""
+
+    id: str
+    name: str
+    arguments: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,11 +141,24 @@ class ChatMessage:
     tokens: int = 0
     created_at: float = field(default_factory=time.time)
     images: tuple[str, ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()
+    """An assistant message's calls; every one is answered by a TOOL message before the next
+    user message."""
+    tool_call_id: str | None = None
+    """A TOOL message's call."""
 
     def with_tokens(self, tokens: int) -> ChatMessage:
         """The same message with its token count (cheaper than dataclasses.replace per turn)."""
         return ChatMessage(
-            self.role, self.content, self.name, self.author_id, tokens, self.created_at, self.images
+            self.role,
+            self.content,
+            self.name,
+            self.author_id,
+            tokens,
+            self.created_at,
+            self.images,
+            self.tool_calls,
+            self.tool_call_id,
         )
 
 
@@ -153,6 +178,11 @@ class Delta:
     text: str
     finish_reason: str | None = None
     usage: Usage | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    """The step's assembled tool calls, on the delta whose finish reason is "tool_calls"."""
+    status: str | None = None
+    """A passing line shown after the text so far (a tool at work), never part of the answer;
+    the next text replaces it."""
 
 
 @dataclass(frozen=True, slots=True)

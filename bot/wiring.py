@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,10 +21,13 @@ from bot.llm.base import Backend, BackendError, FailureKind
 from bot.llm.breaker import CircuitBreaker, GuardedBackend
 from bot.llm.local_load import LOCAL_INSTALL, LOCAL_MODULES
 from bot.maintenance import keep_tidy
+from bot.metrics import Metrics
 from bot.ops import OpsServer
 from bot.prices import PriceTable
 from bot.store.base import Store
 from bot.store.factory import store_for
+from bot.tools.loop import Toolbox
+from bot.tools.wiring import open_toolbox
 
 if TYPE_CHECKING:
     from bot.llm.openai import OpenAIBackend
@@ -44,6 +47,7 @@ class Runtime:
     model: str
     ops: OpsServer
     """Health, metrics and adapter routes; started by `parley serve` and the platform doors."""
+    tools: Toolbox | None = None
 
 
 def choose_backend_kind(settings: Settings) -> str:
@@ -206,6 +210,8 @@ async def open_runtime(
     """Open the store and backend; on exit finish turns in flight, then close both."""
     store = store_for(settings)
     await store.open()
+    # The tool servers stop after the last turn (the dialogue's shutdown) and before the store.
+    stack = AsyncExitStack()
     try:
         switchable = True  # a local backend holds one model in memory: nothing to switch to
         kind = None
@@ -218,6 +224,8 @@ async def open_runtime(
         moderator = moderator_for(settings)
         breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_cooldown_seconds)
         backend = GuardedBackend(backend, breaker)
+        metrics = Metrics()
+        tools = await stack.enter_async_context(open_toolbox(settings, store, metrics))
         dialogue = DialogueManager(
             dialogue_policy(settings, model, switchable=switchable),
             store,
@@ -225,6 +233,8 @@ async def open_runtime(
             limits=limit_policy(settings),
             prices=price_table(settings, kind),
             moderator=moderator,
+            metrics=metrics,
+            tools=tools,
         )
         _check_reply_fits(dialogue, model)
         ops = OpsServer(store, backend, dialogue.metrics)
@@ -233,7 +243,7 @@ async def open_runtime(
             AdminPage(token, store, dialogue.metrics, lambda: dialogue.in_flight).mount(ops.mount)
         housekeeping = asyncio.create_task(keep_tidy(store, settings.retention_days))
         try:
-            yield Runtime(settings, store, backend, dialogue, model, ops)
+            yield Runtime(settings, store, backend, dialogue, model, ops, tools)
         finally:
             housekeeping.cancel()
             await dialogue.shutdown(settings.shutdown_grace_seconds)
@@ -242,4 +252,5 @@ async def open_runtime(
             if moderator is not None:
                 await moderator.aclose()
     finally:
+        await stack.aclose()
         await store.close()

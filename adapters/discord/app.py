@@ -20,6 +20,7 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 from adapters.discord import adapter
+from adapters.discord.approvals import Approvals
 from adapters.discord.attachments import read_attachments
 from adapters.discord.catchup import add_catch_up_commands
 from adapters.discord.feedback import FeedbackView
@@ -200,6 +201,7 @@ class DiscordDoor:
         self._files = FileLimits.of(runtime.settings)
         self._feedback: FeedbackView | None = None
         """Made once the client is logged in (a view needs the running loop)."""
+        self._approvals = Approvals(self._judge_click)
         self.client = build_client(runtime.settings)
         skip_malformed_events(self.client)
         self.tree = app_commands.CommandTree(self.client)
@@ -227,6 +229,7 @@ class DiscordDoor:
                 await self.sync_commands()
                 self._feedback = FeedbackView(self._rate)
                 self.client.add_view(self._feedback)  # clicks on earlier answers, too
+                self._approvals.register(self.client)
                 await self._runtime.dialogue.recover(PLATFORM, self.repair)
                 try:
                     await self.client.connect()
@@ -243,6 +246,16 @@ class DiscordDoor:
     async def _rate(self, answer: str, interaction: discord.Interaction, liked: bool) -> str:
         click = await self._judged(incoming_click(interaction))
         return await self._runtime.dialogue.rate(answer, click, liked)
+
+    async def _judge_click(
+        self, interaction: discord.Interaction, request_id: str, approved: bool
+    ) -> str:
+        """An Approve or Deny click counts only from someone who may talk to Parley here (the
+        core then checks that it is the asker)."""
+        clicker = await self._judged(incoming_command(interaction, None, ""))
+        if not self._access.allows(clicker):
+            return NOT_ENABLED_HERE
+        return await self._runtime.dialogue.decide(request_id, str(interaction.user.id), approved)
 
     async def repair(self, receipt: str, text: str) -> None:
         """Show `text` as the final text of the answer a reply's receipt names (one a restart
@@ -367,6 +380,7 @@ class DiscordDoor:
             on_posted=partial(self._link, incoming.key) if chained else None,
             edits=self._edits,
             feedback=self._feedback,
+            approvals=self._approvals,
         )
         self._runtime.dialogue.submit(incoming, sink)
 
@@ -463,6 +477,7 @@ class DiscordDoor:
             min_edit_interval=self._settings.discord_edit_interval,
             link_previews=self._settings.discord_link_previews,
             on_posted=partial(self._link, incoming.key) if chained else None,
+            approvals=self._approvals,
         )
         await sink.acknowledge()
         # Slash commands always come from a channel; 0 only satisfies the type.

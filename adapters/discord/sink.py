@@ -13,14 +13,25 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 
+from adapters.discord.approvals import decider
 from adapters.discord.feedback import answer_id
+from bot import approval_lines
 from bot.links import reveal_links
 from bot.pacing import ChannelWrites
-from bot.replies import EMPTY_ANSWER, DeliveryFailed, split_message
+from bot.replies import (
+    EMPTY_ANSWER,
+    ApprovalOutcome,
+    ApprovalRequest,
+    DeliveryFailed,
+    split_message,
+)
+
+if TYPE_CHECKING:
+    from adapters.discord.approvals import Approvals
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +126,46 @@ class _PiecewiseReply:
         await self._render(message, final=True)
 
 
-class ChannelReply(_PiecewiseReply):
+class _AsksApproval:
+    """Posts a tool call's request with Approve / Deny buttons beside the answer, and replaces
+    the buttons with the outcome once it is known."""
+
+    _approvals: Approvals | None
+
+    def _init_approvals(self, approvals: Approvals | None) -> None:
+        self._approvals = approvals
+        self._requests: dict[str, Any] = {}
+        """The message showing each request still waiting, by request id."""
+
+    async def _post_request(self, text: str, view: discord.ui.View) -> Any:
+        raise NotImplementedError
+
+    async def ask_approval(self, request: ApprovalRequest) -> None:
+        if self._approvals is None:  # a door that offers no buttons: the request times out
+            log.warning("no approval buttons on this reply; %s will not run", request.tool)
+            return
+        text = approval_lines.asking(request, MAX_LEN)
+        try:
+            self._requests[request.id] = await self._post_request(
+                text, self._approvals.view(request)
+            )
+        except discord.HTTPException as error:
+            log.warning("could not ask for approval: HTTP %s, code %s", error.status, error.code)
+
+    async def settle_approval(
+        self, request: ApprovalRequest, outcome: ApprovalOutcome, by: str | None
+    ) -> None:
+        message = self._requests.pop(request.id, None)
+        if message is None:
+            return
+        text = approval_lines.settled(request, outcome, decider(by))
+        try:
+            await message.edit(content=text, view=None, allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException as error:
+            log.warning("could not settle a request: HTTP %s, code %s", error.status, error.code)
+
+
+class ChannelReply(_AsksApproval, _PiecewiseReply):
     """An answer in a channel, DM or thread: typing, then a reply to the user's message, edited."""
 
     def __init__(
@@ -128,8 +178,10 @@ class ChannelReply(_PiecewiseReply):
         on_posted: Callable[[int], Awaitable[None]] | None = None,
         edits: ChannelWrites | None = None,
         feedback: discord.ui.View | None = None,
+        approvals: Approvals | None = None,
     ) -> None:
         super().__init__(min_edit_interval, on_posted)
+        self._init_approvals(approvals)
         self._channel = channel
         self._reply_to = reply_to
         self._feedback = feedback
@@ -189,13 +241,35 @@ class ChannelReply(_PiecewiseReply):
                 return
             await asyncio.sleep(TYPING_REFRESH_SECONDS)
 
-    async def _try_render(self, text: str) -> bool:
+    async def _stop_typing(self) -> None:
         if self._typing is not None:
             self._typing.cancel()
             with suppress(asyncio.CancelledError):
                 await self._typing
             self._typing = None
+
+    async def _try_render(self, text: str) -> bool:
+        await self._stop_typing()
         return await super()._try_render(text)
+
+    async def _post_request(self, text: str, view: discord.ui.View) -> discord.Message:
+        """In the answer's place: a reply to the question (or in its thread); no typing while
+        the request waits."""
+        await self._stop_typing()
+        self._spend()
+        return await self._channel.send(
+            text,
+            reference=self._reference(),
+            view=view,
+            allowed_mentions=NO_MENTIONS,
+            suppress_embeds=True,
+        )
+
+    def _reference(self) -> discord.MessageReference | None:
+        """A reply to the question, if there is one to reply to (in a thread there is not)."""
+        if self._reply_to is None:
+            return None
+        return self._reply_to.to_reference(fail_if_not_exists=False)
 
     async def update(self, text: str) -> None:
         if self._edits is not None:
@@ -220,12 +294,9 @@ class ChannelReply(_PiecewiseReply):
     async def _create(self, index: int, text: str) -> discord.Message:
         if index:  # the first message is counted by update or finish, later ones here
             self._spend()
-        reference = None
-        if index == 0 and self._reply_to is not None:
-            reference = self._reply_to.to_reference(fail_if_not_exists=False)
         return await self._channel.send(
             text,
-            reference=reference,
+            reference=self._reference() if index == 0 else None,
             allowed_mentions=NO_MENTIONS,
             suppress_embeds=self._suppress_embeds,  # kept by later edits
         )
@@ -234,7 +305,7 @@ class ChannelReply(_PiecewiseReply):
         await handle.edit(content=text, allowed_mentions=NO_MENTIONS)
 
 
-class InteractionReply(_PiecewiseReply):
+class InteractionReply(_AsksApproval, _PiecewiseReply):
     """An answer to a slash command: deferred at once, then the original response is edited and
     long answers continue as follow-ups."""
 
@@ -246,8 +317,10 @@ class InteractionReply(_PiecewiseReply):
         min_edit_interval: float,
         link_previews: bool = False,
         on_posted: Callable[[int], Awaitable[None]] | None = None,
+        approvals: Approvals | None = None,
     ) -> None:
         super().__init__(min_edit_interval, on_posted)
+        self._init_approvals(approvals)
         self._interaction = interaction
         self._ephemeral = ephemeral
         self._suppress_embeds = not link_previews
@@ -297,6 +370,17 @@ class InteractionReply(_PiecewiseReply):
         self, index: int, handle: discord.InteractionMessage | discord.WebhookMessage, text: str
     ) -> None:
         await handle.edit(content=text, allowed_mentions=NO_MENTIONS)
+
+    async def _post_request(self, text: str, view: discord.ui.View) -> discord.WebhookMessage:
+        """A follow-up to the command, as private as its answer."""
+        return await self._interaction.followup.send(
+            text,
+            view=view,
+            wait=True,
+            ephemeral=self._ephemeral,
+            allowed_mentions=NO_MENTIONS,
+            suppress_embeds=True,
+        )
 
 
 class RestoredInteractionReply(_PiecewiseReply):

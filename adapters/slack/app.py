@@ -22,7 +22,7 @@ from slack_bolt.context.set_suggested_prompts.async_set_suggested_prompts import
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack import adapter, manifest, translate
+from adapters.slack import adapter, approvals, manifest, translate
 from adapters.slack.catchup import NOT_ENABLED_HERE, SlackCatchUp
 from adapters.slack.files import SlackFiles
 from adapters.slack.format import asked, neutralise
@@ -160,6 +160,7 @@ class SlackDoor:
         self.bolt.command(self._settings.slack_command)(self._on_parley)
         self.bolt.action(FEEDBACK_ACTION)(self._on_feedback)
         self._catch_up.register(self.bolt)
+        self.bolt.action(approvals.ACTIONS)(self._on_approval)
         if self._agent:
             self._listen("app_home_opened", self._on_home_opened)
             self._listen("app_context_changed", self._on_app_context_changed)
@@ -299,6 +300,34 @@ class SlackDoor:
         )
         if rated is not Rated.KEPT:  # the buttons show a kept rating themselves
             await self.client.chat_postEphemeral(channel=channel, user=person, text=rated)
+
+    async def _on_approval(self, ack: AsyncAck, body: Payload) -> None:
+        """An Approve or Deny click on a tool call's request: it counts only from someone who
+        may talk to Parley here (the core then checks that it is the asker); the clicker alone
+        is told what came of it."""
+        await ack()
+        clicker = translate.click(body)
+        actions = [a for a in body.get("actions") or [] if isinstance(a, dict)]
+        if clicker is None or not actions:
+            return
+        action, request_id = actions[0].get("action_id"), actions[0].get("value")
+        if not isinstance(request_id, str):
+            return
+        user = clicker.author.id
+        if self._access.allows(clicker):
+            line = await self._runtime.dialogue.decide(
+                request_id, user, approvals.approved(str(action))
+            )
+        else:
+            line = NOT_ENABLED_HERE
+        thread_ts = (body.get("container") or {}).get("thread_ts")
+        told = self.client.chat_postEphemeral(
+            channel=clicker.key.channel, user=user, text=line, thread_ts=thread_ts
+        )
+        try:
+            await told
+        except PLATFORM_HICCUPS as error:
+            log.info("could not tell a clicker the outcome: %s", error)
 
     async def _on_ask(self, ack: AsyncAck, command: Payload, context: AsyncBoltContext) -> None:
         """`/ask <prompt>`: the prompt is posted visibly and answered in that message's thread,

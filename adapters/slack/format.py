@@ -76,6 +76,9 @@ PROMPT_SHOWN = 1_000
 
 def asked(user_id: str, prompt: str) -> str:
     """The mrkdwn line that keeps a slash command's prompt visible above its answer."""
-    shown = fit(prompt, PROMPT_SHOWN)
-    escaped = shown.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return f"<@{user_id}> asked: {_no_pings(escaped)}"
+    return f"<@{user_id}> asked: {escaped(fit(prompt, PROMPT_SHOWN))}"
+
+
+def escaped(text: str) -> str:
+    """Plain text as mrkdwn that shows it as it is: entities escaped, broadcasts broken."""
+    return _no_pings(text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))

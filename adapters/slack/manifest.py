@@ -141,7 +141,7 @@ def build_manifest(
     ]
     events: dict[str, Any] = {"request_url": request_url} if request_url else {}
     events["bot_events"] = bot_events(surface)
-    # Interactivity carries the feedback buttons' clicks (over the socket in Socket Mode).
+    # Interactivity carries the clicks on feedback and tool-approval buttons (socket or URL).
     interactivity: dict[str, Any] = {"is_enabled": True}
     if request_url:
         interactivity["request_url"] = request_url

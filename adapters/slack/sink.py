@@ -19,9 +19,10 @@ from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from adapters.slack import approvals
 from adapters.slack.format import neutralise, settled, to_mrkdwn
 from bot.pacing import ChannelWrites
-from bot.replies import DeliveryFailed, split_message
+from bot.replies import ApprovalOutcome, ApprovalRequest, DeliveryFailed, split_message
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,44 @@ async def _must(call: Callable[[], Awaitable[Any]], doing: str) -> Any:
             wait = min(wait * 2, _FINAL_BACKOFF[1])
 
 
-class MessageSink:
+class _AsksApproval:
+    """Posts a tool call's request with Approve / Deny buttons in the answer's thread, and
+    replaces the buttons with the outcome once it is known."""
+
+    _client: AsyncWebClient
+    _channel: str
+    _thread_ts: str | None
+
+    def _init_approvals(self) -> None:
+        self._requests: dict[str, str] = {}
+        """The ts of the message showing each request still waiting, by request id."""
+
+    async def ask_approval(self, request: ApprovalRequest) -> None:
+        post = self._client.chat_postMessage(
+            channel=self._channel,
+            thread_ts=self._thread_ts,
+            # With blocks, `text` is only the notification's fallback.
+            text=approvals.request_text(request),
+            blocks=approvals.request_blocks(request),
+        )
+        response = await _quietly(post, "asking for approval")
+        if response is not None:
+            self._requests[request.id] = response["ts"]
+
+    async def settle_approval(
+        self, request: ApprovalRequest, outcome: ApprovalOutcome, by: str | None
+    ) -> None:
+        ts = self._requests.pop(request.id, None)
+        if ts is None:
+            return
+        line = approvals.settled_line(request, outcome, by)
+        update = self._client.chat_update(
+            channel=self._channel, ts=ts, text=line, blocks=approvals.settled_blocks(line)
+        )
+        await _quietly(update, "settling a request")
+
+
+class MessageSink(_AsksApproval):
     """Post a placeholder, then chat.update it with the answer so far; continue in new messages.
 
     Everything goes out as mrkdwn `text`, because chat.update takes no Markdown; a piece first
@@ -167,6 +205,7 @@ class MessageSink:
         self._on_start = on_start
         self._writes = writes
         """The channel's budget shared with the other answers streaming there."""
+        self._init_approvals()
         self._messages: list[tuple[str, str]] = []
         """(ts, the text it shows) of each message of this answer, in order."""
         self._last_piece = ""
@@ -251,7 +290,7 @@ class MessageSink:
             self._messages.append((response["ts"], content.get("text", "")))
 
 
-class StreamSink:
+class StreamSink(_AsksApproval):
     """Stream the answer with chat.startStream / appendStream / stopStream (threads only).
 
     Streams only grow, so text is sent once it is settled: neutralised for good, and inside the part
@@ -280,6 +319,7 @@ class StreamSink:
         self._client = client
         self._channel = channel
         self._thread_ts = thread_ts
+        self._init_approvals()
         self._recipient = {
             key: value
             for key, value in (

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.types import ChatMessage, Delta
 
@@ -46,14 +46,29 @@ class BackendError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A tool offered to the model: `name` as the core knows it (`server.tool`; a backend maps it
+    to what its wire format allows), `parameters` a JSON Schema object."""
+
+    name: str
+    description: str
+    parameters: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class GenerationOptions:
     model: str
     max_tokens: int
     temperature: float
+    tools: tuple[ToolSpec, ...] = ()
+    """Offered only to backends whose `supports_tools` is true."""
 
 
 class Backend(Protocol):
     """A source of streamed chat completions."""
+
+    supports_tools: bool
+    """Capability flag: whether `options.tools` reach the model (else tools are not offered)."""
 
     def stream(
         self, messages: Sequence[ChatMessage], options: GenerationOptions

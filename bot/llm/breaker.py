@@ -74,6 +74,7 @@ class GuardedBackend:
     def __init__(self, inner: Backend, breaker: CircuitBreaker) -> None:
         self.inner = inner
         self.breaker = breaker
+        self.supports_tools = inner.supports_tools
 
     async def stream(
         self, messages: Sequence[ChatMessage], options: GenerationOptions

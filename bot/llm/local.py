@@ -36,6 +36,10 @@ UNBOUNDED = 1_000_000
 class LocalBackend:
     """The Backend protocol over a transformers causal LM, with dynamic batching."""
 
+    supports_tools = False
+    """A local model's tool calls come back in its own template's format, which nothing here
+    reads yet: tools are not offered to it (the capability flag), so a turn never fails on them."""
+
     def __init__(self, loaded: LoadedModel, scheduler: BatchScheduler, settings: Settings) -> None:
         self._tokenizer = loaded.tokenizer
         self._config = loaded.model.config

@@ -13,9 +13,10 @@ from typing import Any
 
 import openai
 
-from bot.llm.base import BackendError, FailureKind, GenerationOptions
+from bot.llm.base import BackendError, FailureKind, GenerationOptions, ToolSpec
 from bot.llm.tokens import TokenCounter
-from bot.types import ChatMessage, Delta, Role, Usage
+from bot.tools.names import wire_name
+from bot.types import ChatMessage, Delta, Role, ToolCall, Usage
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ def window_for(model: str) -> int:
 class OpenAIBackend:
     """Streams chat completions with the official client, which retries 429/5xx and timeouts."""
 
+    supports_tools = True
+
     def __init__(
         self,
         *,
@@ -76,6 +79,8 @@ class OpenAIBackend:
     ) -> AsyncGenerator[Delta, None]:
         limit = "max_completion_tokens" if self._official else "max_tokens"
         sampling = {} if _reasons(options.model) else {"temperature": options.temperature}
+        offered = {wire_name(tool.name): tool.name for tool in options.tools}
+        tooling = {"tools": [_tool(tool) for tool in options.tools]} if options.tools else {}
         try:
             response = await self._client.chat.completions.create(
                 model=options.model,
@@ -84,10 +89,12 @@ class OpenAIBackend:
                 stream_options={"include_usage": True},
                 **{limit: options.max_tokens},
                 **sampling,
+                **tooling,
             )
         except openai.APIError as error:
             raise _classify(error) from error
         finish_reason: str | None = None
+        calls = _CallParts()
         try:
             async with response:
                 async for chunk in response:
@@ -96,6 +103,8 @@ class OpenAIBackend:
                         finish_reason = choice.finish_reason or finish_reason
                         if choice.delta.content:
                             yield Delta(choice.delta.content)
+                        for part in choice.delta.tool_calls or ():
+                            calls.add(part)
                     if usage is not None:
                         yield Delta("", finish_reason=finish_reason, usage=usage)
         except openai.APIError as error:
@@ -104,6 +113,8 @@ class OpenAIBackend:
             raise BackendError(FailureKind.INTERRUPTED, repr(error)) from error
         if finish_reason is None:
             raise BackendError(FailureKind.INTERRUPTED, "the stream ended without a finish reason")
+        if calls:
+            yield Delta("", finish_reason=finish_reason, tool_calls=calls.assembled(offered))
 
     def count_tokens(self, messages: Sequence[ChatMessage], model: str) -> int:
         return self._tokens.count(messages, model)
@@ -136,7 +147,50 @@ class OpenAIBackend:
         payload: dict[str, Any] = {"role": str(message.role), "content": content}
         if message.role is Role.USER and message.name and self._name_field:
             payload["name"] = _NAME_UNSAFE.sub("_", message.name)[:64] or "user"
+        if message.tool_calls:
+            payload["tool_calls"] = [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": wire_name(call.name), "arguments": call.arguments},
+                }
+                for call in message.tool_calls
+            ]
+        if message.tool_call_id is not None:
+            payload["tool_call_id"] = message.tool_call_id
         return payload
+
+
+def _tool(tool: ToolSpec) -> dict[str, Any]:
+    function = {"name": wire_name(tool.name), "description": tool.description}
+    return {"type": "function", "function": {**function, "parameters": dict(tool.parameters)}}
+
+
+class _CallParts:
+    """Streamed tool calls put together: each arrives by index, first with its id and name, then
+    as fragments of its arguments."""
+
+    def __init__(self) -> None:
+        self._parts: dict[int, list[str]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._parts)
+
+    def add(self, part: Any) -> None:
+        call = self._parts.setdefault(part.index, ["", "", ""])
+        if part.id:
+            call[0] = part.id
+        if part.function is not None:
+            call[1] += part.function.name or ""
+            call[2] += part.function.arguments or ""
+
+    def assembled(self, offered: Mapping[str, str]) -> tuple[ToolCall, ...]:
+        """The calls, in index order, named as the core knows them (an unknown name is kept, and
+        refused by the tool loop)."""
+        return tuple(
+            ToolCall(call_id or f"call_{index}", offered.get(name, name), arguments or "{}")
+            for index, (call_id, name, arguments) in sorted(self._parts.items())
+        )
 
 
 def _usage(chunk: Any) -> Usage | None:

@@ -42,6 +42,8 @@ class TokenCounter:
         total = REPLY_PRIMING
         for message in messages:
             total += MESSAGE_OVERHEAD + encode(message.content)
+            for call in message.tool_calls:
+                total += MESSAGE_OVERHEAD + encode(call.name) + encode(call.arguments)
             if message.name:
                 total += encode(message.name) + 1
         return total

@@ -93,6 +93,42 @@ class SpentQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class ApprovalRecord:
+    """A tool call's approval request as stored; `state` is pending until a click or timeout."""
+
+    id: str
+    tool: str
+    asker_id: str
+    state: str
+    decided_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallRecord:
+    """One audited tool call: who asked where, which tool, a digest of the arguments (never the
+    arguments), how it ended, how long it took and how big its result was."""
+
+    at: float
+    platform: str
+    space: str
+    channel: str
+    user: str
+    tool: str
+    args_digest: str
+    outcome: str
+    duration_ms: int
+    result_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    since: float = 0.0
+    tool: str | None = None
+    user: str | None = None
+    limit: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
 class Rating:
     """How one stored answer was rated: its conversation, its `created_at`, and the counts."""
 
@@ -262,6 +298,23 @@ class Store(Protocol):
 
     async def ratings(self, key: ConversationKey | None = None) -> list[Rating]:
         """Every rated answer (of one conversation, or all), oldest conversation key first."""
+        ...
+
+    async def open_approval(self, approval_id: str, tool: str, asker_id: str) -> None:
+        """Record a tool call waiting for its asker's click (state pending)."""
+        ...
+
+    async def settle_approval(self, approval_id: str, state: str, by: str | None) -> bool:
+        """Decide a pending request (approved, denied, timed_out); False when it was no longer
+        pending: the first decision wins, on any replica."""
+        ...
+
+    async def approval(self, approval_id: str) -> ApprovalRecord | None: ...
+
+    async def record_tool_call(self, record: ToolCallRecord) -> None: ...
+
+    async def tool_calls(self, query: AuditQuery) -> list[ToolCallRecord]:
+        """Recorded tool calls since `query.since`, oldest first."""
         ...
 
     def export(

@@ -26,9 +26,12 @@ from bot.config import mask_url
 from bot.store import sql
 from bot.store.base import (
     UNSET,
+    ApprovalRecord,
+    AuditQuery,
     ExportFilter,
     Rating,
     SpentQuery,
+    ToolCallRecord,
     TurnEnd,
     TurnRecord,
     TurnUsage,
@@ -99,6 +102,7 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
     ("turn_usage", sql.turn_usage_table("DOUBLE PRECISION")),
     ("what_people_view", sql.viewing_table("DOUBLE PRECISION")),
     ("answer_feedback", sql.feedback_tables("DOUBLE PRECISION")),
+    ("tool_calls", (*sql.POSTGRES_TOOL_MESSAGES, *sql.tool_tables("DOUBLE PRECISION"))),
 ]
 """Named schema migrations, applied in order; never edit one that has shipped, append a new one."""
 
@@ -108,22 +112,23 @@ _MIGRATION_LOCK = int.from_bytes(b"parley-m", "big", signed=True)
 _APPEND_TURN = f"""
 conversation AS ({sql.numbered(sql.APPEND_TURN)})
 INSERT INTO messages (conv_id, role, content, name, author_id, images, tokens, tokens_before,
-                      created_at)
+                      created_at, tool_calls, tool_call_id)
 SELECT c.id, m.role, m.content, m.name, m.author_id, m.images, m.tokens,
-       c.tokens_total - $13 + m.offset_in_turn, m.created_at
+       c.tokens_total - $13 + m.offset_in_turn, m.created_at, m.tool_calls, m.tool_call_id
 FROM conversation AS c,
      unnest($14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::int[],
-            $20::bigint[], $21::float8[])
-         AS m(role, content, name, author_id, images, tokens, offset_in_turn, created_at)
+            $20::bigint[], $21::float8[], $22::text[], $23::text[])
+         AS m(role, content, name, author_id, images, tokens, offset_in_turn, created_at,
+              tool_calls, tool_call_id)
 """
 """A whole turn in one statement (one round trip), after the CTEs that end its record and record
 its usage: the upsert locks the conversation row, so appends from other replicas queue and each
 places its messages after the committed total."""
-_APPEND_PARAMETERS = 21
+_APPEND_PARAMETERS = 23
 _TURN_ENDS = {
-    False: "ended AS (DELETE FROM turns WHERE event_id = $22)",
+    False: "ended AS (DELETE FROM turns WHERE event_id = $24)",
     True: "ended AS (UPDATE turns SET state = 'interrupted', receipt = NULL, updated_at = $12 "
-    "WHERE event_id = $22)",
+    "WHERE event_id = $24)",
 }
 """How `append` ends its turn record in the same statement, by whether it was interrupted."""
 _LOAD = sql.numbered(sql.LOAD)
@@ -480,6 +485,7 @@ class PostgresStore:
             await conn.execute("DELETE FROM events WHERE claimed_at < $1", before)
             await conn.execute("DELETE FROM usage WHERE updated_at < $1", before)
             await conn.execute(sql.numbered(sql.EXPIRE_TURNS), before)
+            await conn.execute(sql.numbered(sql.EXPIRE_APPROVALS), before)
 
     async def count_usage(self, scopes: Sequence[str]) -> dict[str, int]:
         if not scopes:
@@ -537,6 +543,30 @@ class PostgresStore:
         conversation = None if key is None else str(key)
         rows = await self.pool.fetch(statement, conversation, conversation)
         return [Rating(ConversationKey.parse(r[0]), r[1], r[2], r[3]) for r in rows]
+
+    # -- tools --------------------------------------------------------------------------------
+
+    async def open_approval(self, approval_id: str, tool: str, asker_id: str) -> None:
+        statement = sql.numbered(sql.OPEN_APPROVAL)
+        await self.pool.execute(statement, approval_id, tool, asker_id, time.time())
+
+    async def settle_approval(self, approval_id: str, state: str, by: str | None) -> bool:
+        statement = sql.numbered(sql.SETTLE_APPROVAL)
+        return await self.pool.fetchval(statement, state, by, time.time(), approval_id) is not None
+
+    async def approval(self, approval_id: str) -> ApprovalRecord | None:
+        row = await self.pool.fetchrow(sql.numbered(sql.APPROVAL), approval_id)
+        return ApprovalRecord(*row) if row is not None else None
+
+    async def record_tool_call(self, record: ToolCallRecord) -> None:
+        row = tuple(getattr(record, field) for field in ToolCallRecord.__slots__)
+        await self.pool.execute(sql.numbered(sql.RECORD_TOOL_CALL), *row)
+
+    async def tool_calls(self, query: AuditQuery) -> list[ToolCallRecord]:
+        statement, params = sql.audit_query(query)
+        return [
+            ToolCallRecord(*row) for row in await self.pool.fetch(sql.numbered(statement), *params)
+        ]
 
     async def _delete_messages(self, where: str, value: object) -> int:
         """Delete matching messages and recompute the window of the conversations they left."""

@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.store.base import (
     UNSET,
+    AuditQuery,
     ExportFilter,
     SpentQuery,
     TurnRecord,
@@ -16,7 +17,7 @@ from bot.store.base import (
     UsageQuery,
     UsageRow,
 )
-from bot.types import ChatMessage, ConversationKey, ConversationSettings, Role
+from bot.types import ChatMessage, ConversationKey, ConversationSettings, Role, ToolCall
 
 BUSY_TIMEOUT_SECONDS = 5.0
 EXPORT_PAGE = 200
@@ -55,7 +56,9 @@ class TurnTotals:
         )
 
 
-MESSAGE_COLUMNS = "role, content, name, author_id, images, tokens, created_at"
+MESSAGE_COLUMNS = (
+    "role, content, name, author_id, images, tokens, created_at, tool_calls, tool_call_id"
+)
 """The columns `chat_message` reads, in its order."""
 
 
@@ -75,8 +78,8 @@ RETURNING id, tokens_total
 
 INSERT_MESSAGE = """
 INSERT INTO messages (conv_id, role, content, name, author_id, images, tokens, tokens_before,
-                      created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                      created_at, tool_calls, tool_call_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 # The window: messages since the reset marker whose weights, summed up to the newest, fit.
@@ -164,6 +167,7 @@ def feedback_tables(real: str) -> tuple[str, ...]:
 FORGET_PERSON = (
     "DELETE FROM viewing WHERE person = ?",
     "DELETE FROM feedback WHERE person = ?",
+    "DELETE FROM approvals WHERE asker_id = ?",
 )
 """What `forget` deletes besides a person's turns: what they viewed and how they rated."""
 
@@ -415,6 +419,8 @@ def message_dict(message: ChatMessage) -> dict[str, Any]:
         "tokens": message.tokens,
         "created_at": message.created_at,
         "images": list(message.images),
+        "tool_calls": encode_tool_calls(message.tool_calls),
+        "tool_call_id": message.tool_call_id,
     }
 
 
@@ -428,6 +434,8 @@ def chat_message_of(item: dict[str, Any]) -> ChatMessage:
         tokens=item["tokens"],
         created_at=item["created_at"],
         images=tuple(item["images"]),
+        tool_calls=decode_tool_calls(item.get("tool_calls")),
+        tool_call_id=item.get("tool_call_id"),
     )
 
 
@@ -452,6 +460,8 @@ def message_rows(
                 m.tokens,
                 tokens_before,
                 m.created_at,
+                encode_tool_calls(m.tool_calls),
+                m.tool_call_id,
             )
         )
         tokens_before += weight(m.tokens)
@@ -463,7 +473,7 @@ _ROLES = {role.value: role for role in Role}
 
 def chat_message(row: Sequence[Any]) -> ChatMessage:
     """A messages row, in MESSAGE_COLUMNS order, as a ChatMessage."""
-    role, content, name, author_id, images, tokens, created_at = row
+    role, content, name, author_id, images, tokens, created_at, tool_calls, tool_call_id = row
     return ChatMessage(
         role=_ROLES[role],
         content=content,
@@ -472,7 +482,17 @@ def chat_message(row: Sequence[Any]) -> ChatMessage:
         tokens=tokens,
         created_at=created_at,
         images=tuple(json.loads(images)) if images else (),
+        tool_calls=decode_tool_calls(tool_calls),
+        tool_call_id=tool_call_id,
     )
+
+
+def encode_tool_calls(calls: tuple[ToolCall, ...]) -> str | None:
+    return json.dumps([[c.id, c.name, c.arguments] for c in calls]) if calls else None
+
+
+def decode_tool_calls(text: str | None) -> tuple[ToolCall, ...]:
+    return tuple(ToolCall(*item) for item in json.loads(text)) if text else ()
 
 
 # -- usage and cost per turn ------------------------------------------------------------------
@@ -597,3 +617,109 @@ WHERE day >= ? GROUP BY platform, space, direction ORDER BY platform, space, dir
 
 def usage_rows(rows: Sequence[Sequence[Any]]) -> list[UsageRow]:
     return [UsageRow(*row) for row in rows]
+
+
+# -- tools: approvals waiting for a click, and the audit of every call ------------------------
+
+_ROLE_CHECK = "CHECK (role IN ('system', 'user', 'assistant', 'tool'))"
+
+
+def tool_tables(real: str) -> tuple[str, ...]:
+    """Migration, both dialects: approvals (a click on any replica reaches the waiting turn) and
+    the audit of tool calls (an arguments digest, never the arguments)."""
+    return (
+        f"""CREATE TABLE approvals (
+            id TEXT PRIMARY KEY,
+            tool TEXT NOT NULL,
+            asker_id TEXT NOT NULL,
+            state TEXT NOT NULL
+                CHECK (state IN ('pending', 'approved', 'denied', 'timed_out', 'unavailable')),
+            decided_by TEXT,
+            created_at {real} NOT NULL,
+            decided_at {real}
+        )""",
+        "CREATE INDEX approvals_created ON approvals (created_at)",
+        f"""CREATE TABLE tool_audit (
+            at {real} NOT NULL,
+            platform TEXT NOT NULL,
+            space TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            tool TEXT NOT NULL,
+            args_digest TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            duration_ms BIGINT NOT NULL,
+            result_bytes BIGINT NOT NULL
+        )""",
+        "CREATE INDEX tool_audit_at ON tool_audit (at)",
+    )
+
+
+SQLITE_TOOL_MESSAGES = (
+    # SQLite cannot change a CHECK in place: the messages table is rebuilt, its ids (the reset
+    # markers) and its AUTOINCREMENT counter kept.
+    f"""CREATE TABLE messages_new (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        conv_id INTEGER NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+        role TEXT NOT NULL {_ROLE_CHECK},
+        content TEXT NOT NULL,
+        name TEXT,
+        author_id TEXT,
+        images TEXT,
+        tokens INTEGER NOT NULL CHECK (tokens >= 0),
+        tokens_before INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        tool_calls TEXT,
+        tool_call_id TEXT
+    )""",
+    "INSERT INTO messages_new (id, conv_id, role, content, name, author_id, images, tokens, "
+    "tokens_before, created_at) SELECT id, conv_id, role, content, name, author_id, images, "
+    "tokens, tokens_before, created_at FROM messages",
+    "DELETE FROM sqlite_sequence WHERE name = 'messages_new'",
+    "UPDATE sqlite_sequence SET name = 'messages_new' WHERE name = 'messages'",
+    "DROP TABLE messages",
+    "ALTER TABLE messages_new RENAME TO messages",
+    "CREATE INDEX messages_window ON messages (conv_id, tokens_before)",
+    "CREATE INDEX messages_author ON messages (author_id) WHERE author_id IS NOT NULL",
+    "CREATE INDEX messages_created ON messages (created_at)",
+)
+"""Migration: messages keep tool calls and tool answers (SQLite)."""
+
+POSTGRES_TOOL_MESSAGES = (
+    "ALTER TABLE messages DROP CONSTRAINT messages_role_check",
+    f"ALTER TABLE messages ADD CONSTRAINT messages_role_check {_ROLE_CHECK}",
+    "ALTER TABLE messages ADD COLUMN tool_calls TEXT, ADD COLUMN tool_call_id TEXT",
+)
+"""Migration: messages keep tool calls and tool answers (PostgreSQL)."""
+
+OPEN_APPROVAL = (
+    "INSERT INTO approvals (id, tool, asker_id, state, created_at) VALUES (?, ?, ?, 'pending', ?)"
+)
+SETTLE_APPROVAL = """
+UPDATE approvals SET state = ?, decided_by = ?, decided_at = ? WHERE id = ? AND state = 'pending'
+RETURNING id"""
+"""Only a pending request is settled: the first decision (click or timeout) wins."""
+APPROVAL = "SELECT id, tool, asker_id, state, decided_by FROM approvals WHERE id = ?"
+EXPIRE_APPROVALS = "DELETE FROM approvals WHERE created_at < ?"
+
+RECORD_TOOL_CALL = """
+INSERT INTO tool_audit (at, platform, space, channel, user_id, tool, args_digest, outcome,
+                        duration_ms, result_bytes)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+AUDIT_COLUMNS = (
+    "at, platform, space, channel, user_id, tool, args_digest, outcome, duration_ms, result_bytes"
+)
+
+
+def audit_query(query: AuditQuery) -> tuple[str, list[object]]:
+    """The statement listing recorded tool calls, oldest first, and its parameters."""
+    where, params = ["at >= ?"], [query.since]
+    for column, value in (("tool", query.tool), ("user_id", query.user)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    statement = (
+        f"SELECT {AUDIT_COLUMNS} FROM tool_audit WHERE {' AND '.join(where)} "
+        f"ORDER BY at LIMIT {int(query.limit)}"
+    )
+    return statement, params

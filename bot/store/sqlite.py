@@ -27,9 +27,12 @@ from typing import Any, TypeVar
 from bot.store import sql
 from bot.store.base import (
     UNSET,
+    ApprovalRecord,
+    AuditQuery,
     ExportFilter,
     Rating,
     SpentQuery,
+    ToolCallRecord,
     TurnEnd,
     TurnRecord,
     TurnUsage,
@@ -102,6 +105,7 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
     ("turn_usage", sql.turn_usage_table("REAL")),
     ("what_people_view", sql.viewing_table("REAL")),
     ("answer_feedback", sql.feedback_tables("REAL")),
+    ("tool_calls", (*sql.SQLITE_TOOL_MESSAGES, *sql.tool_tables("REAL"))),
 ]
 """Named schema migrations, applied in order; never edit one that has shipped, append a new one."""
 
@@ -440,6 +444,28 @@ class SqliteStore:
             Rating(ConversationKey.parse(c), at, likes, dislikes) for c, at, likes, dislikes in rows
         ]
 
+    # -- tools --------------------------------------------------------------------------------
+
+    async def open_approval(self, approval_id: str, tool: str, asker_id: str) -> None:
+        row = (approval_id, tool, asker_id, time.time())
+        await self._writer.call(partial(_execute, sql.OPEN_APPROVAL, row))
+
+    async def settle_approval(self, approval_id: str, state: str, by: str | None) -> bool:
+        row = (state, by, time.time(), approval_id)
+        return bool(await self._writer.call(partial(_fetch_written, sql.SETTLE_APPROVAL, row)))
+
+    async def approval(self, approval_id: str) -> ApprovalRecord | None:
+        rows = await self._read(sql.APPROVAL, (approval_id,))
+        return ApprovalRecord(*rows[0]) if rows else None
+
+    async def record_tool_call(self, record: ToolCallRecord) -> None:
+        row = tuple(getattr(record, field) for field in ToolCallRecord.__slots__)
+        await self._writer.call(partial(_execute, sql.RECORD_TOOL_CALL, row))
+
+    async def tool_calls(self, query: AuditQuery) -> list[ToolCallRecord]:
+        statement, params = sql.audit_query(query)
+        return [ToolCallRecord(*row) for row in await self._read(statement, params)]
+
 
 def _read_batch(conn: sqlite3.Connection, batch: list[_Request]) -> list[object]:
     """Run each read on its own; runs on the reader thread."""
@@ -680,3 +706,4 @@ def _expire(before: float, conn: sqlite3.Connection) -> None:
     conn.execute("DELETE FROM events WHERE claimed_at < ?", (before,))
     conn.execute("DELETE FROM usage WHERE updated_at < ?", (before,))
     conn.execute(sql.EXPIRE_TURNS, (before,))
+    conn.execute(sql.EXPIRE_APPROVALS, (before,))

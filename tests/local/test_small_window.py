@@ -75,6 +75,8 @@ def test_a_reply_reserve_bigger_than_the_window_is_one_line_at_start_up(
 class Recording:
     """The real local backend, with every prompt it is given kept for the test to read."""
 
+    supports_tools = False
+
     def __init__(self, inner: LocalBackend) -> None:
         self.inner = inner
         self.prompts: list[list[ChatMessage]] = []

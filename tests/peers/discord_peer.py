@@ -123,10 +123,13 @@ class DiscordPeer:
         self.messages: dict[int, dict[int, dict[str, Any]]] = {}
         self.requests: list[Recorded] = []
         self.interaction_responses: dict[str, dict[str, Any]] = {}
+        """Each interaction's first response by token: its content and whether it is ephemeral."""
         self._interaction_places: dict[str, tuple[int, bool]] = {}
         """Each interaction token's channel, and whether its response is ephemeral."""
         self.history_reads: Counter[int] = Counter()
         """How many times each message was sent in a GET /channels/X/messages page."""
+        self.followups: dict[int, dict[str, Any]] = {}
+        """Follow-up messages of interactions by id, as last edited."""
         self.attachments: dict[str, bytes] = {}
         self.edit_status: int | None = None
         """When set, message edits fail with this HTTP status (e.g. 403 for an archived thread)."""
@@ -428,13 +431,15 @@ class DiscordPeer:
         return await self._interact(2, channel_id, user, {"data": command, "locale": locale})
 
     async def click(self, channel_id: int, message_id: int, user: PeerUser, custom_id: str) -> str:
-        """A user clicks a button on a message (a component interaction); returns its token."""
+        """A user clicks a button on a message or an interaction's follow-up (a component
+        interaction); returns its token."""
+        message = self.messages[channel_id].get(message_id) or self.followups[message_id]
         return await self._interact(
             3,
             channel_id,
             user,
             {
-                "message": self.messages[channel_id][message_id],
+                "message": message,
                 "data": {"custom_id": custom_id, "component_type": 2},
             },
         )
@@ -614,6 +619,8 @@ class DiscordPeer:
             body.get("content", ""),
             reply_to=int(reply_to) if reply_to else None,
         )
+        if body.get("components"):
+            message["components"] = body["components"]
         await self.dispatch("MESSAGE_CREATE", message, self._guild_of(channel_id))
         return _json(message)
 
@@ -664,10 +671,14 @@ class DiscordPeer:
     async def _interaction_callback(self, parts: list[str], body: Any, query: Any) -> web.Response:
         interaction_id, token = parts[1], parts[2]
         response_id = self.snowflake()
-        content = (body.get("data") or {}).get("content", "")
-        self.interaction_responses[token] = {"id": str(response_id), "content": content}
+        data = body.get("data") or {}
+        ephemeral = bool(data.get("flags", 0) & EPHEMERAL)
+        self.interaction_responses[token] = {
+            "id": str(response_id),
+            "content": data.get("content", ""),
+            "ephemeral": ephemeral,
+        }
         channel_id, _ = self._interaction_places.get(token, (0, False))
-        ephemeral = bool((body.get("data") or {}).get("flags", 0) & EPHEMERAL)
         self._interaction_places[token] = (channel_id, ephemeral)
         return _json(
             {
@@ -684,6 +695,12 @@ class DiscordPeer:
 
     async def _edit_webhook_message(self, parts: list[str], body: Any, query: Any) -> web.Response:
         token, message_id = parts[2], parts[4]
+        followup = self.followups.get(int(message_id)) if message_id.isdigit() else None
+        if followup is not None:
+            followup["content"] = body.get("content", followup["content"])
+            if "components" in body:
+                followup["components"] = body["components"]
+            return _json(followup)
         original = self.interaction_responses.setdefault(token, {"id": str(self.snowflake())})
         if message_id in ("@original", original["id"]):  # the original answers to both
             original["content"] = body.get("content", "")
@@ -693,9 +710,10 @@ class DiscordPeer:
     async def _followup(self, parts: list[str], body: Any, query: Any) -> web.Response:
         ephemeral = bool(body.get("flags", 0) & EPHEMERAL)
         token = parts[2]
-        return _json(
-            self._webhook_message(token, self.snowflake(), body.get("content", ""), ephemeral)
-        )
+        message = self._webhook_message(token, self.snowflake(), body.get("content", ""), ephemeral)
+        message["components"] = body.get("components", [])
+        self.followups[int(message["id"])] = message
+        return _json(message)
 
     # ----- payloads -----------------------------------------------------------------------
 
@@ -726,6 +744,7 @@ class DiscordPeer:
             "mention_roles": [],
             "attachments": [],
             "embeds": [],
+            "components": [],
             "pinned": False,
             "type": 0,
             "flags": 0,

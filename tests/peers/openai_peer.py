@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -24,6 +25,42 @@ def echo_answer(request: dict[str, Any]) -> str:
     return f"echo: {last}"
 
 
+@dataclass(frozen=True)
+class CallTools:
+    """An answer that is tool calls: (wire function name, arguments) each, streamed as OpenAI
+    does (index, id and name first, then argument fragments), ending with "tool_calls"."""
+
+    calls: tuple[tuple[str, dict[str, Any]], ...]
+
+
+_FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+def tool_protocol_error(body: dict[str, Any]) -> str | None:
+    """What OpenAI would refuse in a request's tools and messages: a bad function name, a tool
+    call not answered by a `tool` message before the next other message, a stray tool message."""
+    for tool in body.get("tools") or ():
+        if tool.get("type") != "function" or not _FUNCTION_NAME.match(tool["function"]["name"]):
+            return f"Invalid 'tools': {tool!r}"
+    unanswered: set[str] = set()
+    for message in body["messages"]:
+        if message["role"] == "tool":
+            if message.get("tool_call_id") not in unanswered:
+                return "Messages with role 'tool' must be a response to a preceding 'tool_calls'"
+            unanswered.discard(message["tool_call_id"])
+            continue
+        if unanswered:
+            return (
+                "An assistant message with 'tool_calls' must be followed by tool messages "
+                "responding to each 'tool_call_id'"
+            )
+        for call in message.get("tool_calls") or ():
+            if not _FUNCTION_NAME.match(call["function"]["name"]):
+                return f"Invalid function name {call['function']['name']!r}"
+            unanswered.add(call["id"])
+    return None
+
+
 @dataclass
 class Fault:
     """What the next request meets: an HTTP status, a hang, or a stream cut after some chunks."""
@@ -36,7 +73,7 @@ class Fault:
 
 @dataclass
 class OpenAIPeer:
-    answer: Callable[[dict[str, Any]], str] = echo_answer
+    answer: Callable[[dict[str, Any]], str | CallTools] = echo_answer
     chunk_chars: int = 4
     chunk_delay: float = 0.0
     models: tuple[str, ...] = ("peer-model",)
@@ -50,6 +87,8 @@ class OpenAIPeer:
     """Prompt tokens every streamed answer reports as read from the cache."""
     model_listings: int = 0
     """How many GET /v1/models requests arrived (readiness probes, model discovery)."""
+    calls_made: int = 0
+    """Tool calls issued so far (each gets the id call_N)."""
     _runner: web.AppRunner | None = None
     port: int = 0
 
@@ -108,7 +147,16 @@ class OpenAIPeer:
                 "error": {"message": f"peer fault {fault.status}", "type": "peer", "code": None}
             }
             return web.json_response(error, status=fault.status, headers=headers)
+        refused = tool_protocol_error(body)
+        if refused is not None:
+            error = {"error": {"message": refused, "type": "invalid_request_error", "code": None}}
+            return web.json_response(error, status=400)
         text = self.answer(body)
+        if isinstance(text, CallTools):
+            response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+            await response.prepare(request)
+            await self._stream_calls(response, body, text)
+            return response
         pieces = [text[i : i + self.chunk_chars] for i in range(0, len(text), self.chunk_chars)]
         if not body.get("stream"):
             return web.json_response(_completion(body, text))
@@ -134,10 +182,28 @@ class OpenAIPeer:
                 await asyncio.sleep(self.chunk_delay)
             await _send(response, _chunk(body, {"content": piece}, None))
         await _send(response, _chunk(body, {}, "stop"))
+        await self._end(response, body, len(pieces))
+
+    async def _stream_calls(
+        self, response: web.StreamResponse, body: dict[str, Any], answer: CallTools
+    ) -> None:
+        for index, (name, arguments) in enumerate(answer.calls):
+            self.calls_made += 1
+            start = {"index": index, "id": f"call_{self.calls_made}", "type": "function"}
+            start["function"] = {"name": name, "arguments": ""}
+            await _send(response, _chunk(body, {"role": "assistant", "tool_calls": [start]}, None))
+            text = json.dumps(arguments)
+            for cut in range(0, len(text), 5):
+                part = {"index": index, "function": {"arguments": text[cut : cut + 5]}}
+                await _send(response, _chunk(body, {"tool_calls": [part]}, None))
+        await _send(response, _chunk(body, {}, "tool_calls"))
+        await self._end(response, body, len(answer.calls))
+
+    async def _end(self, response: web.StreamResponse, body: dict[str, Any], pieces: int) -> None:
         if (body.get("stream_options") or {}).get("include_usage"):
             usage = {
                 "prompt_tokens": sum(len(str(m["content"])) // 4 + 4 for m in body["messages"]),
-                "completion_tokens": len(pieces),
+                "completion_tokens": pieces,
                 "total_tokens": 0,
                 "prompt_tokens_details": {"cached_tokens": self.cached_tokens},
             }

@@ -46,6 +46,21 @@ class Message:
     blocks: list[dict[str, Any]] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Ephemeral:
+    """A chat.postEphemeral message: only `user` sees it."""
+
+    channel: str
+    user: str
+    text: str
+    thread_ts: str | None = None
+
+
+def _blocks(value: Any) -> list[dict[str, Any]] | None:
+    """Blocks as sent: a JSON string in a form body, a list in a JSON one."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
 @dataclass
 class SlackPeer:
     """Answers `POST /api/<method>` like Slack; `POST /respond/<id>` is a response_url."""
@@ -68,6 +83,7 @@ class SlackPeer:
     calls: list[Call] = field(default_factory=list)
     messages: dict[tuple[str, str], Message] = field(default_factory=dict)
     responses: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    ephemerals: list[Ephemeral] = field(default_factory=list)
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
     rate_limited: dict[str, int] = field(default_factory=dict)
     """How many next calls of a method get HTTP 429 `ratelimited` with Retry-After: 1."""
@@ -240,16 +256,26 @@ class SlackPeer:
         markdown = "markdown_text" in params
         text = params.get("markdown_text") if markdown else params.get("text", "")
         self.messages[(channel, ts)] = Message(
-            channel, ts, text or "", params.get("thread_ts"), markdown=markdown
+            channel,
+            ts,
+            text or "",
+            params.get("thread_ts"),
+            markdown=markdown,
+            blocks=_blocks(params.get("blocks")),
         )
         return {"ok": True, "channel": channel, "ts": ts}
 
     def _chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Seen by `user` only; Slack keeps no message to edit and answers with a message_ts."""
+        """Shown to `user` alone; Slack answers with a `message_ts` and keeps no message."""
         if not (params.get("channel") and params.get("user")):
             return {"ok": False, "error": "invalid_arguments"}
+        if not (params.get("text") or params.get("blocks")):
+            return {"ok": False, "error": "no_text"}
         if params["channel"] in self.not_in_channel:
             return {"ok": False, "error": "not_in_channel"}
+        channel, user = params["channel"], params["user"]
+        told = Ephemeral(channel, user, params.get("text", ""), params.get("thread_ts"))
+        self.ephemerals.append(told)
         return {"ok": True, "message_ts": self.next_ts()}
 
     def _chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -258,8 +284,7 @@ class SlackPeer:
             return {"ok": False, "error": "message_not_found"}
         if len(params.get("text", "")) > UPDATE_LIMIT:
             return {"ok": False, "error": "msg_too_long"}
-        blocks = params.get("blocks")
-        message.blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+        message.blocks = _blocks(params.get("blocks"))
         # With blocks Slack shows them (`text` is the notification); a markdown block as Markdown.
         shown = [b["text"] for b in message.blocks or [] if b.get("type") == "markdown"]
         message.text = shown[0] if shown else params.get("text", "")
@@ -412,24 +437,64 @@ class SlackSender:
 
     async def feedback(self, *, user: str, channel: str, message_ts: str, value: str) -> int:
         """A click on a feedback_buttons element, as the block_actions payload Slack posts."""
+        action = {"type": "feedback_buttons", "action_id": "parley_feedback", "value": value}
+        return await self.block_action(
+            action, user=user, channel=channel, message_ts=message_ts, block_id="feedback"
+        )
+
+    async def click(self, message: Message, action_id: str, *, user: str) -> int:
+        """A click on the button `action_id` of a message the app posted (a `button` element),
+        as Slack posts it: the block_actions payload with the button's value and block."""
+        for block in message.blocks or []:
+            for element in block.get("elements", []):
+                if element.get("type") == "button" and element.get("action_id") == action_id:
+                    action = {
+                        "type": "button",
+                        "action_id": action_id,
+                        "text": element["text"],
+                        "value": element.get("value", ""),
+                        "style": element.get("style"),
+                    }
+                    return await self.block_action(
+                        action,
+                        user=user,
+                        channel=message.channel,
+                        message_ts=message.ts,
+                        thread_ts=message.thread_ts,
+                        block_id=block.get("block_id", "actions"),
+                    )
+        raise AssertionError(f"no button {action_id} on the message")
+
+    async def block_action(
+        self,
+        action: dict[str, Any],
+        *,
+        user: str,
+        channel: str,
+        message_ts: str,
+        block_id: str,
+        thread_ts: str | None = None,
+    ) -> int:
+        """One interaction with a block element, posted form-encoded and signed like Slack."""
+        container: dict[str, Any] = {
+            "type": "message",
+            "message_ts": message_ts,
+            "channel_id": channel,
+            "is_ephemeral": False,
+        }
+        message: dict[str, Any] = {"type": "message", "ts": message_ts}
+        if thread_ts:
+            container["thread_ts"] = message["thread_ts"] = thread_ts
         payload = {
             "type": "block_actions",
             "team": {"id": self.team, "domain": "test"},
             "user": {"id": user, "team_id": self.team},
             "api_app_id": "A0PARLEY",
-            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
+            "container": container,
             "channel": {"id": channel},
-            "message": {"type": "message", "ts": message_ts},
+            "message": message,
             "trigger_id": uuid.uuid4().hex,
-            "actions": [
-                {
-                    "type": "feedback_buttons",
-                    "action_id": "parley_feedback",
-                    "block_id": "feedback",
-                    "value": value,
-                    "action_ts": str(time.time()),
-                }
-            ],
+            "actions": [{**action, "block_id": block_id, "action_ts": str(time.time())}],
         }
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
         status, _ = await self._post(urlencode({"payload": json.dumps(payload)}), headers)

@@ -82,8 +82,12 @@ class Slack:
 
 @asynccontextmanager
 async def running_slack(
-    tmp_path: Path, backend: ScriptedBackend | None = None, **overrides: Any
+    tmp_path: Path,
+    backend: ScriptedBackend | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[Slack]:
+    """The app with a scripted backend, or with `openai_base_url` in the overrides the real
+    openai client against that server."""
     peer = SlackPeer()
     await peer.start()
     settings = Settings(

@@ -126,3 +126,18 @@ def test_thread_history_keeps_earlier_messages_with_roles() -> None:
         (Role.USER, "job 7 failed"),
     ]
     assert prior[0].author_id == "U0BOB" and prior[2].name == "ci"
+
+
+def test_a_click_is_judged_where_its_message_is_a_dm_by_its_workspace() -> None:
+    def click(channel: str) -> dict:
+        container = {"type": "message", "channel_id": channel, "message_ts": "1.1"}
+        user = {"id": "U0ALICE", "team_id": "T1"}
+        return {"team": {"id": "T1"}, "user": user, "container": container, "trigger_id": "t"}
+
+    in_channel = translate.click(click("C1"))
+    in_dm = translate.click(click("D1"))
+    assert in_channel is not None and in_dm is not None
+    assert (in_channel.key, in_channel.space) == (ConversationKey("slack", "T1", "C1"), "T1")
+    assert (in_dm.key, in_dm.space) == (ConversationKey("slack", "dm", "D1"), "T1")
+    assert in_channel.author.id == "U0ALICE"
+    assert translate.click({"team": {"id": "T1"}, "container": {}}) is None

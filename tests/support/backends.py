@@ -21,6 +21,8 @@ class ScriptedBackend:
     are kept in `calls` so tests can assert what the model was shown.
     """
 
+    supports_tools = False
+
     def __init__(
         self,
         answer: Callable[[Sequence[ChatMessage]], str] = echo,
