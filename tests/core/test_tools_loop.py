@@ -12,7 +12,8 @@ from typing import Any
 import openai
 import pytest
 
-from bot.llm.base import ToolSpec
+from bot.config import Settings
+from bot.llm.base import GenerationOptions, ToolSpec
 from bot.replies import ApprovalOutcome, ApprovalRequest
 from bot.store.base import AuditQuery
 from bot.tools.approvals import NOT_THE_ASKER, Approvals
@@ -20,6 +21,7 @@ from bot.tools.base import CallContext, Tool
 from bot.tools.names import wire_name
 from bot.wiring import open_runtime
 from tests.peers.openai_peer import CallTools
+from tests.support.backends import ScriptedBackend
 from tests.support.events import message
 from tests.support.sinks import RecordingSink
 
@@ -240,3 +242,24 @@ async def test_the_peer_refuses_a_tool_call_left_unanswered(openai_peer):
     with pytest.raises(openai.BadRequestError):
         await client.chat.completions.create(model="peer-model", messages=messages)
     await client.close()
+
+
+class _OptionsSeen(ScriptedBackend):
+    """A backend without the tools capability (like the local one), keeping the options."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.options: list[GenerationOptions] = []
+
+    def stream(self, messages, options):
+        self.options.append(options)
+        return super().stream(messages, options)
+
+
+async def test_a_backend_without_tool_support_is_offered_no_tools_and_answers(tmp_path):
+    backend = _OptionsSeen()
+    async with open_runtime(Settings(data_dir=tmp_path), backend=backend) as runtime:
+        sink = RecordingSink()
+        await runtime.dialogue.handle(message("what time is it?"), sink)
+    assert sink.final == "echo: what time is it?"
+    assert [options.tools for options in backend.options] == [()]
