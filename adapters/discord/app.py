@@ -252,7 +252,7 @@ class DiscordDoor:
     ) -> str:
         """An Approve or Deny click counts only from someone who may talk to Parley here (the
         core then checks that it is the asker)."""
-        clicker = await self._judged(incoming_command(interaction, None, ""))
+        clicker = await self._judged(incoming_click(interaction))
         if not self._access.allows(clicker):
             return NOT_ENABLED_HERE
         return await self._runtime.dialogue.decide(request_id, str(interaction.user.id), approved)

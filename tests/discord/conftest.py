@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import discord
 import pytest
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from adapters.discord.app import DiscordDoor
+from adapters.discord.app import DiscordDoor, build_client, discord_endpoints
 from bot.config import Settings
 from bot.wiring import Runtime, open_runtime
 from tests.peers.discord_peer import DiscordPeer, PeerUser
@@ -108,3 +109,21 @@ def settings_for(world: World, tmp_path: Path) -> Any:
         return discord_settings(world.peer, tmp_path, **overrides)
 
     return make
+
+
+@pytest.fixture
+async def client(world: World, tmp_path: Path) -> AsyncIterator[discord.Client]:
+    """A real discord.py client logged in to the peer, without a door (for the sinks)."""
+    settings = discord_settings(world.peer, tmp_path)
+    client = build_client(settings)
+    client._connection.guild_ready_timeout = GUILD_READY_TIMEOUT
+    with discord_endpoints(settings):
+        async with client:
+            await client.login(world.peer.token)
+            task = asyncio.create_task(client.connect())
+            async with asyncio.timeout(10):
+                await client.wait_until_ready()
+            yield client
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task

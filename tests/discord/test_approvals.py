@@ -4,19 +4,14 @@ buttons without a ping."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import suppress
 from typing import Any
 
 import discord
-import pytest
 
-from adapters.discord.app import build_client, discord_endpoints
 from adapters.discord.approvals import Approvals, custom_id
 from adapters.discord.sink import ChannelReply, InteractionReply
 from bot.replies import ApprovalOutcome, ApprovalRequest, Approving
-from tests.discord.conftest import GUILD_READY_TIMEOUT, World, discord_settings, serving
+from tests.discord.conftest import World, discord_settings, serving
 from tests.peers.discord_peer import DiscordPeer
 from tests.support.backends import ScriptedBackend
 
@@ -36,23 +31,6 @@ class Clicks:
     async def __call__(self, interaction: discord.Interaction, request_id: str, ok: bool) -> str:
         self.seen.append((str(interaction.user.id), request_id, ok))
         return "Approved." if ok else "Denied."
-
-
-@pytest.fixture
-async def client(world: World, tmp_path: Any) -> AsyncIterator[discord.Client]:
-    settings = discord_settings(world.peer, tmp_path)
-    client = build_client(settings)
-    client._connection.guild_ready_timeout = GUILD_READY_TIMEOUT
-    with discord_endpoints(settings):
-        async with client:
-            await client.login(world.peer.token)
-            task = asyncio.create_task(client.connect())
-            async with asyncio.timeout(10):
-                await client.wait_until_ready()
-            yield client
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
 
 
 def buttons(message: dict[str, Any]) -> list[tuple[str, str, int]]:

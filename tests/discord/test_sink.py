@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
-from contextlib import suppress
 
 import discord
 import pytest
 
-from adapters.discord.app import build_client, discord_endpoints
 from adapters.discord.sink import MAX_LEN, ChannelReply
 from bot.replies import DeliveryFailed
-from tests.discord.conftest import GUILD_READY_TIMEOUT, World, discord_settings
+from tests.discord.conftest import World
 
 NO_MENTIONS = {"parse": []}
-
-
-@pytest.fixture
-async def client(world: World, tmp_path) -> AsyncIterator[discord.Client]:
-    settings = discord_settings(world.peer, tmp_path)
-    client = build_client(settings)
-    client._connection.guild_ready_timeout = GUILD_READY_TIMEOUT
-    with discord_endpoints(settings):
-        async with client:
-            await client.login(world.peer.token)
-            task = asyncio.create_task(client.connect())
-            async with asyncio.timeout(10):
-                await client.wait_until_ready()
-            yield client
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
 
 
 async def user_message(world: World, client: discord.Client, text: str) -> discord.Message:
