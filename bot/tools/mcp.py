@@ -161,27 +161,48 @@ class McpServer:
         )
 
     async def _watch(self, client: Any) -> None:
-        """Until the server is lost: refresh the tools when it says they changed, ping it idle."""
-        while not self._lost.is_set():
-            relisted = asyncio.ensure_future(self._relist.wait())
-            lost = asyncio.ensure_future(self._lost.wait())
-            done, pending = await asyncio.wait(
-                {relisted, lost}, timeout=PING_SECONDS, return_when=asyncio.FIRST_COMPLETED
-            )
-            for waiter in pending:
+        """Until the server is lost (a call found it gone, or its change stream ended): keep
+        its tools current."""
+        changes = asyncio.ensure_future(self._follow_changes(client))
+        lost = asyncio.ensure_future(self._lost.wait())
+        try:
+            await asyncio.wait({changes, lost}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in (changes, lost):
                 waiter.cancel()
-            if lost in done:
-                break
-            if relisted in done:
-                self._relist.clear()
-                await self._list(client)
-                log.info("MCP server %s now has %d tools", self.name, len(self._tools))
-            else:
-                async with asyncio.timeout(PING_SECONDS):
-                    await client.send_ping()
+            await asyncio.gather(changes, lost, return_exceptions=True)
         self._lost.clear()
         self._client = None  # its tools are hidden at once, before the connection is torn down
         raise ConnectionError("the connection was lost")
+
+    async def _follow_changes(self, client: Any) -> None:
+        """A 2026-07-28 server tells of changed tools on a `subscriptions/listen` stream (which
+        ends when the server goes); an older one sends `list_changed` notifications and
+        answers pings, which this checks while idle."""
+        from mcp.client.subscriptions import ListenNotSupportedError
+
+        try:
+            async with client.listen(tools_list_changed=True) as changes:
+                async for _ in changes:
+                    await self._relisted(client)
+        except ListenNotSupportedError:
+            await self._follow_notifications(client)
+
+    async def _follow_notifications(self, client: Any) -> None:
+        while True:
+            try:
+                async with asyncio.timeout(PING_SECONDS):
+                    await self._relist.wait()
+            except TimeoutError:
+                async with asyncio.timeout(PING_SECONDS):
+                    await client.send_ping()
+                continue
+            self._relist.clear()
+            await self._relisted(client)
+
+    async def _relisted(self, client: Any) -> None:
+        await self._list(client)
+        log.info("MCP server %s now has %d tools", self.name, len(self._tools))
 
     def _lose(self) -> None:
         """Hide the tools now and let the supervisor restart the server."""

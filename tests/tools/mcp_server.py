@@ -2,7 +2,8 @@
 stdio` or `... http PORT` (streamable HTTP on 127.0.0.1).
 
 Tools: `lookup` (read-only), `create_ticket` (acting: no read-only hint), `big` (a 10 MB result),
-`crash` (the process dies mid-call). Calls are appended to the file named by MCP_TEST_LOG, one
+`crash` (the process dies mid-call), `reveal` (adds the read-only `report` tool and tells the
+client its tool list changed). Calls are appended to the file named by MCP_TEST_LOG, one
 line each, so tests can see what ran.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import ToolAnnotations
 
 READ_ONLY = ToolAnnotations(read_only_hint=True)
@@ -51,6 +52,21 @@ def crash() -> str:
     """The server dies while answering."""
     _log("crash")
     os._exit(3)
+
+
+def report() -> str:
+    """This week's ticket report."""
+    _log("report")
+    return "3 tickets opened, 2 closed."
+
+
+@server.tool(annotations=READ_ONLY)
+async def reveal(ctx: Context) -> str:
+    """Offer one more tool from now on."""
+    _log("reveal")
+    server.add_tool(report, annotations=READ_ONLY)
+    await ctx.notify_tools_changed()  # on the listen stream of a 2026-07-28 client
+    return "The report tool is available now."
 
 
 if __name__ == "__main__":

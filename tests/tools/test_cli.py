@@ -42,6 +42,7 @@ def test_parley_tools_lists_each_tool_with_its_server_and_places(tmp_path: Path)
         "jira.create_ticket",
         "jira.big",
         "jira.crash",
+        "jira.reveal",
     }
     assert listed["jira.lookup"]["server"] == "jira" and not listed["jira.lookup"]["acting"]
     assert listed["jira.create_ticket"]["acting"]

@@ -32,6 +32,7 @@ async def test_stdio_tools_are_namespaced_and_acting_follows_the_annotations() -
             "jira.create_ticket": True,  # no readOnlyHint: acting
             "jira.big": False,
             "jira.crash": False,
+            "jira.reveal": False,
         }
         tools = {tool.name: tool for tool in server.tools()}
         assert "status OPEN" in await tools["jira.lookup"].run({"query": "PRJ-1"}, ASKER)
@@ -52,7 +53,13 @@ async def test_streamable_http_with_a_header_from_the_environment(
     try:
         (server,) = servers.sources()
         tools = {tool.name: tool for tool in server.tools()}
-        assert set(tools) == {"web.lookup", "web.create_ticket", "web.big", "web.crash"}
+        assert set(tools) == {
+            "web.lookup",
+            "web.create_ticket",
+            "web.big",
+            "web.crash",
+            "web.reveal",
+        }
         assert "PRJ-7" in await tools["web.lookup"].run({"query": "PRJ-7"}, ASKER)
     finally:
         await servers.aclose()
@@ -98,5 +105,25 @@ async def test_a_ten_megabyte_result_comes_back_whole_for_the_core_to_cap() -> N
         (server,) = servers.sources()
         big = next(tool for tool in server.tools() if tool.name == "jira.big")
         assert len(await big.run({}, ASKER)) == 10_000_000
+    finally:
+        await servers.aclose()
+
+
+async def test_a_tool_added_later_is_offered_once_the_server_says_its_list_changed() -> None:
+    servers = await started(stdio_server())
+    try:
+        (server,) = servers.sources()
+        tools = {tool.name: tool for tool in server.tools()}
+        assert "jira.report" not in tools
+        await tools["jira.reveal"].run({}, ASKER)
+        for _ in range(200):  # the client lists the tools again on the change event
+            if "jira.report" in {tool.name for tool in server.tools()}:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the new tool was never listed")
+        report = next(tool for tool in server.tools() if tool.name == "jira.report")
+        assert not report.acting
+        assert "3 tickets opened" in await report.run({}, ASKER)
     finally:
         await servers.aclose()
