@@ -13,7 +13,7 @@ import pytest
 
 from bot.adapter import adapter_names
 
-HEAVY = ("torch", "transformers", "discord", "slack_bolt", "slack_sdk", "openai", "asyncpg")
+HEAVY = ("torch", "transformers", "discord", "slack_bolt", "slack_sdk", "openai", "asyncpg", "mcp")
 
 
 def run_parley(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
