@@ -283,23 +283,14 @@ class SlackDoor:
         click = translate.click(body)
         ts = (body.get("container") or {}).get("message_ts")
         values = [a.get("value") for a in body.get("actions") or [] if isinstance(a, dict)]
-        if (
-            click is None
-            or not isinstance(ts, str)
-            or not values
-            or values[0]
-            not in (
-                LIKED,
-                DISLIKED,
-            )
-        ):
+        if click is None or not isinstance(ts, str) or values[:1] not in ([LIKED], [DISLIKED]):
             return
-        channel, person = click.key.channel, click.author.id
+        channel = click.key.channel
         rated = await self._runtime.dialogue.rate(
             answer_id(channel, ts), click, liked=values[0] == LIKED
         )
         if rated is not Rated.KEPT:  # the buttons show a kept rating themselves
-            await self.client.chat_postEphemeral(channel=channel, user=person, text=rated)
+            await self._tell(channel, click.author.id, rated)
 
     async def _on_approval(self, ack: AsyncAck, body: Payload) -> None:
         """An Approve or Deny click on a tool call's request: it counts only from someone who
@@ -321,13 +312,7 @@ class SlackDoor:
         else:
             line = NOT_ENABLED_HERE
         thread_ts = (body.get("container") or {}).get("thread_ts")
-        told = self.client.chat_postEphemeral(
-            channel=clicker.key.channel, user=user, text=line, thread_ts=thread_ts
-        )
-        try:
-            await told
-        except PLATFORM_HICCUPS as error:
-            log.info("could not tell a clicker the outcome: %s", error)
+        await self._tell(clicker.key.channel, user, line, thread_ts)
 
     async def _on_ask(self, ack: AsyncAck, command: Payload, context: AsyncBoltContext) -> None:
         """`/ask <prompt>`: the prompt is posted visibly and answered in that message's thread,
@@ -416,20 +401,18 @@ class SlackDoor:
             attachments, left_out = await self._files.read(files)
             incoming = replace(incoming, attachments=attachments)
             if left_out:
-                await self._tell(event, key, left_out)
+                await self._tell(event["channel"], event["user"], left_out, key.thread)
         self._runtime.dialogue.submit(incoming, sink)
 
-    async def _tell(self, event: Payload, key: ConversationKey, line: str) -> None:
-        """A short line only the asker sees, where their answer will be."""
+    async def _tell(self, channel: str, user: str, line: str, thread_ts: str | None = None) -> None:
+        """A short line only this person sees (a click's outcome, files not read); a failure
+        to tell is logged, never raised into the listener."""
         try:
             await self.client.chat_postEphemeral(
-                channel=event["channel"],
-                user=event["user"],
-                thread_ts=key.thread,
-                text=neutralise(line),
+                channel=channel, user=user, thread_ts=thread_ts, text=neutralise(line)
             )
         except PLATFORM_HICCUPS as error:
-            log.info("could not tell the asker about their files: %s", error)
+            log.info("could not tell %s a private line: %s", user, error)
 
     def _sink(
         self,
