@@ -25,6 +25,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from bot.config import Settings
 from bot.llm.base import GenerationOptions
 from bot.llm.local import LocalBackend
+from bot.llm.local_row import GenerationRequest
 from bot.types import ChatMessage, Role
 from tests.support.tiny_model import build_tiny_model
 
@@ -141,6 +142,30 @@ async def measure_int8(model_dir: Path, new_tokens: int, rounds: int) -> None:
     )
 
 
+def prompt_of(backend: LocalBackend, prompt_tokens: int) -> GenerationRequest:
+    """A request whose prompt is at least this many tokens (the tiny tokenizer's count of a
+    word varies: aim at the target)."""
+    words = max(1, prompt_tokens // 2)
+    while True:
+        messages = [ChatMessage(Role.USER, "fox " * words)]
+        request = backend.request(
+            messages, GenerationOptions(model="", max_tokens=4, temperature=0.0)
+        )
+        if len(request.prompt_ids) >= prompt_tokens:
+            return request
+        words += max(1, (prompt_tokens - len(request.prompt_ids)) // 2)
+
+
+async def first_token_after(backend: LocalBackend, request: GenerationRequest) -> float:
+    """Seconds from submitting the request to its first token."""
+    started = time.perf_counter()
+    newcomer = backend.generate(request)
+    await anext(newcomer)
+    waited = time.perf_counter() - started
+    await newcomer.aclose()
+    return waited
+
+
 async def joining(backend: LocalBackend, prompt_tokens: int) -> tuple[float, float]:
     """A newcomer with a prompt this long joins 7 decoding rows: (its time to first token, the
     others' longest gap between tokens from its arrival to its first token), in seconds."""
@@ -160,20 +185,9 @@ async def joining(backend: LocalBackend, prompt_tokens: int) -> tuple[float, flo
 
     tasks = [asyncio.create_task(drain(i)) for i in range(len(runners))]
     await decoding.wait()
-    words = max(1, prompt_tokens // 2)
-    while True:  # the tiny tokenizer's token count varies with the words: aim at the target
-        messages = [ChatMessage(Role.USER, "fox " * words)]
-        request = backend.request(
-            messages, GenerationOptions(model="", max_tokens=4, temperature=0.0)
-        )
-        if len(request.prompt_ids) >= prompt_tokens:
-            break
-        words += max(1, (prompt_tokens - len(request.prompt_ids)) // 2)
+    request = prompt_of(backend, prompt_tokens)
     joined = time.perf_counter()
-    newcomer = backend.generate(request)
-    await anext(newcomer)
-    first = time.perf_counter()
-    await newcomer.aclose()
+    first = joined + await first_token_after(backend, request)
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -192,13 +206,18 @@ async def measure_joining(model_dir: Path, rounds: int) -> None:
     try:
         await run_turn(backend, "warm up", 4)
         for prompt_tokens in (30, 500):
+            # The floor: the same prompt on an idle model is its own prefill (+ the gather window).
+            request = prompt_of(backend, prompt_tokens)
+            alone = statistics.median(
+                [await first_token_after(backend, request) for _ in range(rounds)]
+            )
             results = [await joining(backend, prompt_tokens) for _ in range(rounds)]
             wait = statistics.median(r[0] for r in results)
             stall = statistics.median(r[1] for r in results)
             print(
                 f"{prompt_tokens:4d}-token newcomer joining 7 rows: first token after "
-                f"{wait * 1000:5.0f} ms, others' longest gap {stall * 1000:5.0f} ms "
-                f"(median of {rounds})"
+                f"{wait * 1000:5.0f} ms (alone {alone * 1000:4.0f} ms), others' longest gap "
+                f"{stall * 1000:5.0f} ms (median of {rounds})"
             )
     finally:
         await backend.aclose()
