@@ -2,6 +2,7 @@
 
     python -m bench.local
     python -m bench.local --join    # a newcomer joining 7 decoding rows: its wait, their stall
+    python -m bench.local --join --int8   # the same with PARLEY_LOCAL_DTYPE=int8
     python -m bench.local --int8 --hidden 896 --layers 4   # int8 vs float32, a 0.5B-wide model
 
 Builds a random ~24M-parameter Llama in a temp dir (nothing is downloaded), then generates a
@@ -200,9 +201,11 @@ async def joining(backend: LocalBackend, prompt_tokens: int) -> tuple[float, flo
     return first - joined, max(gaps, default=first - joined)
 
 
-async def measure_joining(model_dir: Path, rounds: int) -> None:
+async def measure_joining(model_dir: Path, rounds: int, dtype: str) -> None:
     """Median newcomer wait and the others' longest stall, for short and long prompts."""
-    backend = await LocalBackend.load(Settings(model=str(model_dir), local_max_batch=8))
+    settings = Settings(model=str(model_dir), local_max_batch=8, local_dtype=dtype)
+    backend = await LocalBackend.load(settings)
+    print(f"dtype {dtype}")
     try:
         await run_turn(backend, "warm up", 4)
         for prompt_tokens in (30, 500):
@@ -242,7 +245,8 @@ def main() -> None:
             max_positions=1024,
         )
         if args.join:
-            asyncio.run(measure_joining(model_dir, args.rounds))
+            dtype = "int8" if args.int8 else "float32"
+            asyncio.run(measure_joining(model_dir, args.rounds, dtype))
         elif args.int8:
             asyncio.run(measure_int8(model_dir, args.tokens, args.rounds))
         else:
