@@ -55,6 +55,10 @@ async def serve(runtime: Runtime) -> None:
             raise ConfigError(problems[0])
         await runtime.dialogue.recover(PLATFORM, door.repair)
         await _connect(door, runtime, mode)
+    except asyncio.CancelledError:
+        # Let answers in flight finish while the Web API session is still open.
+        await runtime.dialogue.shutdown(runtime.settings.shutdown_grace_seconds)
+        raise
     finally:
         await door.close()
 
