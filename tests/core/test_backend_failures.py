@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.llm.base import USER_MESSAGES, FailureKind
 from bot.wiring import open_runtime
 from tests.peers.openai_peer import Fault
@@ -42,21 +44,16 @@ async def test_a_timeout_is_explained(peer_settings, openai_peer):
     assert stored == 0
 
 
+@pytest.mark.parametrize(
+    "fault",
+    [Fault(cut_after_chunks=3), Fault(error_after_chunks=3)],
+    ids=["connection cut", "error event"],
+)
 async def test_a_stream_cut_midway_keeps_what_was_shown_and_stores_nothing(
-    peer_settings, openai_peer
+    peer_settings, openai_peer, fault: Fault
 ):
     openai_peer.answer = lambda request: "partial answer that will be cut off"
-    sink, stored = await turn_with_fault(peer_settings, openai_peer, Fault(cut_after_chunks=3))
-    assert sink.final.startswith("partial answ\n")
-    assert USER_MESSAGES[FailureKind.INTERRUPTED] in sink.final
-    assert stored == 0
-
-
-async def test_an_error_event_midway_keeps_what_was_shown_and_stores_nothing(
-    peer_settings, openai_peer
-):
-    openai_peer.answer = lambda request: "partial answer that will be cut off"
-    sink, stored = await turn_with_fault(peer_settings, openai_peer, Fault(error_after_chunks=3))
+    sink, stored = await turn_with_fault(peer_settings, openai_peer, fault)
     assert sink.final.startswith("partial answ\n")
     assert USER_MESSAGES[FailureKind.INTERRUPTED] in sink.final
     assert stored == 0
