@@ -12,6 +12,7 @@ import logging
 from dataclasses import replace
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp, AsyncAssistant, AsyncBoltContext, AsyncSetStatus
@@ -97,9 +98,13 @@ class SlackDoor:
         settings = runtime.settings
         self._runtime = runtime
         self._settings = settings
+        # One session for every Web API call: without it slack_sdk opens (and closes) a session,
+        # and so a TCP and TLS connection, per call: most of a streamed answer's CPU at scale.
+        self._session = aiohttp.ClientSession()
         self.client = AsyncWebClient(
             token=_secret(settings.slack_bot_token),
             base_url=settings.slack_api_url,
+            session=self._session,
             retry_handlers=retry_handlers(),
         )
         secret = _secret(settings.slack_signing_secret)
@@ -120,8 +125,9 @@ class SlackDoor:
         self._register()
 
     async def close(self) -> None:
-        """Release the file-download session."""
+        """Release the Web API and file-download sessions."""
         await self._files.close()
+        await self._session.close()
 
     async def repair(self, receipt: str, text: str) -> None:
         """Show `text` as the final text of the answer a sink's receipt names (one a restart

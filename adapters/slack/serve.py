@@ -49,10 +49,21 @@ async def serve(runtime: Runtime) -> None:
     runtime.ops.add_ready_check("slack", lambda: door.ready)
     if mode == "http":
         runtime.ops.mount("POST", EVENTS_PATH, door.handle_http)
-    problems = await check_token(runtime.settings)
-    if problems:
-        raise ConfigError(problems[0])
-    await runtime.dialogue.recover(PLATFORM, door.repair)
+    try:
+        problems = await check_token(runtime.settings)
+        if problems:
+            raise ConfigError(problems[0])
+        await runtime.dialogue.recover(PLATFORM, door.repair)
+        await _connect(door, runtime, mode)
+    except asyncio.CancelledError:
+        # Let answers in flight finish while the Web API session is still open.
+        await runtime.dialogue.shutdown(runtime.settings.shutdown_grace_seconds)
+        raise
+    finally:
+        await door.close()
+
+
+async def _connect(door: SlackDoor, runtime: Runtime, mode: Mode) -> None:
     try:
         if mode == "socket":
             await _serve_socket(door, runtime.settings)
@@ -64,8 +75,6 @@ async def serve(runtime: Runtime) -> None:
             f"Slack refused to connect ({code}): check SLACK_APP_TOKEN (an xapp-... token with "
             "connections:write) and SLACK_BOT_TOKEN"
         ) from None
-    finally:
-        await door.close()
 
 
 async def _serve_socket(door: SlackDoor, settings: Settings) -> None:

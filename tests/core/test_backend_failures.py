@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.llm.base import USER_MESSAGES, FailureKind
 from bot.wiring import open_runtime
 from tests.peers.openai_peer import Fault
@@ -42,14 +44,36 @@ async def test_a_timeout_is_explained(peer_settings, openai_peer):
     assert stored == 0
 
 
+@pytest.mark.parametrize(
+    "fault",
+    [Fault(cut_after_chunks=3), Fault(error_after_chunks=3)],
+    ids=["connection cut", "error event"],
+)
 async def test_a_stream_cut_midway_keeps_what_was_shown_and_stores_nothing(
-    peer_settings, openai_peer
+    peer_settings, openai_peer, fault: Fault
 ):
     openai_peer.answer = lambda request: "partial answer that will be cut off"
-    sink, stored = await turn_with_fault(peer_settings, openai_peer, Fault(cut_after_chunks=3))
+    sink, stored = await turn_with_fault(peer_settings, openai_peer, fault)
     assert sink.final.startswith("partial answ\n")
     assert USER_MESSAGES[FailureKind.INTERRUPTED] in sink.final
     assert stored == 0
+
+
+async def test_the_request_carries_the_history_and_the_generation_settings(
+    peer_settings, openai_peer
+):
+    settings = peer_settings.model_copy(update={"max_tokens": 123, "temperature": 0.2})
+    async with open_runtime(settings) as runtime:
+        for text in ("first", "second"):
+            await runtime.dialogue.handle(message(text), RecordingSink())
+    sent = openai_peer.requests[-1]
+    assert [(m["role"], m["content"]) for m in sent["messages"][1:]] == [
+        ("user", "Ann: first"),
+        ("assistant", "echo: Ann: first"),
+        ("user", "Ann: second"),
+    ]
+    assert (sent["max_tokens"], sent["temperature"], sent["stream"]) == (123, 0.2, True)
+    assert sent["stream_options"] == {"include_usage": True}
 
 
 async def test_the_client_retries_a_transient_error(peer_settings, openai_peer):

@@ -69,6 +69,8 @@ class Fault:
     retry_after: float | None = None
     hang: float | None = None
     cut_after_chunks: int | None = None
+    error_after_chunks: int | None = None
+    """Then an error event, as OpenAI ends a stream that fails on its side."""
 
 
 @dataclass
@@ -177,6 +179,11 @@ class OpenAIPeer:
         for index, piece in enumerate(pieces):
             if fault.cut_after_chunks is not None and index == fault.cut_after_chunks:
                 request.transport.close()  # type: ignore[union-attr]
+                return
+            if fault.error_after_chunks is not None and index == fault.error_after_chunks:
+                error = {"message": "The server had an error while processing your request."}
+                await _send(response, {"error": {**error, "type": "server_error"}})
+                await response.write_eof()
                 return
             if self.chunk_delay:
                 await asyncio.sleep(self.chunk_delay)

@@ -32,6 +32,8 @@ class Call:
     at: float
     answer: dict[str, Any] = field(default_factory=dict)
     """What the peer answered (a new message's `ts`, say)."""
+    connection: object = None
+    """The client's address and port: calls over one kept-alive connection share it."""
 
 
 @dataclass(slots=True)
@@ -215,7 +217,8 @@ class SlackPeer:
             params.update(json.loads(body))
         elif body:
             params.update(parse_qsl(body.decode()))
-        call = Call(method, params, asyncio.get_running_loop().time())
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        call = Call(method, params, asyncio.get_running_loop().time(), connection=peer)
         self.calls.append(call)
         if self.rate_limited.get(method, 0) > 0:
             self.rate_limited[method] -= 1

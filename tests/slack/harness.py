@@ -23,15 +23,10 @@ DM = "D0ALICE"
 ALICE = "U0ALICE"
 
 
-@dataclass
-class Slack:
-    peer: SlackPeer
-    sender: SlackSender
-    backend: ScriptedBackend | None
-    runtime: Runtime
-    door: SlackDoor
+class SlackEvents:
+    """What people do in Slack, as the Events API delivers it: mentions, DMs, thread replies."""
 
-    def __post_init__(self) -> None:
+    def __init__(self) -> None:
         self._ts = itertools.count(1)
 
     def ts(self) -> str:
@@ -78,6 +73,18 @@ class Slack:
     def reply(self, text: str, thread_ts: str) -> dict:
         """A person's reply, without a mention, in a channel thread."""
         return self.message(text, channel=CHANNEL, channel_type="channel", thread_ts=thread_ts)
+
+
+@dataclass
+class Slack(SlackEvents):
+    peer: SlackPeer
+    sender: SlackSender
+    backend: ScriptedBackend | None
+    runtime: Runtime
+    door: SlackDoor
+
+    def __post_init__(self) -> None:
+        super().__init__()
 
 
 @asynccontextmanager

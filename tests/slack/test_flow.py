@@ -23,6 +23,16 @@ async def test_mention_is_answered_in_its_thread_without_the_mention(tmp_path: P
         assert start["recipient_team_id"] == "T0TEAM"
 
 
+async def test_an_answers_web_api_calls_share_one_connection(tmp_path: Path) -> None:
+    """One HTTP session for the door: slack_sdk alone opens a connection per call."""
+    async with running_slack(tmp_path, ScriptedBackend(chunks=5, duration=1.0)) as slack:
+        await slack.sender.event(slack.mention("stream to me"))
+        await slack.peer.wait_for(lambda: slack.peer.called("chat.stopStream"))
+    streamed = [c for c in slack.peer.calls if c.method.startswith("chat.")]
+    assert len(streamed) >= 3  # start, appends, stop
+    assert len({call.connection for call in streamed}) == 1
+
+
 async def test_dm_is_answered_in_the_dm(tmp_path: Path) -> None:
     async with running_slack(tmp_path, slack_surface="assistant") as slack:
         await slack.sender.event(slack.message("hello there"))
