@@ -140,7 +140,7 @@ class PlaceMemory:
         room: int,
     ) -> Recall:
         """The kept messages matching the question (not the asking message itself), oldest first,
-        as many as fit `room` tokens."""
+        as many as fit a NOTE_SHARE of `room` tokens (what the conversation could take)."""
         place = place_of(key)
         terms = search_terms(question)
         if not terms or not await self.remembers(place):
@@ -151,7 +151,7 @@ class PlaceMemory:
         kept: list[tuple[HistoryMessage, str]] = []
         for message, line in sorted(lines, key=lambda pair: pair[0].at):
             kept.append((message, line))
-            if count(_note(kept)) > room:
+            if count(_note(kept)) > room // NOTE_SHARE:
                 kept.pop()
         if not kept:
             return Recall()
