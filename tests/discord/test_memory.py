@@ -124,9 +124,7 @@ async def test_edits_replace_deletions_remove_and_forget_deletes_a_persons_kept_
         await peer.edit_message(world.general, int(edited["id"]), "launch on Friday")
         await peer.delete_message(world.general, int(deleted["id"]))
         await kept(store, _place(world), 2)
-        async with asyncio.timeout(10):
-            while not await store.search_place(_place(world), ["friday"], 8):
-                await asyncio.sleep(0.02)
+        await until(lambda: store.search_place(_place(world), ["friday"], 8))
         assert await store.search_place(_place(world), ["monday"], 8) == []
         forgot = await peer.invoke_command(world.general, world.alice, "forget")
         await _answer(world, forgot, "memory.")
