@@ -292,12 +292,11 @@ class DiscordDoor:
         me = self.client.user
         if me is None or message.author.bot:
             return
-        await self._overhear(message)
         kind = trigger(message, me.id) or await self._followed(message)
-        if kind is None or not self._seen_events.first_time(message.id):
-            return
-        async with self._order.hold(message.channel.id):
-            await self._take_message(message, kind, me.id)
+        if kind is not None and self._seen_events.first_time(message.id):
+            async with self._order.hold(message.channel.id):
+                await self._take_message(message, kind, me.id)
+        await self._overhear(message)  # after: keeping never delays a turn
 
     async def _overhear(self, message: discord.Message) -> None:
         """Every person's message in a server channel or public thread goes to the core, which

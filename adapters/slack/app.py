@@ -189,8 +189,11 @@ class SlackDoor:
     async def _on_message(self, event: Payload, context: AsyncBoltContext) -> None:
         """DMs, and replies in threads Parley already answered in (mentions have their listener;
         a twin `message` of a mention maps to the same event id and the core answers once)."""
+        await self._answer_message(event, context)
+        await self._overhear(event, context, _identity(context))  # after: never delays a turn
+
+    async def _answer_message(self, event: Payload, context: AsyncBoltContext) -> None:
         bot = _identity(context)
-        await self._overhear(event, context, bot)
         if not translate.is_from_person(event, bot):
             return
         kind = translate.message_kind(event)
