@@ -123,3 +123,21 @@ async def test_threads_edits_deletions_bots_and_forget(
     assert re.search(rf"\?thread_ts={edited['ts']}&cid={CHANNEL}$", thread_reply.link)
     assert forgot["text"].endswith("any channel's memory.")
     assert [m.text for m in left] == ["launch checklist is ready"]
+
+
+async def test_a_hostile_question_is_answered_without_an_error(
+    tmp_path: Path, openai_peer: OpenAIPeer
+) -> None:
+    openai_peer.answer = citing
+    async with running_slack(tmp_path, **model_settings(openai_peer)) as slack:
+        await turned_on(slack)
+        await slack.sender.event(said(slack, 'the "release" NEAR( date'))
+        await kept(slack.runtime.store, PLACE, 1)
+        asked = slack.ts()
+        hostile = "\" NEAR( release* OR ) AND NOT '; DROP TABLE memory_messages; -- date:*"
+        await slack.sender.event(slack.mention(hostile, ts=asked))
+        await slack.peer.wait_for(
+            lambda: any("March 3rd" in m.text for m in slack.peer.thread(CHANNEL, asked))
+        )
+    (request,) = openai_peer.requests
+    assert 'the "release" NEAR( date' in "\n".join(m["content"] for m in request["messages"])

@@ -67,7 +67,7 @@ async def test_an_edit_replaces_the_kept_text_and_a_deletion_removes_it(store: S
 
 
 async def test_any_text_searches_without_an_error(store: Store) -> None:
-    await store.keep_message(PLACE, "u1", said(1, "it's NEAR the end, \"quoted\" AND more"))
+    await store.keep_message(PLACE, "u1", said(1, 'it\'s NEAR the end, "quoted" AND more'))
     hostile = [
         '"',
         "NEAR(",
