@@ -74,7 +74,7 @@ def said_in_channel(event: Payload, bot: BotIdentity) -> Payload | None:
     if event.get("subtype") == "message_changed" and isinstance(event.get("message"), dict):
         where = {"channel": event.get("channel"), "channel_type": event.get("channel_type")}
         said = {**where, **event["message"]}
-    if said.get("channel_type") not in THREAD_CHANNEL_TYPES or not is_from_person(said, bot):
+    if not is_from_person(said, bot) or said.get("channel_type") not in THREAD_CHANNEL_TYPES:
         return None
     return said
 
