@@ -199,11 +199,9 @@ async def _read(
             read += 1
             if message.at < since:
                 break
-            text = " ".join(message.text.split())[:MESSAGE_CHARS]
-            if not text:
+            line = message_line(message)
+            if line is None:
                 continue
-            stamp = datetime.fromtimestamp(message.at, UTC).strftime("%Y-%m-%d %H:%M")
-            line = f"{stamp} {message.author}: {text}"
             tokens += calls.count(ChatMessage(Role.USER, line))
             if tokens > policy.max_tokens:
                 break
@@ -216,6 +214,16 @@ async def _read(
         numbered.lines.append(f"[{number}] {line}")
         numbered.links[number] = message.link
     return read, numbered
+
+
+def message_line(message: HistoryMessage) -> str | None:
+    """`DATE TIME AUTHOR: text` (UTC, the text on one line, cut at MESSAGE_CHARS); None when it
+    has no text."""
+    text = " ".join(message.text.split())[:MESSAGE_CHARS]
+    if not text:
+        return None
+    stamp = datetime.fromtimestamp(message.at, UTC).strftime("%Y-%m-%d %H:%M")
+    return f"{stamp} {message.author}: {text}"
 
 
 async def _summary_messages(lines: list[str], calls: ModelCalls, room: int) -> list[ChatMessage]:

@@ -8,8 +8,9 @@ from dataclasses import dataclass, replace
 
 from bot.access import DIRECT_MESSAGES
 from bot.limits import day_and_month
+from bot.place_memory import PlaceMemory, place_of
 from bot.prices import dollars
-from bot.store.base import Store, UsageQuery
+from bot.store.base import PlaceMemoryInfo, Store, UsageQuery
 from bot.types import ConversationKey, Incoming
 
 StopTurn = Callable[[ConversationKey, str | None], bool]
@@ -38,6 +39,12 @@ SPECS = {
         CommandSpec("forget", "forget", "delete everything you said to Parley", serialized=False),
         CommandSpec("stats", "stats", "turns and tokens of this conversation", serialized=False),
         CommandSpec("usage", "usage", "your tokens and cost (admins: this place's)", False),
+        CommandSpec(
+            "remember",
+            "remember [on|off]",
+            "keep this channel's messages to answer from (admins turn it on)",
+            serialized=False,
+        ),
         CommandSpec(
             "summarize", "summarize [since]", "catch up: what was said here", False, asks_model=True
         ),
@@ -71,6 +78,7 @@ class CommandContext:
     models_allowed: tuple[str, ...]
     is_admin: bool
     stop_turn: StopTurn
+    memory: PlaceMemory
 
 
 def parse(incoming: Incoming) -> tuple[CommandSpec, str] | None:
@@ -148,7 +156,10 @@ async def _model(context: CommandContext) -> Reply:
 
 async def _forget(context: CommandContext) -> Reply:
     deleted = await context.store.forget(context.incoming.author.id)
-    return Reply(f"Deleted {deleted} stored messages of yours (and my answers to them).")
+    return Reply(
+        f"Deleted {deleted} stored messages of yours (and my answers to them), and your "
+        "messages kept in any channel's memory."
+    )
 
 
 async def _stats(context: CommandContext) -> Reply:
@@ -158,10 +169,45 @@ async def _stats(context: CommandContext) -> Reply:
     if ratings:
         likes, dislikes = sum(r.likes for r in ratings), sum(r.dislikes for r in ratings)
         rated = f" Answers rated: {likes} up, {dislikes} down."
+    memory = await context.memory.info(place_of(context.incoming.key))
+    kept = f"\n{_memory_line(memory)}" if memory is not None else ""
     return Reply(
         f"This conversation: {_counted(stats.turns, 'turn')}, "
         f"{_counted(stats.messages, 'stored message')}, "
-        f"{stats.input_tokens} tokens in, {stats.output_tokens} tokens out.{rated}"
+        f"{stats.input_tokens} tokens in, {stats.output_tokens} tokens out.{rated}{kept}"
+    )
+
+
+def _memory_line(memory: PlaceMemoryInfo) -> str:
+    since = time.strftime("%Y-%m-%d", time.gmtime(memory.since))
+    return f"Memory of this channel: on since {since}, {_counted(memory.messages, 'message')} kept."
+
+
+async def _remember(context: CommandContext) -> Reply:
+    """`remember` shows whether this channel's memory is on; admins turn it `on` or `off`."""
+    place, choice = place_of(context.incoming.key), context.args.lower()
+    if place is None:
+        return Reply("Memory is for channels: a direct message has none.", ok=False)
+    if choice not in ("", "on", "off"):
+        return Reply("Usage: `remember [on|off]`", ok=False)
+    if not choice:
+        memory = await context.memory.info(place)
+        if memory is None:
+            return Reply("Memory of this channel is off; an admin can turn it on: `remember on`.")
+        return Reply(_memory_line(memory))
+    if not context.is_admin:
+        return Reply("Only admins can turn the memory of this channel on or off.", ok=False)
+    if choice == "off":
+        deleted = await context.memory.turn_off(place)
+        return Reply(
+            f"Memory of this channel is off: I keep nothing more, and deleted the "
+            f"{_counted(deleted, 'message')} I had kept."
+        )
+    await context.memory.turn_on(place, context.incoming.author.id)
+    return Reply(
+        "Memory of this channel is on: I keep its people's messages (not bots') for "
+        f"{context.memory.retention_days} days and answer questions here from them, with links. "
+        "`forget` deletes a person's own; `remember off` stops and deletes them all."
     )
 
 
@@ -220,4 +266,5 @@ _HANDLERS: dict[str, Callable[[CommandContext], Awaitable[Reply]]] = {
     "forget": _forget,
     "stats": _stats,
     "usage": _usage,
+    "remember": _remember,
 }

@@ -212,6 +212,8 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(10, ge=1, le=500)
     """PostgreSQL connections a process pools for queries (it holds 5 more: locks, liveness)."""
     retention_days: int | None = Field(None, ge=1)
+    place_memory_days: int = Field(90, ge=1)
+    """How long a channel's kept messages (memory of the place, opt-in) are kept."""
 
     # Operations
     log_level: Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

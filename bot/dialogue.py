@@ -17,6 +17,7 @@ from bot.llm.base import Backend, BackendError, GenerationOptions
 from bot.logs import bind_turn
 from bot.metrics import Metrics
 from bot.moderation import REFUSED, UNCHECKED, ModerationUnavailable, Moderator, checked_answer
+from bot.place_memory import PlaceMemory
 from bot.prices import PriceTable
 from bot.replies import (
     INTERRUPTED_MARK,
@@ -33,7 +34,18 @@ from bot.replies import (
 from bot.store.base import Store, TurnEnd, TurnRecord, TurnUsage
 from bot.tools.approvals import GONE
 from bot.tools.loop import Toolbox, TurnTools
-from bot.types import Attachment, ChatMessage, ConversationKey, Delta, Incoming, Role, Usage
+from bot.types import (
+    Attachment,
+    Author,
+    ChatMessage,
+    ConversationKey,
+    Delta,
+    HistoryMessage,
+    Incoming,
+    Kind,
+    Role,
+    Usage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +90,7 @@ class DialoguePolicy:
     budget_fallback_model: str | None = None
     """The cheaper model that answers turns near a money budget."""
     summary: catchup.SummaryPolicy = field(default_factory=catchup.SummaryPolicy)
+    place_memory_days: int = 90
 
 
 @dataclass(slots=True)
@@ -110,6 +123,7 @@ class DialogueManager:
         self._store = store
         self._backend = backend
         self._limits = Limits(limits or LimitPolicy(), store)
+        self.memory = PlaceMemory(store, policy.place_memory_days)
         self.metrics = metrics or Metrics()
         self._tasks: set[asyncio.Task[None]] = set()
         self._active: dict[ConversationKey, list[_ActiveTurn]] = {}
@@ -162,6 +176,26 @@ class DialogueManager:
         """Whether the door's allowlists let this person act here (a message or a click)."""
         access = self._policy.access.get(event.key.platform)
         return access is None or access.allows(event)
+
+    async def overhear(self, key: ConversationKey, author: Author, message: HistoryMessage) -> None:
+        """A person's message in a channel as it arrives, or its edit, addressed to Parley or
+        not: kept when an admin turned the channel's memory on and the allowlists admit its
+        author there. Never raises: a failure to keep is logged."""
+        if author.is_bot or not self._accepting:
+            return
+        if not self.admits(Incoming(key, author, message.text, message.id, Kind.MENTION)):
+            return
+        try:
+            await self.memory.keep(key, author.id, message)
+        except Exception:
+            log.warning("could not keep a message in the channel's memory", exc_info=True)
+
+    async def retract(self, key: ConversationKey, message_id: str) -> None:
+        """A message deleted on the platform: its kept copy goes too."""
+        try:
+            await self.memory.drop(key, message_id)
+        except Exception:
+            log.warning("could not delete a kept message", exc_info=True)
 
     async def rate(self, answer_id: str, click: Incoming, liked: bool) -> Rated:
         """Keep a person's rating of the answer a platform message id shows (one per person:
@@ -295,6 +329,7 @@ class DialogueManager:
                 models_allowed=self._policy.models_allowed,
                 is_admin=is_admin,
                 stop_turn=self.stop,
+                memory=self.memory,
             ),
         )
         await (sink.finish(reply.text) if reply.ok else sink.fail(reply.text))
@@ -321,13 +356,14 @@ class DialogueManager:
             ChatMessage(Role.SYSTEM, overrides.system_prompt or self._policy.system_prompt), model
         )
         prior = [self._counted(message, model) for message in incoming.prior]
-        messages = context.build(
-            system,
-            [*history, *prior],
-            current,
-            self.window(model) - self.reply_tokens(model),
-            lambda message: self._count(message, model),
+        count = partial(self._count, model=model)
+        room = self.window(model) - self.reply_tokens(model)
+        # Memory of the place: matching kept messages in a note before the question (its budget).
+        recall = await self.memory.recall(
+            key, incoming.text, incoming.event_id, count, self._room(model, current)
         )
+        messages = context.build(system, [*history, *prior], current, room - recall.tokens, count)
+        messages = recall.added(messages)
         options = GenerationOptions(model, self.reply_tokens(model), self._policy.temperature)
         tools = self._tools.for_turn(incoming, sink) if self._tools is not None else None
         options = tools.options(options, self._backend) if tools is not None else options
@@ -337,7 +373,9 @@ class DialogueManager:
             await self._finish_orphan(earlier, keep_question=False)
         recorder = self._recorder(event_id, sink)
         try:
-            result = await self._stream(incoming, messages, options, sink, recorder, tools=tools)
+            result = await self._stream(
+                incoming, messages, options, sink, recorder, tools=tools, shape=recall.shape()
+            )
         except Exception:
             await self._store.end_turn(event_id)
             raise

@@ -15,9 +15,19 @@ EVENT_MEMORY_SECONDS = 2 * 86_400.0
 """How long an event id is remembered for dedupe: platforms redeliver within minutes."""
 
 
-async def tidy(store: Store, retention_days: int | None, now: float) -> int:
-    """One round: expire old event ids and counters; purge messages past retention."""
+async def tidy(
+    store: Store, retention_days: int | None, now: float, place_memory_days: int = 90
+) -> int:
+    """One round: expire old event ids and counters; purge channels' kept messages past their
+    retention, and messages past retention."""
     await store.expire(now - EVENT_MEMORY_SECONDS)
+    expired = await store.purge_place_messages(now - place_memory_days * 86_400.0)
+    if expired:
+        log.info(
+            "memory of the place: deleted %d messages older than %d days",
+            expired,
+            place_memory_days,
+        )
     if retention_days is None:
         return 0
     purged = await store.purge(now - retention_days * 86_400.0)
@@ -26,11 +36,11 @@ async def tidy(store: Store, retention_days: int | None, now: float) -> int:
     return purged
 
 
-async def keep_tidy(store: Store, retention_days: int | None) -> None:
+async def keep_tidy(store: Store, retention_days: int | None, place_memory_days: int = 90) -> None:
     """Run `tidy` every hour until cancelled; a failed round is logged and retried next time."""
     while True:
         try:
-            await tidy(store, retention_days, time.time())
+            await tidy(store, retention_days, time.time(), place_memory_days)
         except Exception:
             log.warning("housekeeping failed; trying again in an hour", exc_info=True)
         await asyncio.sleep(INTERVAL_SECONDS)

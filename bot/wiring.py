@@ -145,6 +145,7 @@ def dialogue_policy(settings: Settings, model: str, *, switchable: bool = True) 
         summary=SummaryPolicy(
             settings.summary_max_messages, settings.summary_max_tokens, settings.summary_since
         ),
+        place_memory_days=settings.place_memory_days,
     )
 
 
@@ -241,7 +242,9 @@ async def open_runtime(
         token = settings.admin_token.get_secret_value() if settings.admin_token else ""
         if token:  # an empty token would open the page to anyone
             AdminPage(token, store, dialogue.metrics, lambda: dialogue.in_flight).mount(ops.mount)
-        housekeeping = asyncio.create_task(keep_tidy(store, settings.retention_days))
+        housekeeping = asyncio.create_task(
+            keep_tidy(store, settings.retention_days, settings.place_memory_days)
+        )
         try:
             yield Runtime(settings, store, backend, dialogue, model, ops, tools)
         finally:

@@ -22,7 +22,7 @@ from discord.http import Route
 from adapters.discord import adapter
 from adapters.discord.approvals import Approvals
 from adapters.discord.attachments import read_attachments
-from adapters.discord.catchup import add_catch_up_commands
+from adapters.discord.catchup import add_catch_up_commands, history_item
 from adapters.discord.feedback import FeedbackView
 from adapters.discord.history import missed_reply, reply_chain, thread_history
 from adapters.discord.members import Memberships
@@ -31,6 +31,7 @@ from adapters.discord.slash import add_commands
 from adapters.discord.translate import (
     ANSWERABLE_TYPES,
     PLATFORM,
+    author_of,
     chain_key,
     conversation_key,
     incoming_click,
@@ -208,6 +209,8 @@ class DiscordDoor:
         add_commands(self.tree, self._on_command)
         add_catch_up_commands(self.tree, self._on_command)
         self.client.event(self.on_message)
+        self.client.event(self.on_raw_message_edit)
+        self.client.event(self.on_raw_message_delete)
         self.client.event(self.on_error)
         self.tree.error(self._on_command_error)
 
@@ -290,10 +293,39 @@ class DiscordDoor:
         if me is None or message.author.bot:
             return
         kind = trigger(message, me.id) or await self._followed(message)
-        if kind is None or not self._seen_events.first_time(message.id):
+        if kind is not None and self._seen_events.first_time(message.id):
+            async with self._order.hold(message.channel.id):
+                await self._take_message(message, kind, me.id)
+        await self._overhear(message)  # after: keeping never delays a turn
+
+    async def _overhear(self, message: discord.Message) -> None:
+        """Every person's message in a server channel or public thread goes to the core, which
+        keeps it if the channel's memory is on (a private thread's never: the channel's people
+        could not read it)."""
+        channel = message.channel
+        if (
+            message.guild is None
+            or getattr(channel, "type", None) is discord.ChannelType.private_thread
+        ):
             return
-        async with self._order.hold(message.channel.id):
-            await self._take_message(message, kind, me.id)
+        item = history_item(message)
+        if item is not None:
+            key = conversation_key(channel)
+            await self._runtime.dialogue.overhear(key, author_of(message.author), item)
+
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        """An edit replaces the kept text (uncached messages too: the raw event carries it)."""
+        if not payload.message.author.bot:
+            await self._overhear(payload.message)
+
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        """A deleted message leaves the channel's memory too."""
+        if payload.guild_id is None:
+            return
+        channel = self.client.get_channel(payload.channel_id)
+        parent = channel.parent_id if isinstance(channel, discord.Thread) else payload.channel_id
+        key = ConversationKey(PLATFORM, str(payload.guild_id), str(parent))
+        await self._runtime.dialogue.retract(key, str(payload.message_id))
 
     async def _followed(self, message: discord.Message) -> Kind | None:
         """Why a message that neither mentions Parley nor replies to it is still addressed to it:

@@ -106,15 +106,16 @@ def history_of(channel: object, starter: discord.Message | None = None) -> Histo
     async def read(since: float, limit: int) -> AsyncGenerator[HistoryMessage, None]:
         assert isinstance(channel, discord.abc.Messageable)
         async for message in channel.history(limit=limit):
-            if (item := _item(message)) is not None:
+            if (item := history_item(message)) is not None:
                 yield item
-        if starter is not None and (item := _item(starter)) is not None:
+        if starter is not None and (item := history_item(starter)) is not None:
             yield item
 
     return read
 
 
-def _item(message: discord.Message) -> HistoryMessage | None:
+def history_item(message: discord.Message) -> HistoryMessage | None:
+    """A person's or bot's message with text, as the core reads it (summaries, memory)."""
     if message.type not in ANSWERABLE_TYPES or not message.content.strip():
         return None
     guild_id = message.guild.id if message.guild else None

@@ -12,7 +12,7 @@ from bot.commands import SPECS
 CommandHandler = Callable[[discord.Interaction, str | None, str], Awaitable[None]]
 """(interaction, command name or None for /ask, argument text)"""
 
-_WITH_ARGUMENT = {"system", "model", "summarize", "translate"}
+_WITH_ARGUMENT = {"system", "model", "remember", "summarize", "translate"}
 """Declared with their arguments (summarize and translate in adapters/discord/catchup.py)."""
 
 
@@ -20,6 +20,7 @@ def add_commands(tree: app_commands.CommandTree, handle: CommandHandler) -> None
     tree.add_command(_ask(handle))
     tree.add_command(_system(handle))
     tree.add_command(_model(handle))
+    tree.add_command(_remember(handle))
     for name, spec in SPECS.items():
         if name not in _WITH_ARGUMENT:
             tree.add_command(
@@ -65,3 +66,15 @@ def _model(handle: CommandHandler) -> app_commands.Command:
         await handle(interaction, "model", name or "")
 
     return model
+
+
+def _remember(handle: CommandHandler) -> app_commands.Command:
+    @app_commands.command(name="remember", description=SPECS["remember"].summary)
+    @app_commands.describe(state="on or off (admins); empty shows whether it is on")
+    @app_commands.choices(
+        state=[app_commands.Choice(name=word, value=word) for word in ("on", "off")]
+    )
+    async def remember(interaction: discord.Interaction, state: str | None = None) -> None:
+        await handle(interaction, "remember", state or "")
+
+    return remember

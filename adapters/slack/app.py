@@ -28,6 +28,7 @@ from adapters.slack.catchup import NOT_ENABLED_HERE, SlackCatchUp
 from adapters.slack.files import SlackFiles
 from adapters.slack.format import asked, neutralise
 from adapters.slack.people import People
+from adapters.slack.permalinks import message_link
 from adapters.slack.sink import (
     DISLIKED,
     FEEDBACK_ACTION,
@@ -46,7 +47,7 @@ from bot.attachments import FileLimits
 from bot.dialogue import Rated
 from bot.pacing import ChannelWrites
 from bot.replies import ReplySink
-from bot.types import Author, ConversationKey, Incoming, Kind
+from bot.types import Author, ConversationKey, HistoryMessage, Incoming, Kind
 from bot.wiring import Runtime
 
 log = logging.getLogger(__name__)
@@ -194,6 +195,10 @@ class SlackDoor:
     async def _on_message(self, event: Payload, context: AsyncBoltContext) -> None:
         """DMs, and replies in threads Parley already answered in (mentions have their listener;
         a twin `message` of a mention maps to the same event id and the core answers once)."""
+        await self._answer_message(event, context)
+        await self._overhear(event, context, _identity(context))  # after: never delays a turn
+
+    async def _answer_message(self, event: Payload, context: AsyncBoltContext) -> None:
         bot = _identity(context)
         if not translate.is_from_person(event, bot):
             return
@@ -214,6 +219,31 @@ class SlackDoor:
             if not event.get("thread_ts"):
                 await self._set_title(event["channel"], event["ts"], incoming.text)
         await self._converse(incoming, event, context, may_join_thread=False, on_start=on_start)
+
+    async def _overhear(self, event: Payload, context: AsyncBoltContext, bot: BotIdentity) -> None:
+        """A person's message in a channel (threads included), its edit or its deletion, to the
+        core, which keeps it if the channel's memory is on."""
+        team = context.team_id or ""
+        deleted = translate.deleted_message(event)
+        if deleted is not None:
+            await self._runtime.dialogue.retract(translate.message_key(event, team), deleted)
+            return
+        said = translate.said_in_channel(event, bot)
+        if said is None:
+            return
+        author = await self._people.author(said["user"])
+        channel, ts = said["channel"], said["ts"]
+        link = message_link(
+            await self._catch_up.workspace_url(context), channel, ts, said.get("thread_ts")
+        )
+        message = HistoryMessage(
+            id=translate.event_id(channel, ts),
+            author=author.name,
+            text=translate.plain_text(said.get("text", ""), bot),
+            at=float(ts),
+            link=link,
+        )
+        await self._runtime.dialogue.overhear(translate.message_key(said, team), author, message)
 
     def _status_setter(self, channel: str, thread_ts: str) -> OnStart:
         async def set_status() -> None:

@@ -137,11 +137,15 @@ class SlackCatchUp:
         self._runtime.dialogue.submit(incoming, sink)
 
     async def _reader(self, context: AsyncBoltContext) -> _Reader:
+        return _Reader(_identity(context), await self.workspace_url(context))
+
+    async def workspace_url(self, context: AsyncBoltContext) -> str:
+        """The base of the workspace's message links, asked once."""
         team = context.team_id or ""
         if team not in self._workspace_urls:
             response = await self._client.auth_test()
             self._workspace_urls[team] = str(response.get("url") or DEFAULT_WORKSPACE_URL)
-        return _Reader(_identity(context), self._workspace_urls[team])
+        return self._workspace_urls[team]
 
     async def _refusal(self, channel: str, user: str) -> str | None:
         """Why this person may not have this conversation summarized, if they may not: it is

@@ -67,6 +67,28 @@ def is_from_person(event: Payload, bot: BotIdentity) -> bool:
     )
 
 
+def said_in_channel(event: Payload, bot: BotIdentity) -> Payload | None:
+    """A person's message in a channel (or its thread), new or edited (a `message_changed`
+    carries the message as it now is): with its channel, or None."""
+    said = event
+    if event.get("subtype") == "message_changed" and isinstance(event.get("message"), dict):
+        where = {"channel": event.get("channel"), "channel_type": event.get("channel_type")}
+        said = {**where, **event["message"]}
+    if not is_from_person(said, bot) or said.get("channel_type") not in THREAD_CHANNEL_TYPES:
+        return None
+    return said
+
+
+def deleted_message(event: Payload) -> str | None:
+    """The id (as `event_id` names it) of the message a `message_deleted` event removes."""
+    channel, deleted = event.get("channel"), event.get("deleted_ts")
+    if event.get("subtype") != "message_deleted" or not (
+        isinstance(channel, str) and isinstance(deleted, str)
+    ):
+        return None
+    return event_id(channel, deleted)
+
+
 def plain_text(text: str, bot: BotIdentity) -> str:
     """Slack's wire text as a person reads it: Parley's own mention removed, links and mentions
     spelled out, entities decoded."""

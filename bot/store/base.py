@@ -7,7 +7,13 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.types import ChatMessage, ConversationKey, ConversationSettings, ConversationStats
+from bot.types import (
+    ChatMessage,
+    ConversationKey,
+    ConversationSettings,
+    ConversationStats,
+    HistoryMessage,
+)
 
 UNSET: object = object()
 """Marks a setting left as it is in `Store.set_settings`."""
@@ -138,7 +144,52 @@ class Rating:
     dislikes: int
 
 
-class Store(Protocol):
+@dataclass(frozen=True, slots=True)
+class PlaceMemoryInfo:
+    """A place whose messages are kept: since when, who turned it on, how many are kept."""
+
+    since: float
+    enabled_by: str
+    messages: int
+
+
+class PlaceMemoryStore(Protocol):
+    """Memory of the place: the channels an admin opted in, and their messages as they arrived.
+    A place is a channel's key (`platform:space:channel`)."""
+
+    async def remember_place(self, place: str, by: str) -> None:
+        """Start keeping this place's messages (again on: its first time stays)."""
+        ...
+
+    async def forget_place(self, place: str) -> None:
+        """Stop keeping this place's messages and delete those kept."""
+        ...
+
+    async def remembered_places(self) -> list[str]: ...
+
+    async def place_memory(self, place: str) -> PlaceMemoryInfo | None:
+        """What is kept of this place; None when it is not remembered."""
+        ...
+
+    async def keep_message(self, place: str, author_id: str, message: HistoryMessage) -> None:
+        """Keep a message, or replace the kept text of the same message id (an edit)."""
+        ...
+
+    async def drop_message(self, place: str, message_id: str) -> None: ...
+
+    async def search_place(
+        self, place: str, terms: Sequence[str], limit: int, exclude: str = ""
+    ) -> list[HistoryMessage]:
+        """The kept messages holding any of these terms (letters and digits only, each matched
+        as a word prefix), best match first; `exclude` names a message id left out."""
+        ...
+
+    async def purge_place_messages(self, older_than: float) -> int:
+        """Delete kept messages sent before this Unix time; return how many."""
+        ...
+
+
+class Store(PlaceMemoryStore, Protocol):
     async def open(self) -> None:
         """Connect and bring the schema up to date (safe when several processes start at once)."""
         ...
@@ -240,7 +291,7 @@ class Store(Protocol):
 
     async def forget(self, author_id: str) -> int:
         """Delete every turn this author asked (their messages and the answers to them), what
-        they viewed and their ratings."""
+        they viewed, their ratings and their messages kept as a channel's memory."""
         ...
 
     async def purge(self, older_than: float) -> int:

@@ -29,6 +29,7 @@ from bot.store.base import (
     ApprovalRecord,
     AuditQuery,
     ExportFilter,
+    PlaceMemoryInfo,
     Rating,
     SpentQuery,
     ToolCallRecord,
@@ -41,7 +42,13 @@ from bot.store.base import (
 from bot.store.errors import StoreError
 from bot.store.locks import KeyedLock
 from bot.store.sql import TurnTotals, chat_message, message_rows
-from bot.types import ChatMessage, ConversationKey, ConversationSettings, ConversationStats
+from bot.types import (
+    ChatMessage,
+    ConversationKey,
+    ConversationSettings,
+    ConversationStats,
+    HistoryMessage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +110,7 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
     ("what_people_view", sql.viewing_table("DOUBLE PRECISION")),
     ("answer_feedback", sql.feedback_tables("DOUBLE PRECISION")),
     ("tool_calls", (*sql.POSTGRES_TOOL_MESSAGES, *sql.tool_tables("DOUBLE PRECISION"))),
+    ("place_memory", sql.POSTGRES_PLACE_MEMORY),
 ]
 """Named schema migrations, applied in order; never edit one that has shipped, append a new one."""
 
@@ -567,6 +575,42 @@ class PostgresStore:
         return [
             ToolCallRecord(*row) for row in await self.pool.fetch(sql.numbered(statement), *params)
         ]
+
+    # -- memory of the place ------------------------------------------------------------------
+
+    async def remember_place(self, place: str, by: str) -> None:
+        await self.pool.execute(sql.numbered(sql.REMEMBER_PLACE), place, by, time.time())
+
+    async def forget_place(self, place: str) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            for statement in sql.FORGET_PLACE:
+                await conn.execute(sql.numbered(statement), place)
+
+    async def remembered_places(self) -> list[str]:
+        return [row[0] for row in await self.pool.fetch(sql.REMEMBERED_PLACES)]
+
+    async def place_memory(self, place: str) -> PlaceMemoryInfo | None:
+        row = await self.pool.fetchrow(sql.numbered(sql.PLACE_MEMORY), place)
+        return PlaceMemoryInfo(*row) if row is not None else None
+
+    async def keep_message(self, place: str, author_id: str, message: HistoryMessage) -> None:
+        row = sql.kept_row(place, author_id, message)
+        await self.pool.execute(sql.numbered(sql.KEEP_MESSAGE), *row)
+
+    async def drop_message(self, place: str, message_id: str) -> None:
+        await self.pool.execute(sql.numbered(sql.DROP_MESSAGE), place, message_id)
+
+    async def search_place(
+        self, place: str, terms: Sequence[str], limit: int, exclude: str = ""
+    ) -> list[HistoryMessage]:
+        if not terms:
+            return []
+        rows = await self.pool.fetch(sql.POSTGRES_SEARCH_PLACE, list(terms), place, exclude, limit)
+        return [HistoryMessage(*row) for row in rows]
+
+    async def purge_place_messages(self, older_than: float) -> int:
+        status = await self.pool.execute(sql.numbered(sql.PURGE_PLACE_MESSAGES), older_than)
+        return int(status.split()[-1])  # "DELETE <count>"
 
     async def _delete_messages(self, where: str, value: object) -> int:
         """Delete matching messages and recompute the window of the conversations they left."""

@@ -17,7 +17,14 @@ from bot.store.base import (
     UsageQuery,
     UsageRow,
 )
-from bot.types import ChatMessage, ConversationKey, ConversationSettings, Role, ToolCall
+from bot.types import (
+    ChatMessage,
+    ConversationKey,
+    ConversationSettings,
+    HistoryMessage,
+    Role,
+    ToolCall,
+)
 
 BUSY_TIMEOUT_SECONDS = 5.0
 EXPORT_PAGE = 200
@@ -168,8 +175,10 @@ FORGET_PERSON = (
     "DELETE FROM viewing WHERE person = ?",
     "DELETE FROM feedback WHERE person = ?",
     "DELETE FROM approvals WHERE asker_id = ?",
+    "DELETE FROM memory_messages WHERE author_id = ?",
 )
-"""What `forget` deletes besides a person's turns: what they viewed and how they rated."""
+"""What `forget` deletes besides a person's turns: what they viewed, how they rated, and their
+messages kept as a channel's memory."""
 
 RECORD_ANSWER = """
 INSERT INTO answers (answer_id, conversation, answered_at) VALUES (?, ?, ?)
@@ -723,3 +732,109 @@ def audit_query(query: AuditQuery) -> tuple[str, list[object]]:
         f"ORDER BY at LIMIT {int(query.limit)}"
     )
     return statement, params
+
+
+# -- memory of the place: an admin's opt-in per channel, its messages kept as they arrive --------
+
+
+def place_memory_tables(real: str) -> tuple[str, ...]:
+    """Migration, both dialects: the places whose messages are kept, and the kept messages (one
+    row per place and platform message id; `at` is when it was sent)."""
+    return (
+        f"""CREATE TABLE memory_places (
+            place TEXT PRIMARY KEY,
+            enabled_by TEXT NOT NULL,
+            since {real} NOT NULL
+        )""",
+        f"""CREATE TABLE memory_messages (
+            id {{id}},
+            place TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            author_id TEXT NOT NULL,
+            author_name TEXT NOT NULL,
+            text TEXT NOT NULL,
+            at {real} NOT NULL,
+            link TEXT NOT NULL,
+            UNIQUE (place, message_id)
+        )""",
+        "CREATE INDEX memory_messages_author ON memory_messages (author_id)",
+        "CREATE INDEX memory_messages_at ON memory_messages (at)",
+    )
+
+
+SQLITE_PLACE_MEMORY = (
+    *(
+        statement.replace("{id}", "INTEGER PRIMARY KEY")
+        for statement in place_memory_tables("REAL")
+    ),
+    # External content: the index holds no second copy of the text; an explicit INTEGER PRIMARY
+    # KEY is its rowid, which VACUUM never renumbers. Triggers keep it in step.
+    "CREATE VIRTUAL TABLE memory_search USING fts5(text, content='memory_messages', "
+    "content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
+    """CREATE TRIGGER memory_messages_added AFTER INSERT ON memory_messages BEGIN
+        INSERT INTO memory_search (rowid, text) VALUES (new.id, new.text);
+    END""",
+    """CREATE TRIGGER memory_messages_deleted AFTER DELETE ON memory_messages BEGIN
+        INSERT INTO memory_search (memory_search, rowid, text) VALUES ('delete', old.id, old.text);
+    END""",
+    """CREATE TRIGGER memory_messages_edited AFTER UPDATE OF text ON memory_messages BEGIN
+        INSERT INTO memory_search (memory_search, rowid, text) VALUES ('delete', old.id, old.text);
+        INSERT INTO memory_search (rowid, text) VALUES (new.id, new.text);
+    END""",
+)
+"""Migration: memory of the place (SQLite, an FTS5 index ranked with bm25)."""
+
+POSTGRES_PLACE_MEMORY = (
+    *(
+        statement.replace("{id}", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
+        for statement in place_memory_tables("DOUBLE PRECISION")
+    ),
+    # 'simple': no stemming or stop words, since the team's language is not known.
+    "ALTER TABLE memory_messages ADD COLUMN search tsvector "
+    "GENERATED ALWAYS AS (to_tsvector('simple', text)) STORED",
+    "CREATE INDEX memory_messages_search ON memory_messages USING GIN (search)",
+)
+"""Migration: memory of the place (PostgreSQL, a generated tsvector ranked with ts_rank)."""
+
+REMEMBER_PLACE = (
+    "INSERT INTO memory_places (place, enabled_by, since) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+)
+"""Turning it on again keeps the first `since`."""
+FORGET_PLACE = (
+    "DELETE FROM memory_messages WHERE place = ?",
+    "DELETE FROM memory_places WHERE place = ?",
+)
+REMEMBERED_PLACES = "SELECT place FROM memory_places"
+PLACE_MEMORY = """
+SELECT p.since, p.enabled_by, (SELECT COUNT(*) FROM memory_messages AS m WHERE m.place = p.place)
+FROM memory_places AS p WHERE p.place = ?"""
+KEEP_MESSAGE = """
+INSERT INTO memory_messages (place, message_id, author_id, author_name, text, at, link)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (place, message_id) DO UPDATE SET
+    author_name = excluded.author_name, text = excluded.text, link = excluded.link"""
+"""A message kept, or its edit (it keeps the time it was sent)."""
+DROP_MESSAGE = "DELETE FROM memory_messages WHERE place = ? AND message_id = ?"
+PURGE_PLACE_MESSAGES = "DELETE FROM memory_messages WHERE at < ?"
+KEPT_COLUMNS = "m.message_id, m.author_name, m.text, m.at, m.link"
+SQLITE_SEARCH_PLACE = f"""
+SELECT {KEPT_COLUMNS} FROM memory_search JOIN memory_messages AS m ON m.id = memory_search.rowid
+WHERE memory_search MATCH ? AND m.place = ? AND m.message_id != ?
+ORDER BY bm25(memory_search), m.at DESC LIMIT ?"""
+POSTGRES_SEARCH_PLACE = f"""
+WITH q AS (SELECT to_tsquery('simple', array_to_string(
+    ARRAY(SELECT quote_literal(term) || ':*' FROM unnest($1::text[]) AS term), ' | ')) AS query)
+SELECT {KEPT_COLUMNS} FROM memory_messages AS m, q
+WHERE m.search @@ q.query AND m.place = $2 AND m.message_id <> $3
+ORDER BY ts_rank(m.search, q.query) DESC, m.at DESC LIMIT $4"""
+"""Each term quoted by the server (quote_literal), so no text can break the tsquery syntax."""
+
+
+def kept_row(place: str, author_id: str, message: HistoryMessage) -> tuple[object, ...]:
+    """The values of KEEP_MESSAGE."""
+    return (place, message.id, author_id, message.author, message.text, message.at, message.link)
+
+
+def fts5_query(terms: Sequence[str]) -> str:
+    """SQLite's MATCH text: each term (letters and digits only) quoted, as a prefix, OR-ed."""
+    return " OR ".join(f'"{term}"*' for term in terms)

@@ -30,6 +30,7 @@ from bot.store.base import (
     ApprovalRecord,
     AuditQuery,
     ExportFilter,
+    PlaceMemoryInfo,
     Rating,
     SpentQuery,
     ToolCallRecord,
@@ -42,7 +43,13 @@ from bot.store.base import (
 from bot.store.errors import StoreError
 from bot.store.locks import KeyedLock
 from bot.store.sql import BUSY_TIMEOUT_SECONDS, TurnTotals, chat_message, message_rows
-from bot.types import ChatMessage, ConversationKey, ConversationSettings, ConversationStats
+from bot.types import (
+    ChatMessage,
+    ConversationKey,
+    ConversationSettings,
+    ConversationStats,
+    HistoryMessage,
+)
 
 T = TypeVar("T")
 
@@ -106,6 +113,7 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
     ("what_people_view", sql.viewing_table("REAL")),
     ("answer_feedback", sql.feedback_tables("REAL")),
     ("tool_calls", (*sql.SQLITE_TOOL_MESSAGES, *sql.tool_tables("REAL"))),
+    ("place_memory", sql.SQLITE_PLACE_MEMORY),
 ]
 """Named schema migrations, applied in order; never edit one that has shipped, append a new one."""
 
@@ -466,6 +474,42 @@ class SqliteStore:
         statement, params = sql.audit_query(query)
         return [ToolCallRecord(*row) for row in await self._read(statement, params)]
 
+    # -- memory of the place ------------------------------------------------------------------
+
+    async def remember_place(self, place: str, by: str) -> None:
+        await self._writer.call(partial(_execute, sql.REMEMBER_PLACE, (place, by, time.time())))
+
+    async def forget_place(self, place: str) -> None:
+        for statement in sql.FORGET_PLACE:
+            await self._writer.call(partial(_execute, statement, (place,)))
+
+    async def remembered_places(self) -> list[str]:
+        return [row[0] for row in await self._read(sql.REMEMBERED_PLACES, ())]
+
+    async def place_memory(self, place: str) -> PlaceMemoryInfo | None:
+        rows = await self._read(sql.PLACE_MEMORY, (place,))
+        return PlaceMemoryInfo(*rows[0]) if rows else None
+
+    async def keep_message(self, place: str, author_id: str, message: HistoryMessage) -> None:
+        row = sql.kept_row(place, author_id, message)
+        await self._writer.call(partial(_execute, sql.KEEP_MESSAGE, row))
+
+    async def drop_message(self, place: str, message_id: str) -> None:
+        await self._writer.call(partial(_execute, sql.DROP_MESSAGE, (place, message_id)))
+
+    async def search_place(
+        self, place: str, terms: Sequence[str], limit: int, exclude: str = ""
+    ) -> list[HistoryMessage]:
+        if not terms:
+            return []
+        params = (sql.fts5_query(terms), place, exclude, limit)
+        return [HistoryMessage(*row) for row in await self._read(sql.SQLITE_SEARCH_PLACE, params)]
+
+    async def purge_place_messages(self, older_than: float) -> int:
+        return await self._writer.call(
+            partial(_count_written, sql.PURGE_PLACE_MESSAGES, (older_than,))
+        )
+
 
 def _read_batch(conn: sqlite3.Connection, batch: list[_Request]) -> list[object]:
     """Run each read on its own; runs on the reader thread."""
@@ -625,6 +669,10 @@ def _reclaim(conn: sqlite3.Connection, claims: list[_Claim]) -> set[str]:
 
 def _execute(statement: str, params: Sequence[object], conn: sqlite3.Connection) -> None:
     conn.execute(statement, params)
+
+
+def _count_written(statement: str, params: Sequence[object], conn: sqlite3.Connection) -> int:
+    return conn.execute(statement, params).rowcount
 
 
 def _fetch_written(

@@ -384,6 +384,21 @@ class DiscordPeer:
             await self.dispatch("MESSAGE_CREATE", message, self._guild_of(channel_id))
         return message
 
+    async def edit_message(self, channel_id: int, message_id: int, content: str) -> None:
+        """Its author edits a message: MESSAGE_UPDATE carries the whole message, as in API v10."""
+        message = self.messages[channel_id][message_id]
+        message["content"], message["edited_timestamp"] = content, _now()
+        await self.dispatch("MESSAGE_UPDATE", message, self._guild_of(channel_id))
+
+    async def delete_message(self, channel_id: int, message_id: int) -> None:
+        """Someone deletes a message: MESSAGE_DELETE carries only its ids."""
+        del self.messages[channel_id][message_id]
+        guild_id = self._guild_of(channel_id)
+        ids = {"id": str(message_id), "channel_id": str(channel_id)}
+        if guild_id is not None:
+            ids["guild_id"] = str(guild_id)
+        await self.dispatch("MESSAGE_DELETE", ids, guild_id)
+
     def add_history(self, channel_id: int, author: PeerUser, content: str) -> dict[str, Any]:
         """A message that was sent before the client connected: kept, not dispatched."""
         return self._message(channel_id, author, content)
