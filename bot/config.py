@@ -212,6 +212,8 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(10, ge=1, le=500)
     """PostgreSQL connections a process pools for queries (it holds 5 more: locks, liveness)."""
     retention_days: int | None = Field(None, ge=1)
+    window_cache_mb: float = Field(64, ge=0)
+    """Memory for active conversations' windows, so a turn reads only what is new (0: none)."""
 
     # Operations
     log_level: Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

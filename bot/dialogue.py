@@ -310,20 +310,20 @@ class DialogueManager:
         if self._moderates("input") and await self._refused_input(incoming, current, sink):
             return
         # History sized for the default model, the system prompt not yet known: build() trims.
-        overrides, history = await self._store.load_turn(key, self._room(model, current))
+        overrides, history = await self._store.load_turn(key, self._reach(model))
         # Near a money budget the cheaper model answers, whatever this conversation chose.
         chosen = (frugal and self._policy.budget_fallback_model) or overrides.model
         if chosen and chosen != model:  # another window and tokenizer
             model = chosen
             current = self._counted(current, model)
-            history = await self._store.load(key, self._room(model, current))
+            _, history = await self._store.load_turn(key, self._reach(model))
         system = self._counted(
             ChatMessage(Role.SYSTEM, overrides.system_prompt or self._policy.system_prompt), model
         )
         prior = [self._counted(message, model) for message in incoming.prior]
         messages = context.build(
             system,
-            [*history, *prior],
+            history.within(self._room(model, current)).followed_by(prior),
             current,
             self.window(model) - self.reply_tokens(model),
             lambda message: self._count(message, model),
@@ -540,9 +540,14 @@ class DialogueManager:
         """The model's context window in tokens (or PARLEY_CONTEXT_WINDOW)."""
         return self._policy.context_window or self._backend.context_window(model)
 
+    def _reach(self, model: str) -> int:
+        """Tokens the history may take beside the reply: what a turn reads (the same every turn,
+        so the window the store holds in memory serves each)."""
+        return max(0, self.window(model) - self.reply_tokens(model))
+
     def _room(self, model: str, current: ChatMessage) -> int:
         """Tokens the history may take beside the reply and the current message."""
-        return max(0, self.window(model) - self.reply_tokens(model) - current.tokens)
+        return max(0, self._reach(model) - current.tokens)
 
     def reply_tokens(self, model: str) -> int:
         """Tokens kept for the reply: as configured, else the default within a quarter of the
