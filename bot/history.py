@@ -8,6 +8,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import accumulate, islice
 
 from bot.types import ChatMessage, Role
 
@@ -23,6 +24,11 @@ def weight(tokens: int) -> int:
     """What a message costs in the store's token window: at least 1, so a window of N tokens holds
     at most N messages and loading stays bounded even when token counts are missing."""
     return max(tokens, 1)
+
+
+def _running(values: Iterable[int], start: int) -> Iterator[int]:
+    """Running sums of `values` after `start` (not `start` itself)."""
+    return islice(accumulate(values, initial=start), 1, None)
 
 
 def footprint(message: ChatMessage) -> int:
@@ -108,13 +114,16 @@ class Timeline:
         return len(self._messages) - self._start
 
     def extend(self, messages: Iterable[ChatMessage]) -> None:
-        for message in messages:
-            if message.role not in _ANSWERS:
-                self._askers.append(len(self._messages))
-            self._messages.append(message)
-            self._weights.append(self._weights[-1] + weight(message.tokens))
-            self._tokens.append(self._tokens[-1] + message.tokens)
-            self.bytes += footprint(message)
+        added = list(messages)
+        first = len(self._messages)
+        self._askers.extend(
+            first + index for index, m in enumerate(added) if m.role not in _ANSWERS
+        )
+        self._messages.extend(added)
+        tokens = [message.tokens for message in added]
+        self._weights.extend(_running(map(weight, tokens), self._weights[-1]))
+        self._tokens.extend(_running(tokens, self._tokens[-1]))
+        self.bytes += sum(map(footprint, added))
 
     def keep_within(self, max_weight: int) -> None:
         """Drop the oldest messages beyond the newest whose weights fit `max_weight`."""
