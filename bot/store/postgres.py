@@ -493,13 +493,15 @@ class PostgresStore:
     async def forget(self, author_id: str) -> int:
         for statement in sql.FORGET_PERSON:
             await self.pool.execute(sql.numbered(statement), author_id)
+        deleted = await self._delete_messages("author_id = $1", author_id)
         self._windows.clear()  # what they said leaves memory too
-        return await self._delete_messages("author_id = $1", author_id)
+        return deleted
 
     async def purge(self, older_than: float) -> int:
-        self._windows.clear()
         await self.pool.execute(sql.numbered(sql.PURGE_ALIASES), older_than)
-        return await self._delete_messages("created_at < $1", older_than)
+        purged = await self._delete_messages("created_at < $1", older_than)
+        self._windows.clear()
+        return purged
 
     async def expire(self, before: float) -> None:
         async with self.pool.acquire() as conn, conn.transaction():

@@ -405,12 +405,14 @@ class SqliteStore:
     async def forget(self, author_id: str) -> int:
         for statement in sql.FORGET_PERSON:
             await self._writer.call(partial(_execute, statement, (author_id,)))
+        deleted = await self._writer.call(partial(_delete_messages, "author_id = ?", (author_id,)))
         self._windows.clear()  # what they said leaves memory too
-        return await self._writer.call(partial(_delete_messages, "author_id = ?", (author_id,)))
+        return deleted
 
     async def purge(self, older_than: float) -> int:
+        purged = await self._writer.call(partial(_purge, older_than))
         self._windows.clear()
-        return await self._writer.call(partial(_purge, older_than))
+        return purged
 
     async def expire(self, before: float) -> None:
         await self._writer.call(partial(_expire, before))
