@@ -257,14 +257,18 @@ async def main() -> None:
             await full_windows(directory, args.turns, args.stored, (512,))
 
 
-async def short_and_raw(directory: str, turns: int) -> None:
-    """Short windows at 1,000 conversations against sqlite3 alone, run back to back."""
+async def short_and_raw(directory: str, turns: int, rounds: int = 3) -> None:
+    """Short windows at 1,000 conversations against sqlite3 alone, alternating, medians."""
     turns_each = max(1, turns // 1000)
-    core = await throughput(fresh_settings(directory), 1000, turns_each)
-    raw = raw_sqlite_turns(directory, 1000, turns_each, group=100)
-    print("Short windows, 1,000 conversations, saturated:")
-    print(f"  the core: {core:,.0f} turns/s; sqlite3 alone, the same statements, 100 turns per")
-    print(f"  commit: {raw:,.0f} turns/s; ratio {core / raw:.2f}x")
+    core, raw = [], []
+    for _ in range(rounds):
+        core.append(await throughput(fresh_settings(directory), 1000, turns_each))
+        raw.append(raw_sqlite_turns(directory, 1000, turns_each, group=100))
+    ratios = ", ".join(f"{c:,.0f} / {r:,.0f}" for c, r in zip(core, raw, strict=True))
+    print("Short windows, 1,000 conversations, saturated, the core / sqlite3 alone running the")
+    print(f"same statements with 100 turns per commit, {rounds} rounds: {ratios} turns/s")
+    ratio = statistics.median(core) / statistics.median(raw)
+    print(f"  medians {statistics.median(core):,.0f} / {statistics.median(raw):,.0f}: {ratio:.2f}x")
 
 
 async def full_windows(directory: str, turns: int, stored: int, cache_sizes: Sequence[int]) -> None:

@@ -115,6 +115,8 @@ class DialogueManager:
         self._active: dict[ConversationKey, list[_ActiveTurn]] = {}
         """The answers being written in each conversation: one per person at most."""
         self._repairs: dict[str, Repair] = {}
+        self._sink_kinds: dict[tuple[type, type], bool] = {}
+        """Which sink classes are which protocols: a protocol check takes about 11 µs on 3.11."""
         self._accepting = True
         self._interrupting = False
 
@@ -375,7 +377,7 @@ class DialogueManager:
         )
         self.metrics.priced(record)
         await self._limits.spent(incoming, used.input_tokens + answer.tokens)
-        if result.outcome is Outcome.COMPLETE and isinstance(sink, Rateable):
+        if result.outcome is Outcome.COMPLETE and self._sink_is(sink, Rateable):
             answer_ids = await sink.offer_rating()
             await self._store.record_answer(key, answer_ids, answer.created_at)
 
@@ -457,9 +459,16 @@ class DialogueManager:
         day = int(time.time() // 86_400)
         await self._store.count_moderated(key.platform, incoming.space or key.space, direction, day)
 
+    def _sink_is(self, sink: ReplySink, protocol: type) -> bool:
+        """isinstance(sink, protocol) for a protocol of methods, which a sink's class decides."""
+        kind = (type(sink), protocol)
+        if kind not in self._sink_kinds:
+            self._sink_kinds[kind] = isinstance(sink, protocol)
+        return self._sink_kinds[kind]
+
     def _recorder(self, event_id: str, sink: ReplySink) -> Shown | None:
         """Records how far the answer got, where the sink can say where it is shown."""
-        if not isinstance(sink, Resumable):
+        if not self._sink_is(sink, Resumable):
             return None
 
         async def shown(text: str) -> None:
