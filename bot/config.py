@@ -214,6 +214,8 @@ class Settings(BaseSettings):
     retention_days: int | None = Field(None, ge=1)
     place_memory_days: int = Field(90, ge=1)
     """How long a channel's kept messages (memory of the place, opt-in) are kept."""
+    window_cache_mb: float = Field(64, ge=0)
+    """Memory for active conversations' windows, so a turn reads only what is new (0: none)."""
 
     # Operations
     log_level: Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from bot.types import ChatMessage, Role
+from bot.history import History
+from bot.types import ChatMessage
 
 CUT_MARKER = "\n[… cut here: the message was too long for the model's context]"
 
@@ -14,7 +15,7 @@ TokenCounter = Callable[[ChatMessage], int]
 
 def build(
     system: ChatMessage,
-    history: Sequence[ChatMessage],
+    history: History | Sequence[ChatMessage],
     current: ChatMessage,
     budget: int,
     count: TokenCounter,
@@ -22,35 +23,15 @@ def build(
     """The messages to send: system prompt, the newest history that fits, the current message.
 
     `budget` covers everything sent. The system prompt and the current message always stay; the
-    current message is cut with a visible marker when it alone does not fit.
+    current message is cut with a visible marker when it alone does not fit. The history kept
+    starts at a question, so a tool call and the tool messages answering it go together.
     """
+    if not isinstance(history, History):
+        history = History.of(history)
     room = budget - system.tokens
     if current.tokens > room:
         current = cut_to_fit(current, room, count)
-    room -= current.tokens
-    units: list[list[ChatMessage]] = []
-    for unit in reversed(_units(history)):
-        tokens = sum(message.tokens for message in unit)
-        if tokens > room:
-            break
-        units.append(unit)
-        room -= tokens
-    kept = [message for unit in reversed(units) for message in unit]
-    while kept and kept[0].role in (Role.ASSISTANT, Role.TOOL):
-        kept.pop(0)  # an answer (or a tool exchange) without its question confuses models
-    return [system, *kept, current]
-
-
-def _units(history: Sequence[ChatMessage]) -> list[list[ChatMessage]]:
-    """The history in pieces that are kept or dropped whole: an assistant message with tool
-    calls goes with the tool messages answering them (a call left unanswered is refused)."""
-    units: list[list[ChatMessage]] = []
-    for message in history:
-        if message.role is Role.TOOL and units and units[-1][0].tool_calls:
-            units[-1].append(message)
-        else:
-            units.append([message])
-    return units
+    return [system, *history.newest_fitting(room - current.tokens), current]
 
 
 def cut_to_fit(message: ChatMessage, max_tokens: int, count: TokenCounter) -> ChatMessage:

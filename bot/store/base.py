@@ -7,6 +7,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.history import History
 from bot.types import (
     ChatMessage,
     ConversationKey,
@@ -227,8 +228,11 @@ class Store(PlaceMemoryStore, Protocol):
 
     async def load_turn(
         self, key: ConversationKey, max_tokens: int
-    ) -> tuple[ConversationSettings, list[ChatMessage]]:
-        """`get_settings` and `load` in one round trip: what every turn reads."""
+    ) -> tuple[ConversationSettings, History]:
+        """`get_settings` and `load` in one round trip: what every turn reads.
+
+        The window stays in memory while the conversation is active, so a turn reads only what
+        is new since the last (and proves nothing else changed, whichever replica wrote it)."""
         ...
 
     async def append(

@@ -23,6 +23,7 @@ from typing import Any
 import asyncpg
 
 from bot.config import mask_url
+from bot.history import History
 from bot.store import sql
 from bot.store.base import (
     UNSET,
@@ -42,6 +43,7 @@ from bot.store.base import (
 from bot.store.errors import StoreError
 from bot.store.locks import KeyedLock
 from bot.store.sql import TurnTotals, chat_message, message_rows
+from bot.store.windows import WHOLE, WINDOW_CACHE_BYTES, WindowCache
 from bot.types import (
     ChatMessage,
     ConversationKey,
@@ -140,6 +142,7 @@ _TURN_ENDS = {
 }
 """How `append` ends its turn record in the same statement, by whether it was interrupted."""
 _LOAD = sql.numbered(sql.LOAD)
+_WINDOW = sql.numbered(sql.WINDOW)
 _SETTINGS = sql.numbered(sql.SETTINGS)
 _KNOWS = sql.numbered(sql.KNOWS)
 _RESET = sql.numbered(sql.RESET)
@@ -272,8 +275,16 @@ class _AdvisoryLocks:
 class PostgresStore:
     """The Store contract on a PostgreSQL database shared by every replica."""
 
-    def __init__(self, dsn: str, *, min_pool: int = 1, max_pool: int = 10) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        min_pool: int = 1,
+        max_pool: int = 10,
+        window_cache_bytes: int = WINDOW_CACHE_BYTES,
+    ) -> None:
         self._dsn = dsn
+        self._windows = WindowCache(window_cache_bytes)
         self._min_pool = min_pool
         self._max_pool = max_pool
         self._pool: asyncpg.Pool | None = None
@@ -360,11 +371,18 @@ class PostgresStore:
 
     async def load_turn(
         self, key: ConversationKey, max_tokens: int
-    ) -> tuple[ConversationSettings, list[ChatMessage]]:
+    ) -> tuple[ConversationSettings, History]:
+        anchor = self._windows.anchor(str(key), max_tokens)
         async with self.pool.acquire() as conn:
             found = await conn.fetch(_SETTINGS, *sql.settings_keys(key))
-            rows = await conn.fetch(_LOAD, str(key), max_tokens) if max_tokens > 0 else []
-        return sql.merged_settings(key, found), [chat_message(row) for row in rows]
+            params = sql.window_params(key, max_tokens, anchor)
+            rows = await conn.fetch(_WINDOW, *params) if max_tokens > 0 else []
+        settings = sql.merged_settings(key, found)
+        if max_tokens <= 0:
+            return settings, History.of(())
+        read_whole = partial(self.pool.fetch, _WINDOW, *sql.window_params(key, max_tokens, WHOLE))
+        window = await self._windows.settled(str(key), max_tokens, anchor, rows, read_whole)
+        return settings, window
 
     async def get_settings(self, key: ConversationKey) -> ConversationSettings:
         found = await self.pool.fetch(_SETTINGS, *sql.settings_keys(key))
@@ -467,6 +485,7 @@ class PostgresStore:
             # Lock first: the UPDATE's snapshot must include appends committed while it waited.
             await conn.execute(_LOCK_FOR_RESET, *matching)
             await conn.execute(_RESET, at, *matching)
+        self._windows.drop_where(partial(sql.reset_covers, key, beneath))
 
     async def set_settings(
         self, key: ConversationKey, *, system_prompt: object = UNSET, model: object = UNSET
@@ -482,11 +501,15 @@ class PostgresStore:
     async def forget(self, author_id: str) -> int:
         for statement in sql.FORGET_PERSON:
             await self.pool.execute(sql.numbered(statement), author_id)
-        return await self._delete_messages("author_id = $1", author_id)
+        deleted = await self._delete_messages("author_id = $1", author_id)
+        self._windows.clear()  # what they said leaves memory too
+        return deleted
 
     async def purge(self, older_than: float) -> int:
         await self.pool.execute(sql.numbered(sql.PURGE_ALIASES), older_than)
-        return await self._delete_messages("created_at < $1", older_than)
+        purged = await self._delete_messages("created_at < $1", older_than)
+        self._windows.clear()
+        return purged
 
     async def expire(self, before: float) -> None:
         async with self.pool.acquire() as conn, conn.transaction():

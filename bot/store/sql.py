@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.history import weight
 from bot.store.base import (
     UNSET,
     AuditQuery,
@@ -28,12 +29,6 @@ from bot.types import (
 
 BUSY_TIMEOUT_SECONDS = 5.0
 EXPORT_PAGE = 200
-
-
-def weight(tokens: int) -> int:
-    """What a message costs in the token window: at least 1, so a window of N tokens holds at most
-    N messages and loading stays bounded even when token counts are missing."""
-    return max(tokens, 1)
 
 
 WEIGHT = "(CASE WHEN tokens > 1 THEN tokens ELSE 1 END)"
@@ -67,6 +62,7 @@ MESSAGE_COLUMNS = (
     "role, content, name, author_id, images, tokens, created_at, tool_calls, tool_call_id"
 )
 """The columns `chat_message` reads, in its order."""
+_JOINED_MESSAGE_COLUMNS = ", ".join(f"m.{column}" for column in MESSAGE_COLUMNS.split(", "))
 
 
 APPEND_TURN = """
@@ -92,11 +88,30 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 # The window: messages since the reset marker whose weights, summed up to the newest, fit.
 # `tokens_before` grows strictly with id, so this is one range scan of messages_window.
 LOAD = f"""
-SELECT {", ".join(f"m.{column}" for column in MESSAGE_COLUMNS.split(", "))}
+SELECT {_JOINED_MESSAGE_COLUMNS}
 FROM conversations AS c JOIN messages AS m ON m.conv_id = c.id
 WHERE c.key = ? AND m.tokens_before >= c.tokens_total - ? AND m.id > c.context_start
 ORDER BY m.tokens_before
 """
+
+# LOAD for a window held in memory (bot/store/windows.py): parameters reach, anchor, reach,
+# anchor, key. Only messages at or after the anchor (the place of the newest message held) are
+# read: what is new, plus that message, which proves nothing before it changed. Anchor -1 reads
+# the whole window. Each row: the conversation's weight total, the message's id and place
+# (tokens_before), its MESSAGE_COLUMNS; a conversation without messages gives one row of NULLs.
+WINDOW = f"""
+SELECT c.tokens_total, m.id, m.tokens_before, {_JOINED_MESSAGE_COLUMNS}
+FROM conversations AS c LEFT JOIN messages AS m
+    ON m.conv_id = c.id AND m.id > c.context_start
+    AND m.tokens_before >= CASE WHEN c.tokens_total - ? > ? THEN c.tokens_total - ? ELSE ? END
+WHERE c.key = ?
+ORDER BY m.tokens_before
+"""
+
+
+def window_params(key: ConversationKey, reach: int, anchor: int) -> tuple[object, ...]:
+    return (reach, anchor, reach, anchor, str(key))
+
 
 EVENTS_CONVERSATION = (
     "ALTER TABLE events ADD COLUMN conversation TEXT",
@@ -283,6 +298,11 @@ def reset_params(key: ConversationKey, beneath: bool, at: float) -> tuple[object
     (NULL matches nothing)."""
     prefix = f"{key}:" if beneath else None
     return (at, str(key), prefix, prefix)
+
+
+def reset_covers(key: ConversationKey, beneath: bool, conversation: str) -> bool:
+    """Whether RESET with these parameters resets this conversation (a store key)."""
+    return conversation == str(key) or (beneath and conversation.startswith(f"{key}:"))
 
 
 RECOUNT_WINDOW = f"""

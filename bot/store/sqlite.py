@@ -24,6 +24,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+from bot.history import History
 from bot.store import sql
 from bot.store.base import (
     UNSET,
@@ -43,6 +44,7 @@ from bot.store.base import (
 from bot.store.errors import StoreError
 from bot.store.locks import KeyedLock
 from bot.store.sql import BUSY_TIMEOUT_SECONDS, TurnTotals, chat_message, message_rows
+from bot.store.windows import WHOLE, WINDOW_CACHE_BYTES, WindowCache
 from bot.types import (
     ChatMessage,
     ConversationKey,
@@ -236,8 +238,11 @@ class SqliteStore:
     So every turn recorded by another owner than this store was left by a process that is gone.
     """
 
-    def __init__(self, path: Path, *, max_batch: int = 1000) -> None:
+    def __init__(
+        self, path: Path, *, max_batch: int = 1000, window_cache_bytes: int = WINDOW_CACHE_BYTES
+    ) -> None:
         self._path = Path(path)
+        self._windows = WindowCache(window_cache_bytes)
         self._owner = uuid.uuid4().hex
         self._turns = KeyedLock()
         self._writer = _BatchWorker(
@@ -302,9 +307,14 @@ class SqliteStore:
 
     async def load_turn(
         self, key: ConversationKey, max_tokens: int
-    ) -> tuple[ConversationSettings, list[ChatMessage]]:
-        settings, rows = await self._reader.call(partial(_read_turn, key, max_tokens))
-        return settings, [chat_message(row) for row in rows]
+    ) -> tuple[ConversationSettings, History]:
+        anchor = self._windows.anchor(str(key), max_tokens)
+        settings, rows = await self._reader.call(partial(_read_turn, key, max_tokens, anchor))
+        if max_tokens <= 0:
+            return settings, History.of(())
+        read_whole = partial(self._read, sql.WINDOW, sql.window_params(key, max_tokens, WHOLE))
+        window = await self._windows.settled(str(key), max_tokens, anchor, rows, read_whole)
+        return settings, window
 
     async def get_settings(self, key: ConversationKey) -> ConversationSettings:
         return sql.merged_settings(key, await self._read(sql.SETTINGS, sql.settings_keys(key)))
@@ -391,6 +401,7 @@ class SqliteStore:
     async def reset(self, key: ConversationKey, *, beneath: bool = False) -> None:
         params = sql.reset_params(key, beneath, time.time())
         await self._writer.call(partial(_execute, sql.RESET, params))
+        self._windows.drop_where(partial(sql.reset_covers, key, beneath))
 
     async def set_settings(
         self, key: ConversationKey, *, system_prompt: object = UNSET, model: object = UNSET
@@ -402,10 +413,14 @@ class SqliteStore:
     async def forget(self, author_id: str) -> int:
         for statement in sql.FORGET_PERSON:
             await self._writer.call(partial(_execute, statement, (author_id,)))
-        return await self._writer.call(partial(_delete_messages, "author_id = ?", (author_id,)))
+        deleted = await self._writer.call(partial(_delete_messages, "author_id = ?", (author_id,)))
+        self._windows.clear()  # what they said leaves memory too
+        return deleted
 
     async def purge(self, older_than: float) -> int:
-        return await self._writer.call(partial(_purge, older_than))
+        purged = await self._writer.call(partial(_purge, older_than))
+        self._windows.clear()
+        return purged
 
     async def expire(self, before: float) -> None:
         await self._writer.call(partial(_expire, before))
@@ -551,10 +566,11 @@ def _fetchall(
 
 
 def _read_turn(
-    key: ConversationKey, max_tokens: int, conn: sqlite3.Connection
+    key: ConversationKey, max_tokens: int, anchor: int, conn: sqlite3.Connection
 ) -> tuple[ConversationSettings, list[tuple[Any, ...]]]:
     found = conn.execute(sql.SETTINGS, sql.settings_keys(key)).fetchall()
-    rows = conn.execute(sql.LOAD, (str(key), max_tokens)).fetchall() if max_tokens > 0 else []
+    params = sql.window_params(key, max_tokens, anchor)
+    rows = conn.execute(sql.WINDOW, params).fetchall() if max_tokens > 0 else []
     return sql.merged_settings(key, found), rows
 
 

@@ -6,6 +6,7 @@ import asyncio
 
 from bot.config import Settings
 from bot.dialogue import BUSY
+from bot.types import ChatMessage, Role
 from bot.wiring import open_runtime
 from tests.support.events import message
 from tests.support.sinks import RecordingSink
@@ -97,6 +98,39 @@ async def test_oldest_turns_leave_first_when_the_window_is_full(peer_settings, o
     assert sent[1]["role"] == "user"
     turns = [int(m["content"].split()[2]) for m in sent[1:] if m["role"] == "user"]
     assert turns == sorted(turns) and turns[-1] == 11 and turns[0] > 0
+
+
+async def test_a_model_with_another_window_gets_the_history_that_fits_it(
+    peer_settings, openai_peer
+):
+    """The store holds the window read for the default model (8,192 tokens); a conversation
+    moved to a model with a far larger window gets all of its history, then less again."""
+    settings = peer_settings.model_copy(update={"max_tokens": 100})
+    async with open_runtime(settings) as runtime:
+        key = message("").key
+        for turn in range(40):
+            await runtime.store.append(
+                key,
+                [
+                    ChatMessage(Role.USER, f"old {turn}", author_id="u1", tokens=300),
+                    ChatMessage(Role.ASSISTANT, f"answer {turn}", author_id="u1", tokens=300),
+                ],
+            )
+        await ask(runtime, "first")
+        await runtime.store.set_settings(key, model="gpt-4o")  # a 128,000-token window
+        await ask(runtime, "second")
+        await runtime.store.set_settings(key, model=None)
+        await ask(runtime, "third")
+    small, large, small_again = (request["messages"] for request in openai_peer.requests)
+    assert large[1]["content"] == "old 0" and len(large) == 1 + 80 + 2 + 1
+    for trimmed in (small, small_again):  # at most 26 messages of 300 tokens fit in 8,092
+        stored = [m for m in trimmed if m["content"].startswith(("old ", "answer "))]
+        assert 20 < len(stored) <= 26 and trimmed[1]["content"].startswith("old ")
+    assert [m["content"] for m in small_again[-3:]] == [
+        "Ann: second",
+        "echo: Ann: second",
+        "Ann: third",
+    ]
 
 
 async def test_a_message_larger_than_the_budget_is_cut_with_a_marker(peer_settings, openai_peer):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 
 import pytest
@@ -472,13 +473,88 @@ async def test_instances_opening_at_once_migrate_once(stores: Stores) -> None:
 
 
 async def test_load_turn_reads_settings_and_history_together(store: Store) -> None:
-    assert await store.load_turn(KEY, 100) == (ConversationSettings(), [])
+    settings, history = await store.load_turn(KEY, 100)
+    assert (settings, history.messages()) == (ConversationSettings(), [])
     await store.set_settings(KEY, system_prompt="Be brief.")
     await append_turns(store, KEY, 3)
     settings, history = await store.load_turn(KEY, 1000)
     assert settings == ConversationSettings(system_prompt="Be brief.")
-    assert history == await store.load(KEY, 1000)
-    assert (await store.load_turn(KEY, 0))[1] == []
+    assert history.messages() == await store.load(KEY, 1000)
+    assert (await store.load_turn(KEY, 0))[1].messages() == []
+
+
+# -- the window held in memory: every read is checked against the store ----------------------
+
+
+async def held(store: Store, key: ConversationKey = KEY, reach: int = 1000) -> list[str]:
+    """The window a turn gets, as the contents of its messages."""
+    return contents((await store.load_turn(key, reach))[1].messages())
+
+
+async def test_replicas_taking_turns_in_one_conversation_each_see_the_others(
+    stores: Stores,
+) -> None:
+    one, two = await stores.open(), await stores.open()
+    for index in range(8):
+        writer = (one, two)[index % 2]
+        await writer.append(KEY, [user(f"q{index}"), answer(f"a{index}")])
+        for reader in (one, two):
+            assert await held(reader, reach=45) == contents(await reader.load(KEY, 45))
+            assert (await held(reader))[-2:] == [f"q{index}", f"a{index}"]
+
+
+async def test_a_held_window_sees_another_replicas_forget_reset_and_purge(stores: Stores) -> None:
+    one, two = await stores.open(), await stores.open()
+    thread = ConversationKey(KEY.platform, KEY.space, KEY.channel, "t1")
+    for key in (KEY, thread):
+        await append_turns(one, key, 2)
+        await append_turns(one, key, 1, asker="bob")
+        await append_turns(one, key, 1)
+        assert len(await held(one, key)) == 8
+    await two.forget("bob")
+    assert await held(one) == ["q0", "a0", "q1", "a1", "q0", "a0"]
+    assert await held(one) == contents(await one.load(KEY, 1000))
+    await two.reset(KEY, beneath=True)
+    assert await held(one) == [] and await held(one, thread) == []
+    await two.append(KEY, [user("fresh", at=time.time() + 60)])
+    assert await held(one) == ["fresh"]
+    await two.purge(time.time() + 30)
+    assert await held(one) == ["fresh"]
+    await two.purge(time.time() + 120)
+    assert await held(one) == []
+
+
+async def test_a_replica_writing_past_the_window_is_read_whole(stores: Stores) -> None:
+    one, two = await stores.open(), await stores.open()
+    await append_turns(one, KEY, 2)
+    assert await held(one, reach=50) == ["q0", "a0", "q1", "a1"]
+    await append_turns(two, KEY, 10)
+    assert await held(one, reach=50) == ["a7", "q8", "a8", "q9", "a9"]
+    assert await held(one, reach=1000) == contents(await one.load(KEY, 1000))
+
+
+async def test_random_writes_from_two_replicas_never_leave_a_held_window_stale(
+    stores: Stores,
+) -> None:
+    rng = random.Random(15)
+    replicas = [await stores.open(), await stores.open()]
+    thread = ConversationKey(KEY.platform, KEY.space, KEY.channel, "t1")
+    for step in range(80):
+        store, key = rng.choice(replicas), rng.choice([KEY, thread])
+        action = rng.random()
+        if action < 0.7:
+            asker = rng.choice(["alice", "bob"])
+            tokens = rng.choice([0, 3, 10, 25])
+            await store.append(key, [user(f"q{step}", tokens, asker), answer(f"a{step}", 5, asker)])
+        elif action < 0.8:
+            await store.forget(rng.choice(["alice", "bob"]))
+        elif action < 0.9:
+            await store.reset(KEY if rng.random() < 0.5 else key, beneath=rng.random() < 0.5)
+        else:
+            await store.purge(time.time() - 3600)  # nothing that old: only the totals recount
+        for reader in replicas:
+            reach = rng.choice([30, 60, 1000])
+            assert await held(reader, key, reach) == contents(await reader.load(key, reach)), step
 
 
 async def test_threads_inherit_their_channels_settings(store: Store) -> None:
