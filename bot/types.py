@@ -45,6 +45,9 @@ class Author:
     is_admin: bool = False
     locale: str | None = None
     """Their language as the platform tells it (`fr-FR`), when it does."""
+    time_zone: str | None = None
+    """Their IANA time zone (`America/Los_Angeles`) as the platform tells it, when it does (an
+    unknown name is read as UTC)."""
 
 
 class Kind(StrEnum):

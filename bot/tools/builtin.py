@@ -13,12 +13,22 @@ from bot.tools.base import CallContext, Tool, ToolFailed
 SERVER = "time"
 
 
-async def _now(arguments: Mapping[str, Any], context: CallContext) -> str:
-    zone_name = arguments.get("timezone") or context.time_zone or "UTC"
+def _zone(name: str) -> ZoneInfo | None:
     try:
-        zone = ZoneInfo(str(zone_name))
-    except (ZoneInfoNotFoundError, ValueError) as error:
-        raise ToolFailed(f"unknown time zone {str(zone_name)[:40]!r}") from error
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+async def _now(arguments: Mapping[str, Any], context: CallContext) -> str:
+    """In the zone the model asks for, else the asker's (an unknown one of theirs: UTC)."""
+    asked = arguments.get("timezone")
+    if asked:
+        zone = _zone(str(asked))
+        if zone is None:
+            raise ToolFailed(f"unknown time zone {str(asked)[:40]!r}")
+    else:
+        zone = (context.time_zone and _zone(context.time_zone)) or ZoneInfo("UTC")
     now = datetime.now(UTC).astimezone(zone)
     return f"{now.strftime('%A %Y-%m-%d %H:%M:%S')} {zone.key} (UTC{now.strftime('%z')})"
 

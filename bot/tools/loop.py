@@ -173,7 +173,7 @@ class TurnTools:
                 approval = await self.box.approvals.ask(request, self.sink)
             if approval is not ApprovalOutcome.APPROVED:
                 return str(approval), REFUSALS[approval]
-        context = CallContext(self.incoming.author.id)
+        context = CallContext(self.incoming.author.id, self.incoming.author.time_zone)
         try:
             result = await asyncio.wait_for(
                 tool.run(arguments, context), self.box.limits.call_timeout
