@@ -105,7 +105,8 @@ class Incoming:
     """The workspace or server the event came from when its key does not say (a direct message's
     key has the space DIRECT_MESSAGES), as the door found it; None when not known."""
     history: History | None = field(default=None, compare=False)
-    """How to read the place a summary is asked about (None: no history to read)."""
+    """How to read the place a summary is asked about, or the place a turn is in (for the
+    place.recent tool); None: no history to read. Nothing is read until it is called."""
 
     @property
     def space(self) -> str | None:

@@ -61,7 +61,12 @@ class Toolbox:
         return [tool for source in self.sources for tool in source.tools()]
 
     def for_turn(self, incoming: Incoming, sink: ReplySink) -> TurnTools:
-        allowed = [t for t in self.available() if self.policy.allows(incoming.key, t.name)]
+        allowed = [
+            tool
+            for tool in self.available()
+            if self.policy.allows(incoming.key, tool.name)
+            and (incoming.history is not None or not tool.reads_place)
+        ]
         return TurnTools(self, incoming, sink, {tool.name: tool for tool in allowed})
 
     async def audit(
@@ -173,7 +178,8 @@ class TurnTools:
                 approval = await self.box.approvals.ask(request, self.sink)
             if approval is not ApprovalOutcome.APPROVED:
                 return str(approval), REFUSALS[approval]
-        context = CallContext(self.incoming.author.id, self.incoming.author.time_zone)
+        author = self.incoming.author
+        context = CallContext(author.id, author.time_zone, self.incoming.history)
         try:
             result = await asyncio.wait_for(
                 tool.run(arguments, context), self.box.limits.call_timeout
