@@ -151,10 +151,11 @@ class TurnTools:
     async def _call(self, call: ToolCall) -> ChatMessage:
         began = time.monotonic()
         outcome, text = await self._outcome(call)
-        if len(text.encode()) > self.box.limits.max_result_bytes:
+        size = len(text.encode())
+        if size > self.box.limits.max_result_bytes:
             text = _capped(text, self.box.limits.max_result_bytes)
-        size = len(text.encode()) if outcome == "ok" else 0
-        await self.box.audit(self.incoming, call, outcome, began, size)
+        # The audit says what the tool returned, before the cap cut it for the model.
+        await self.box.audit(self.incoming, call, outcome, began, size if outcome == "ok" else 0)
         return ChatMessage(Role.TOOL, text, author_id=self.incoming.author.id, tool_call_id=call.id)
 
     async def _outcome(self, call: ToolCall) -> tuple[str, str]:
