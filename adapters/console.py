@@ -233,7 +233,13 @@ class ConsoleAdapter:
             raise ConfigError(backend_problem(runtime.settings, error)) from None
         key = ConversationKey("console", "local", args.session)
         user = getpass.getuser()
-        author = Author(id=f"console:{user}", name=user, is_admin=True, locale=_terminal_locale())
+        author = Author(
+            id=f"console:{user}",
+            name=user,
+            is_admin=True,
+            locale=_terminal_locale(),
+            time_zone=_local_zone(),
+        )
         if sys.stdin.isatty():
             return await self._interactive(runtime, key, author)
         return await self._scripted(runtime, key, author)
@@ -315,6 +321,16 @@ def _terminal_locale() -> str | None:
         if value:
             return None if value in ("C", "POSIX") else value.replace("_", "-")
     return None
+
+
+def _local_zone() -> str | None:
+    """The machine's IANA zone: `$TZ`, else the tzdata file /etc/localtime links to; None when
+    neither names one (the time tool then says UTC)."""
+    named = os.environ.get("TZ", "").removeprefix(":")
+    if named:
+        return named
+    _, found, name = os.path.realpath("/etc/localtime").partition("/zoneinfo/")
+    return name if found else None
 
 
 def _incoming(key: ConversationKey, author: Author, line: str) -> Incoming:

@@ -45,6 +45,9 @@ class Author:
     is_admin: bool = False
     locale: str | None = None
     """Their language as the platform tells it (`fr-FR`), when it does."""
+    time_zone: str | None = None
+    """Their IANA time zone (`America/Los_Angeles`) as the platform tells it, when it does (an
+    unknown name is read as UTC)."""
 
 
 class Kind(StrEnum):
@@ -102,7 +105,8 @@ class Incoming:
     """The workspace or server the event came from when its key does not say (a direct message's
     key has the space DIRECT_MESSAGES), as the door found it; None when not known."""
     history: History | None = field(default=None, compare=False)
-    """How to read the place a summary is asked about (None: no history to read)."""
+    """How to read the place a summary is asked about, or the place a turn is in (for the
+    place.recent tool); None: no history to read. Nothing is read until it is called."""
 
     @property
     def space(self) -> str | None:

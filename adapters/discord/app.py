@@ -22,7 +22,7 @@ from discord.http import Route
 from adapters.discord import adapter
 from adapters.discord.approvals import Approvals
 from adapters.discord.attachments import read_attachments
-from adapters.discord.catchup import add_catch_up_commands, history_item
+from adapters.discord.catchup import add_catch_up_commands, history_item, place_history
 from adapters.discord.feedback import FeedbackView
 from adapters.discord.history import missed_reply, reply_chain, thread_history
 from adapters.discord.members import Memberships
@@ -401,6 +401,8 @@ class DiscordDoor:
             incoming = replace(incoming, attachments=attachments)
             if left_out:
                 await _tell(message, left_out)
+        if commands.parse(incoming) is None:  # a typed command (summarize) reads nothing more
+            incoming = replace(incoming, history=place_history(message, channel))
         chained = is_chain(incoming.key)
         if chained:
             await self._link(incoming.key, message.id)

@@ -114,6 +114,20 @@ def history_of(channel: object, starter: discord.Message | None = None) -> Histo
     return read
 
 
+def place_history(message: discord.Message, channel: object) -> History | None:
+    """The history of the place a message asks in (for the place.recent tool), when both its
+    author and Parley may read it there; nothing is read until it is called."""
+    if isinstance(channel, discord.abc.GuildChannel | discord.Thread):
+        me = channel.guild.me
+        for reader in (message.author, me):
+            if not isinstance(reader, discord.Member):
+                return None
+            allowed = channel.permissions_for(reader)
+            if not (allowed.view_channel and allowed.read_message_history):
+                return None
+    return history_of(channel)
+
+
 def history_item(message: discord.Message) -> HistoryMessage | None:
     """A person's or bot's message with text, as the core reads it (summaries, memory)."""
     if message.type not in ANSWERABLE_TYPES or not message.content.strip():

@@ -109,7 +109,7 @@ def _spell_out(match: re.Match[str]) -> str:
 
 def author_from_user(user: Payload) -> Author:
     """A users.info `user` as an Author; workspace admins and owners are Parley admins too.
-    `locale` is there when asked for (include_locale)."""
+    `locale` is there when asked for (include_locale); `tz` is the person's IANA zone."""
     profile = user.get("profile") or {}
     name = profile.get("display_name") or profile.get("real_name") or user.get("name") or user["id"]
     return Author(
@@ -118,6 +118,7 @@ def author_from_user(user: Payload) -> Author:
         is_bot=bool(user.get("is_bot")),
         is_admin=bool(user.get("is_admin") or user.get("is_owner")),
         locale=user.get("locale") or None,
+        time_zone=user.get("tz") or None,
     )
 
 

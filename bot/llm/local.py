@@ -17,6 +17,8 @@ from bot.config import Settings
 from bot.llm.base import BackendError, FailureKind, GenerationOptions
 from bot.llm.local_load import DEFAULT_LOCAL_MODEL, LoadedModel, ModelLoadError, load_model
 from bot.llm.local_prompt import render_prompt
+from bot.llm.local_tools import ToolCallReader, takes_tools
+from bot.tools.names import core_names
 from bot.types import ChatMessage, Delta, Usage
 
 if TYPE_CHECKING:
@@ -36,12 +38,11 @@ UNBOUNDED = 1_000_000
 class LocalBackend:
     """The Backend protocol over a transformers causal LM, with dynamic batching."""
 
-    supports_tools = False
-    """A local model's tool calls come back in its own template's format, which nothing here
-    reads yet: tools are not offered to it (the capability flag), so a turn never fails on them."""
-
     def __init__(self, loaded: LoadedModel, scheduler: BatchScheduler, settings: Settings) -> None:
         self._tokenizer = loaded.tokenizer
+        self.supports_tools = takes_tools(loaded.tokenizer)
+        """The capability flag: the model's chat template takes tools in the Hermes form (Qwen2.5
+        does); any other model is offered none, so a turn never fails on them."""
         self._config = loaded.model.config
         self._scheduler = scheduler
         self._settings = settings
@@ -75,8 +76,20 @@ class LocalBackend:
     async def stream(
         self, messages: Sequence[ChatMessage], options: GenerationOptions
     ) -> AsyncGenerator[Delta, None]:
-        async for delta in self.generate(self.request(messages, options)):
-            yield delta
+        deltas = self.generate(self.request(messages, options))
+        if not options.tools:
+            async for delta in deltas:
+                yield delta
+            return
+        reader = ToolCallReader(core_names(options.tools))
+        async for delta in deltas:
+            shown = reader.finish() if delta.finish_reason else reader.feed(delta.text)
+            if shown:
+                yield Delta(shown)
+            if delta.finish_reason and reader.calls:
+                yield Delta("", "tool_calls", delta.usage, tool_calls=tuple(reader.calls))
+            elif delta.finish_reason:
+                yield delta
 
     def request(
         self,
@@ -91,7 +104,8 @@ class LocalBackend:
         """
         from bot.llm.local_row import GenerationRequest, Sampling
 
-        prompt = render_prompt(self._tokenizer, messages)
+        tools = options.tools if self.supports_tools else ()
+        prompt = render_prompt(self._tokenizer, messages, tools, takes_tools=self.supports_tools)
         room = self.context_window(options.model) - len(prompt.ids)
         if room <= 0:
             raise BackendError(
@@ -133,7 +147,7 @@ class LocalBackend:
             row.cancel()
 
     def count_tokens(self, messages: Sequence[ChatMessage], model: str) -> int:
-        return len(render_prompt(self._tokenizer, messages).ids)
+        return len(render_prompt(self._tokenizer, messages, takes_tools=self.supports_tools).ids)
 
     def context_window(self, model: str) -> int:
         """The configured window, else the smaller of what the model and tokenizer state."""

@@ -20,10 +20,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.llm.base import ToolSpec
+from bot.llm.local_tools import template_turn
+from bot.tools.names import function_schema
 from bot.types import ChatMessage, Role
 
 PLAIN_STOPS = ("\nUser:", "\nAssistant:")
 PLAIN_LABELS = {Role.USER: "User", Role.ASSISTANT: "Assistant"}
+
+Chat = list[dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,23 +37,33 @@ class Prompt:
     stops: tuple[str, ...] = ()
 
 
-def render_prompt(tokenizer: Any, messages: Sequence[ChatMessage]) -> Prompt:
-    """The prompt ids for these messages, ending where the assistant's answer begins."""
-    turns = _merge_same_role(messages)
+def render_prompt(
+    tokenizer: Any,
+    messages: Sequence[ChatMessage],
+    tools: Sequence[ToolSpec] = (),
+    *,
+    takes_tools: bool = False,
+) -> Prompt:
+    """The prompt ids for these messages, ending where the assistant's answer begins.
+
+    `takes_tools`: the template reads tools, calls and results (bot/llm/local_tools.py); else
+    tool results are left out and only the text of an answer that called tools is kept."""
+    chat = _chat(messages, takes_tools)
     if getattr(tokenizer, "chat_template", None):
-        text = _apply_template(tokenizer, turns)
+        text = _apply_template(tokenizer, chat, tools=tools)
         return Prompt(tokenizer.encode(text, add_special_tokens=False))
-    return Prompt(tokenizer.encode(plain_transcript(turns)), PLAIN_STOPS)
+    return Prompt(tokenizer.encode(plain_transcript(chat)), PLAIN_STOPS)
 
 
 def render_answer(tokenizer: Any, messages: Sequence[ChatMessage], answer: str) -> list[int]:
     """The ids a model should write after render_prompt(messages) to give `answer` and stop.
 
     Training on these (after the prompt's own ids) teaches what inference then reads."""
-    turns = _merge_same_role(messages)
+    chat = _chat(messages, takes_tools=False)
     if getattr(tokenizer, "chat_template", None):
-        before = _apply_template(tokenizer, turns)
-        after = _apply_template(tokenizer, [*turns, (Role.ASSISTANT, answer)], generation=False)
+        before = _apply_template(tokenizer, chat)
+        answered = [*chat, {"role": str(Role.ASSISTANT), "content": answer}]
+        after = _apply_template(tokenizer, answered, generation=False)
         # A template that renders the answer's end (its end-of-turn tokens) after the prefix.
         if after.startswith(before) and len(after) > len(before):
             return tokenizer.encode(after[len(before) :], add_special_tokens=False)
@@ -56,46 +71,58 @@ def render_answer(tokenizer: Any, messages: Sequence[ChatMessage], answer: str) 
     return tokenizer.encode(f" {answer}{ending}", add_special_tokens=False)
 
 
-def plain_transcript(turns: Sequence[tuple[Role, str]]) -> str:
+def plain_transcript(chat: Chat) -> str:
     """The fallback prompt for models without a chat template."""
-    system = "\n\n".join(text for role, text in turns if role is Role.SYSTEM)
-    lines = [f"{PLAIN_LABELS[role]}: {text}" for role, text in turns if role is not Role.SYSTEM]
+    system = "\n\n".join(m["content"] for m in chat if m["role"] == Role.SYSTEM)
+    lines = [
+        f"{PLAIN_LABELS[Role(m['role'])]}: {m['content']}" for m in chat if m["role"] != Role.SYSTEM
+    ]
     lines.append("Assistant:")
     return "\n\n".join(filter(None, [system, "\n".join(lines)]))
 
 
-def _merge_same_role(messages: Sequence[ChatMessage]) -> list[tuple[Role, str]]:
-    """(role, text) turns; consecutive messages of one role are joined, since many templates
-    (Llama 2, Mistral) insist that user and assistant alternate, and a group chat often has
-    several users in a row."""
-    turns: list[tuple[Role, str]] = []
+def _chat(messages: Sequence[ChatMessage], takes_tools: bool) -> Chat:
+    """The messages as a template reads them. Consecutive messages of one role are joined, since
+    many templates (Llama 2, Mistral) insist that user and assistant alternate, and a group chat
+    often has several users in a row; tool calls and results stay apart, one message each."""
+    chat: Chat = []
+    names: dict[str, str] = {}
     for message in messages:
+        if message.role is Role.TOOL or message.tool_calls:
+            if takes_tools:
+                chat.append(template_turn(message, names))
+                continue
+            if message.role is Role.TOOL or not message.content:
+                continue
         text = message.content
         if message.role is Role.USER and message.name:
             text = f"{message.name}: {text}"
-        if turns and turns[-1][0] is message.role:
-            turns[-1] = (message.role, f"{turns[-1][1]}\n{text}")
+        last = chat[-1] if chat else None
+        if last is not None and last["role"] == message.role and "tool_calls" not in last:
+            last["content"] = f"{last['content']}\n{text}"
         else:
-            turns.append((message.role, text))
-    return turns
+            chat.append({"role": str(message.role), "content": text})
+    return chat
 
 
 def _apply_template(
-    tokenizer: Any, turns: Sequence[tuple[Role, str]], generation: bool = True
+    tokenizer: Any, chat: Chat, generation: bool = True, tools: Sequence[ToolSpec] = ()
 ) -> str:
     from jinja2 import TemplateError
 
-    chat = [{"role": str(role), "content": text} for role, text in turns]
+    schemas = [function_schema(tool) for tool in tools] or None
     try:
-        return tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=generation)
+        return tokenizer.apply_chat_template(
+            chat, tools=schemas, tokenize=False, add_generation_prompt=generation
+        )
     except TemplateError:
         # Some templates (Gemma) refuse a system role: fold it into the first user turn.
         return tokenizer.apply_chat_template(
-            _fold_system(chat), tokenize=False, add_generation_prompt=generation
+            _fold_system(chat), tools=schemas, tokenize=False, add_generation_prompt=generation
         )
 
 
-def _fold_system(chat: list[dict[str, str]]) -> list[dict[str, str]]:
+def _fold_system(chat: Chat) -> Chat:
     system = "\n\n".join(m["content"] for m in chat if m["role"] == Role.SYSTEM)
     rest = [m for m in chat if m["role"] != Role.SYSTEM]
     if not system:

@@ -60,7 +60,7 @@ class StopFilter:
             self.stopped = True
             released, self._pending = self._pending[:cut], ""
             return released
-        keep = self._partial_stop_length()
+        keep = partial_length(self._pending, self._stops)
         released = self._pending[: len(self._pending) - keep]
         self._pending = self._pending[len(released) :]
         return released
@@ -70,12 +70,14 @@ class StopFilter:
         released, self._pending = ("" if self.stopped else self._pending), ""
         return released
 
-    def _partial_stop_length(self) -> int:
-        """Length of the longest tail of the pending text that is a proper prefix of a stop."""
-        longest = 0
-        for stop in self._stops:
-            for size in range(min(len(stop) - 1, len(self._pending)), longest, -1):
-                if self._pending.endswith(stop[:size]):
-                    longest = size
-                    break
-        return longest
+
+def partial_length(text: str, marks: Sequence[str]) -> int:
+    """Length of the longest tail of `text` that is a proper prefix of one of `marks` (what to
+    hold back: the next piece may complete it)."""
+    longest = 0
+    for mark in marks:
+        for size in range(min(len(mark) - 1, len(text)), longest, -1):
+            if text.endswith(mark[:size]):
+                longest = size
+                break
+    return longest

@@ -15,9 +15,9 @@ import httpx2
 import openai
 
 from bot.llm import sse
-from bot.llm.base import BackendError, FailureKind, GenerationOptions, ToolSpec
+from bot.llm.base import BackendError, FailureKind, GenerationOptions
 from bot.llm.tokens import TokenCounter
-from bot.tools.names import wire_name
+from bot.tools.names import core_names, function_schema, wire_name
 from bot.types import ChatMessage, Delta, Role, ToolCall, Usage
 
 log = logging.getLogger(__name__)
@@ -82,8 +82,10 @@ class OpenAIBackend:
     ) -> AsyncGenerator[Delta, None]:
         limit = "max_completion_tokens" if self._official else "max_tokens"
         sampling = {} if _reasons(options.model) else {"temperature": options.temperature}
-        offered = {wire_name(tool.name): tool.name for tool in options.tools}
-        tooling = {"tools": [_tool(tool) for tool in options.tools]} if options.tools else {}
+        offered = core_names(options.tools)
+        tooling = (
+            {"tools": [function_schema(tool) for tool in options.tools]} if options.tools else {}
+        )
         body = {
             "messages": [self._payload(message) for message in messages],
             "stream_options": {"include_usage": True},
@@ -177,11 +179,6 @@ class OpenAIBackend:
         if message.tool_call_id is not None:
             payload["tool_call_id"] = message.tool_call_id
         return payload
-
-
-def _tool(tool: ToolSpec) -> dict[str, Any]:
-    function = {"name": wire_name(tool.name), "description": tool.description}
-    return {"type": "function", "function": {**function, "parameters": dict(tool.parameters)}}
 
 
 class _CallParts:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.llm.base import ToolSpec
+from bot.types import History
 
 
 class ToolFailed(Exception):
@@ -20,6 +21,8 @@ class CallContext:
     user_id: str
     time_zone: str | None = None
     """The asker's IANA zone where the door knows it."""
+    history: History | None = None
+    """How to read the place the turn is in, where the door can (read only when called)."""
 
 
 Run = Callable[[Mapping[str, Any], CallContext], Awaitable[str]]
@@ -34,6 +37,8 @@ class Tool:
     acting: bool
     """Whether it has side effects (MCP annotations or config): it runs after the asker's click."""
     run: Run
+    reads_place: bool = False
+    """Offered only to a turn whose door can read the place's history."""
 
     @property
     def name(self) -> str:

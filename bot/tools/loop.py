@@ -61,7 +61,12 @@ class Toolbox:
         return [tool for source in self.sources for tool in source.tools()]
 
     def for_turn(self, incoming: Incoming, sink: ReplySink) -> TurnTools:
-        allowed = [t for t in self.available() if self.policy.allows(incoming.key, t.name)]
+        allowed = [
+            tool
+            for tool in self.available()
+            if self.policy.allows(incoming.key, tool.name)
+            and (incoming.history is not None or not tool.reads_place)
+        ]
         return TurnTools(self, incoming, sink, {tool.name: tool for tool in allowed})
 
     async def audit(
@@ -146,10 +151,11 @@ class TurnTools:
     async def _call(self, call: ToolCall) -> ChatMessage:
         began = time.monotonic()
         outcome, text = await self._outcome(call)
-        if len(text.encode()) > self.box.limits.max_result_bytes:
+        size = len(text.encode())
+        if size > self.box.limits.max_result_bytes:
             text = _capped(text, self.box.limits.max_result_bytes)
-        size = len(text.encode()) if outcome == "ok" else 0
-        await self.box.audit(self.incoming, call, outcome, began, size)
+        # The audit says what the tool returned, before the cap cut it for the model.
+        await self.box.audit(self.incoming, call, outcome, began, size if outcome == "ok" else 0)
         return ChatMessage(Role.TOOL, text, author_id=self.incoming.author.id, tool_call_id=call.id)
 
     async def _outcome(self, call: ToolCall) -> tuple[str, str]:
@@ -173,7 +179,8 @@ class TurnTools:
                 approval = await self.box.approvals.ask(request, self.sink)
             if approval is not ApprovalOutcome.APPROVED:
                 return str(approval), REFUSALS[approval]
-        context = CallContext(self.incoming.author.id)
+        author = self.incoming.author
+        context = CallContext(author.id, author.time_zone, self.incoming.history)
         try:
             result = await asyncio.wait_for(
                 tool.run(arguments, context), self.box.limits.call_timeout

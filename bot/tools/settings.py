@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.config import ConfigError
+from bot.tools.builtin import NAMESPACES
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 ENV_PREFIX = "env:"
-RESERVED = frozenset({"time"})
-"""Namespaces of the built-in tools: a server may not take them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +91,10 @@ def parse(mcp: Mapping[str, Any], tools: Mapping[str, Any]) -> ToolConfig:
 
 def _server(name: str, table: Mapping[str, Any]) -> ServerConfig:
     where = f"mcp.servers.{name}"
-    if not _NAME.match(name) or name in RESERVED:
+    if not _NAME.match(name) or name in NAMESPACES:
         raise ConfigError(
             f"{where}: name a server with 1-32 letters, digits, _ or -, and not "
-            f"{', '.join(sorted(RESERVED))} (built in)"
+            f"{', '.join(sorted(NAMESPACES))} (built in)"
         )
     unknown = set(table) - {"command", "args", "env", "url", "headers", "acting"}
     if unknown:

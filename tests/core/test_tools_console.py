@@ -144,3 +144,9 @@ async def test_no_answer_in_time_means_not_run(tmp_path, openai_peer):
     assert "no longer waiting" in rest.decode()
     assert _logged(tmp_path) == []
     assert [r.outcome for r in await _audit(tmp_path)] == ["timed_out"]
+
+
+async def test_time_now_answers_in_the_machines_zone(tmp_path, openai_peer):
+    openai_peer.answer = _script(wire_name("time.now"), {})
+    out = await _chat(tmp_path, openai_peer, "what time is it?\n", {"TZ": "Asia/Tokyo"})
+    assert "Asia/Tokyo (UTC+0900)" in out.splitlines()[0]

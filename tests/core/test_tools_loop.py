@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import openai
@@ -263,3 +263,13 @@ async def test_a_backend_without_tool_support_is_offered_no_tools_and_answers(tm
         await runtime.dialogue.handle(message("what time is it?"), sink)
     assert sink.final == "echo: what time is it?"
     assert [options.tools for options in backend.options] == [()]
+
+
+async def test_time_now_is_told_the_askers_zone(peer_settings, openai_peer):
+    openai_peer.answer = calls_then_answers(((NOW, {}),))
+    asking = message("what time is it?")
+    asking = replace(asking, author=replace(asking.author, time_zone="Pacific/Auckland"))
+    async with open_runtime(peer_settings) as runtime:
+        sink = RecordingSink()
+        await runtime.dialogue.handle(asking, sink)
+    assert "Pacific/Auckland (UTC+1" in sink.final

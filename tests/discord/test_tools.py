@@ -163,3 +163,36 @@ async def test_a_tool_not_allowed_in_a_channel_is_not_offered_there(
     here, there = (offered(body) for body in openai_peer.requests)
     assert {wire_name(LOOKUP), wire_name(CREATE)} <= here
     assert not {wire_name(LOOKUP), wire_name(CREATE)} & there
+
+
+async def test_place_recent_reads_the_channel_with_links_when_called(
+    world: World, settings_for: Any, openai_peer: OpenAIPeer, tmp_path: Path
+) -> None:
+    peer = world.peer
+    said = peer.add_history(world.general, world.admin, "the deploy is at five")
+    openai_peer.answer = calling({"what was said": ("place.recent", {"count": 5})})
+    settings = tool_settings(settings_for, openai_peer, tmp_path / "mcp.log")
+    async with serving(peer, settings, None) as running:
+        await ask(peer, world.general, world.alice, "what was said here?")
+        found = await answer(peer, world.general, "found: ")
+        (record,) = await running.runtime.store.tool_calls(AuditQuery())
+    link = f"https://discord.com/channels/{peer.guild_id}/{world.general}/{said['id']}"
+    (result,) = [m for m in openai_peer.requests[-1]["messages"] if m["role"] == "tool"]
+    assert f"{world.admin.name}: the deploy is at five ({link})" in result["content"]
+    assert "the deploy is at five" in found["content"]
+    assert (record.tool, record.outcome, record.user) == ("place.recent", "ok", str(world.alice.id))
+    assert record.result_bytes == len(result["content"].encode())
+
+
+async def test_place_recent_is_offered_only_where_the_allowlist_lists_it(
+    world: World, settings_for: Any, openai_peer: OpenAIPeer, tmp_path: Path
+) -> None:
+    peer = world.peer
+    openai_peer.answer = calling({"what was said": ("place.recent", {})})
+    allow = {"allow": {"*": ["time.now"]}}
+    settings = tool_settings(settings_for, openai_peer, tmp_path / "mcp.log", tools=allow)
+    async with serving(peer, settings, None) as running:
+        await ask(peer, world.general, world.alice, "what was said here?")
+        await answer(peer, world.general, "no tools this time")
+        assert await running.runtime.store.tool_calls(AuditQuery()) == []
+    assert offered(openai_peer.requests[0]) == {wire_name("time.now")}

@@ -157,3 +157,24 @@ async def test_a_tool_not_allowed_in_a_channel_is_not_offered_there(
     general, other = (offered(body) for body in openai_peer.requests)
     assert {wire_name(LOOKUP), wire_name(CREATE)} <= general
     assert not {wire_name(LOOKUP), wire_name(CREATE)} & other
+
+
+async def test_time_now_answers_in_the_askers_zone_from_users_info(
+    tmp_path: Path, openai_peer: OpenAIPeer
+) -> None:
+    openai_peer.answer = calling({"time": ("time.now", {})})
+    async with running_slack(
+        tmp_path, openai_base_url=openai_peer.base_url, model="peer-model", max_retries=0
+    ) as slack:
+        # users.info gives every person's zone as `tz`, with its label and offset.
+        slack.peer.users[ALICE] = {
+            "id": ALICE,
+            "name": "alice",
+            "tz": "America/Los_Angeles",
+            "tz_label": "Pacific Standard Time",
+            "tz_offset": -28800,
+        }
+        root = slack.ts()
+        await slack.sender.event(slack.message("what time is it?", ts=root))
+        found = await answer(slack, DM, root, "found: ")
+    assert "America/Los_Angeles (UTC-0" in found.text

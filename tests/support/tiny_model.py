@@ -31,7 +31,7 @@ CORPUS = [
 def build_tiny_model(
     directory: str | Path,
     *,
-    chat_template: bool = True,
+    chat_template: bool | str = True,
     arch: Literal["llama", "gpt2"] = "llama",
     layers: int = 2,
     hidden: int = 64,
@@ -40,7 +40,9 @@ def build_tiny_model(
     max_positions: int = 512,
     seed: int = 0,
 ) -> Path:
-    """Write a tokenizer and a random model of the given shape to `directory`; return it."""
+    """Write a tokenizer and a random model of the given shape to `directory`; return it.
+
+    `chat_template`: CHAT_TEMPLATE, none, or this Jinja template."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import (
@@ -72,7 +74,7 @@ def build_tiny_model(
         model_max_length=max_positions,
     )
     if chat_template:
-        tokenizer.chat_template = CHAT_TEMPLATE
+        tokenizer.chat_template = CHAT_TEMPLATE if chat_template is True else chat_template
     tokenizer.save_pretrained(directory)
 
     ids = {

@@ -38,6 +38,7 @@ def test_parley_tools_lists_each_tool_with_its_server_and_places(tmp_path: Path)
     listed = {row["name"]: row for row in json.loads(run.stdout)["tools"]}
     assert set(listed) == {
         "time.now",
+        "place.recent",
         "jira.lookup",
         "jira.create_ticket",
         "jira.big",
@@ -46,6 +47,7 @@ def test_parley_tools_lists_each_tool_with_its_server_and_places(tmp_path: Path)
     }
     assert listed["jira.lookup"]["server"] == "jira" and not listed["jira.lookup"]["acting"]
     assert listed["jira.create_ticket"]["acting"]
+    assert listed["place.recent"]["server"] == "place" and not listed["place.recent"]["acting"]
     assert listed["jira.lookup"]["where"] == ["console"]
     assert listed["time.now"]["where"] == ["console", "slack:T1:C1"]
     plain = run_parley("tools", "--config", str(config_file(tmp_path)), env=env(tmp_path))

@@ -34,4 +34,4 @@ async def test_a_ten_megabyte_result_is_cut_before_the_model_sees_it(tmp_path, o
     assert "10,000,000 bytes" in told and told.startswith("x" * 100)
     [record] = await _audit(tmp_path)
     assert (record.tool, record.outcome) == ("jira.big", "ok")
-    assert record.result_bytes == len(told.encode())  # what reached the model
+    assert record.result_bytes == 10_000_000  # what the tool returned, before the cap
