@@ -4,6 +4,8 @@ The openai client parses every chunk of a stream into pydantic models, which cos
 the rest of a streamed turn together; its raw streaming response gives the bytes instead, and
 this reads them as the SSE standard says (lines end in CR LF, LF or CR; `data:` fields join with
 LF; a blank line ends an event; other fields and comments are ignored).
+Not the client's own decoder: it lives in a private module (`openai._streaming`) and builds a
+str per line and an event object per chunk, the per-chunk cost this path exists to avoid.
 """
 
 from __future__ import annotations
