@@ -3,6 +3,7 @@ discord.py client against the Discord peer."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from typing import Any
 
@@ -222,7 +223,7 @@ async def test_ask_in_a_channel_starts_its_own_chain_and_a_reply_continues_it(
 ) -> None:
     peer = world.peer
     backend = ScriptedBackend()
-    async with serving(peer, settings_for(), backend):
+    async with serving(peer, settings_for(), backend) as running:
         await ask(peer, world.general, world.alice, "a mention's question")
         token = await peer.invoke_command(world.general, world.alice, "ask", {"prompt": "asked"})
         answer = await peer.wait_for(
@@ -231,6 +232,10 @@ async def test_ask_in_a_channel_starts_its_own_chain_and_a_reply_continues_it(
                 and peer.interaction_responses[token]
             )
         )
+        # The answer shows before its turn ends (linking its message, storing it): reply after.
+        async with asyncio.timeout(10):
+            while running.runtime.dialogue.in_flight:  # noqa: ASYNC110 (no event to wait on)
+                await asyncio.sleep(0.01)
         assert [m.content for m in backend.calls[-1][1:]] == ["asked"]
         await peer.post_message(world.general, world.alice, "and then?", reply_to=int(answer["id"]))
         await answer_to(peer, world.general, "echo: and then?")
