@@ -25,8 +25,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bot.config import Settings
 from bot.llm.base import GenerationOptions
-from bot.llm.local import LocalBackend
-from bot.llm.local_row import GenerationRequest
+from bot.llm.local.backend import LocalBackend
+from bot.llm.local.row import GenerationRequest
 from bot.types import ChatMessage, Role
 from tests.support.tiny_model import build_tiny_model
 

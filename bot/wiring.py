@@ -19,7 +19,7 @@ from bot.extras import is_installed, require
 from bot.limits import LimitPolicy
 from bot.llm.base import Backend, BackendError, FailureKind
 from bot.llm.breaker import CircuitBreaker, GuardedBackend
-from bot.llm.local_load import LOCAL_INSTALL, LOCAL_MODULES
+from bot.llm.local.load import LOCAL_INSTALL, LOCAL_MODULES
 from bot.maintenance import keep_tidy
 from bot.metrics import Metrics
 from bot.ops import OpsServer
@@ -75,7 +75,7 @@ def choose_backend_kind(settings: Settings) -> str:
 async def build_backend(settings: Settings, kind: str) -> tuple[Backend, str]:
     """The backend of this kind (see choose_backend_kind), and its default model."""
     if kind == "local":
-        from bot.llm.local import DEFAULT_LOCAL_MODEL, LocalBackend
+        from bot.llm.local.backend import DEFAULT_LOCAL_MODEL, LocalBackend
 
         return await LocalBackend.load(settings), settings.model or DEFAULT_LOCAL_MODEL
 

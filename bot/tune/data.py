@@ -152,7 +152,7 @@ def render_examples(tokenizer: Any, conversations: list[Conversation], window: i
     """One example per assistant turn: the prompt exactly as Parley renders it, then the answer.
 
     Only the answer's tokens carry a label, so the loss is on assistant turns alone."""
-    from bot.llm.local_prompt import render_answer, render_prompt
+    from bot.llm.local.prompt import render_answer, render_prompt
 
     rows, tokens, too_long = [], 0, 0
     for conversation in conversations:

@@ -41,7 +41,7 @@ class Result:
 
 
 def _load(settings: Settings, base: str) -> tuple[Any, Any, int]:
-    from bot.llm.local_load import load_model
+    from bot.llm.local.load import load_model
 
     loaded = load_model(settings.model_copy(update={"model": base}))
     window = loaded.model.config.get_text_config(decoder=True).max_position_embeddings
@@ -153,7 +153,7 @@ def sft(
 
 def _pair_texts(tokenizer: Any, pair: Pair) -> dict[str, str]:
     """The pair as text: the prompt Parley renders, each answer as the model should write it."""
-    from bot.llm.local_prompt import render_answer, render_prompt
+    from bot.llm.local.prompt import render_answer, render_prompt
 
     def text(ids: list[int]) -> str:
         return tokenizer.decode(ids, skip_special_tokens=False)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.llm.local import LocalBackend
+from bot.llm.local.backend import LocalBackend
 from tests.support.tiny_model import build_tiny_model
 
 

@@ -11,8 +11,8 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from bot.llm.base import BackendError, FailureKind, GenerationOptions
-from bot.llm.local_batch import PREFILL_CHUNK
-from bot.llm.local_prompt import PLAIN_STOPS
+from bot.llm.local.batch import PREFILL_CHUNK
+from bot.llm.local.prompt import PLAIN_STOPS
 from tests.local.helpers import GREEDY, collect, conversation, text_of
 
 QUESTIONS = [

@@ -9,8 +9,8 @@ import pytest
 
 from bot.config import Settings
 from bot.llm.base import GenerationOptions
-from bot.llm.local import LocalBackend, ModelLoadError
-from bot.llm.local_load import choose_dtype, load_model
+from bot.llm.local.backend import LocalBackend, ModelLoadError
+from bot.llm.local.load import choose_dtype, load_model
 from bot.types import ChatMessage, Role
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from transformers import AutoTokenizer
 
-from bot.llm.local_prompt import PLAIN_STOPS, render_prompt
+from bot.llm.local.prompt import PLAIN_STOPS, render_prompt
 from bot.types import ChatMessage, Role
 
 CHAT = [

@@ -13,7 +13,7 @@ import pytest
 from bot.config import Settings
 from bot.context import CUT_MARKER
 from bot.llm.base import GenerationOptions
-from bot.llm.local import LocalBackend
+from bot.llm.local.backend import LocalBackend
 from bot.types import ChatMessage, Delta
 from bot.wiring import open_runtime
 from tests.support.events import message

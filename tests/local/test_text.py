@@ -6,7 +6,7 @@ from pathlib import Path
 
 from transformers import AutoTokenizer
 
-from bot.llm.local_text import IncrementalDecoder, StopFilter
+from bot.llm.local.text import IncrementalDecoder, StopFilter
 
 
 def test_incremental_decoding_matches_whole_decoding_for_multibyte_text(

@@ -20,11 +20,11 @@ from transformers import AutoTokenizer
 
 from bot.config import Settings
 from bot.llm.base import GenerationOptions, ToolSpec
-from bot.llm.local import LocalBackend
-from bot.llm.local_load import load_model
-from bot.llm.local_prompt import render_prompt
-from bot.llm.local_row import Event, GenerationRequest, Row
-from bot.llm.local_tools import CLOSE, OPEN, ToolCallReader, takes_tools
+from bot.llm.local.backend import LocalBackend
+from bot.llm.local.load import load_model
+from bot.llm.local.prompt import render_prompt
+from bot.llm.local.row import Event, GenerationRequest, Row
+from bot.llm.local.tools import CLOSE, OPEN, ToolCallReader, takes_tools
 from bot.store.base import AuditQuery
 from bot.tools.names import core_names, wire_name
 from bot.types import ChatMessage, Role, ToolCall

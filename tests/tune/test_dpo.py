@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bot.llm.local_prompt import render_answer, render_prompt
+from bot.llm.local.prompt import render_answer, render_prompt
 from bot.types import ChatMessage, Role
 from tests.support.cli import run_parley
 from tests.tune.conftest import SYSTEM

@@ -3,7 +3,7 @@
     backend = await LocalBackend.load(settings)   # PARLEY_MODEL: a hub id or a directory
 
 Loading runs off the event loop. Every turn becomes a row of one shared decode batch
-(bot/llm/local_batch.py) on a model thread; its text comes back through an asyncio queue as
+(bot/llm/local/batch.py) on a model thread; its text comes back through an asyncio queue as
 it is produced. Cancelling a turn (closing its stream) takes its row out of the batch.
 """
 
@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 from bot.config import Settings
 from bot.llm.base import BackendError, FailureKind, GenerationOptions
-from bot.llm.local_load import DEFAULT_LOCAL_MODEL, LoadedModel, ModelLoadError, load_model
-from bot.llm.local_prompt import render_prompt
-from bot.llm.local_tools import ToolCallReader, takes_tools
+from bot.llm.local.load import DEFAULT_LOCAL_MODEL, LoadedModel, ModelLoadError, load_model
+from bot.llm.local.prompt import render_prompt
+from bot.llm.local.tools import ToolCallReader, takes_tools
 from bot.tools.names import core_names
 from bot.types import ChatMessage, Delta, Usage
 
 if TYPE_CHECKING:
-    from bot.llm.local_batch import BatchScheduler
-    from bot.llm.local_row import Event, GenerationRequest
+    from bot.llm.local.batch import BatchScheduler
+    from bot.llm.local.row import Event, GenerationRequest
 
 __all__ = ["DEFAULT_LOCAL_MODEL", "LocalBackend", "ModelLoadError"]
 
@@ -56,7 +56,7 @@ class LocalBackend:
         Raises ModelLoadError with a one-line explanation when there is no usable model.
         """
         loaded = await asyncio.to_thread(load_model, settings)
-        from bot.llm.local_batch import BatchScheduler
+        from bot.llm.local.batch import BatchScheduler
 
         tokenizer = loaded.tokenizer
         scheduler = BatchScheduler(
@@ -102,7 +102,7 @@ class LocalBackend:
 
         Raises BackendError(CONTEXT_TOO_LONG) when the prompt leaves no room for an answer.
         """
-        from bot.llm.local_row import GenerationRequest, Sampling
+        from bot.llm.local.row import GenerationRequest, Sampling
 
         tools = options.tools if self.supports_tools else ()
         prompt = render_prompt(self._tokenizer, messages, tools, takes_tools=self.supports_tools)
@@ -124,7 +124,7 @@ class LocalBackend:
 
     async def generate(self, request: GenerationRequest) -> AsyncGenerator[Delta, None]:
         """Run one request in the shared batch, yielding text as the model thread produces it."""
-        from bot.llm.local_row import Finished
+        from bot.llm.local.row import Finished
 
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[Event] = asyncio.Queue()

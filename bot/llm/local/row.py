@@ -15,7 +15,7 @@ from transformers.generation.logits_process import (
     TopPLogitsWarper,
 )
 
-from bot.llm.local_text import Decode, IncrementalDecoder, StopFilter
+from bot.llm.local.text import Decode, IncrementalDecoder, StopFilter
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,9 +32,9 @@ from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
 from bot.llm.base import BackendError, FailureKind
-from bot.llm.local_load import first_line
-from bot.llm.local_row import Event, GenerationRequest, Row
-from bot.llm.local_text import Decode
+from bot.llm.local.load import first_line
+from bot.llm.local.row import Event, GenerationRequest, Row
+from bot.llm.local.text import Decode
 
 log = logging.getLogger(__name__)
 

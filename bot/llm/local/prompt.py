@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.llm.base import ToolSpec
-from bot.llm.local_tools import template_turn
+from bot.llm.local.tools import template_turn
 from bot.tools.names import function_schema
 from bot.types import ChatMessage, Role
 
@@ -46,7 +46,7 @@ def render_prompt(
 ) -> Prompt:
     """The prompt ids for these messages, ending where the assistant's answer begins.
 
-    `takes_tools`: the template reads tools, calls and results (bot/llm/local_tools.py); else
+    `takes_tools`: the template reads tools, calls and results (bot/llm/local/tools.py); else
     tool results are left out and only the text of an answer that called tools is kept."""
     chat = _chat(messages, takes_tools)
     if getattr(tokenizer, "chat_template", None):

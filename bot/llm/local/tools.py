@@ -19,7 +19,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from bot.llm.local_text import partial_length
+from bot.llm.local.text import partial_length
 from bot.tools.names import wire_name
 from bot.types import ChatMessage, Role, ToolCall
 

@@ -1,0 +1,1 @@
+"""The local backend: a Hugging Face transformers model on this machine, batched."""
