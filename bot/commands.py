@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from enum import Enum
 
 from bot.access import DIRECT_MESSAGES
 from bot.limits import day_and_month
@@ -17,47 +18,24 @@ StopTurn = Callable[[ConversationKey, str | None], bool]
 """Stops answers in a place: only this author's, or (None) everyone's."""
 
 
-@dataclass(frozen=True, slots=True)
-class CommandSpec:
-    name: str
-    usage: str
-    summary: str
-    serialized: bool
-    """Whether it waits its turn behind answers in progress (it changes the conversation)."""
-    asks_model: bool = False
-    """Answered by the model (bot.catchup), budgeted like a turn, stored nowhere."""
-
-
-SPECS = {
-    spec.name: spec
-    for spec in (
-        CommandSpec("help", "help", "show these commands", serialized=False),
-        CommandSpec("reset", "reset", "start a fresh context (history stays stored)", True),
-        CommandSpec("stop", "stop", "stop the answer being written", serialized=False),
-        CommandSpec("system", "system [prompt|default]", "show or set the system prompt", True),
-        CommandSpec("model", "model [name|default]", "show or choose the model", True),
-        CommandSpec("forget", "forget", "delete everything you said to Parley", serialized=False),
-        CommandSpec("stats", "stats", "turns and tokens of this conversation", serialized=False),
-        CommandSpec("usage", "usage", "your tokens and cost (admins: this place's)", False),
-        CommandSpec(
-            "remember",
-            "remember [on|off]",
-            "keep this channel's messages to answer from (admins turn it on)",
-            serialized=False,
-        ),
-        CommandSpec(
-            "summarize", "summarize [since]", "catch up: what was said here", False, asks_model=True
-        ),
-        CommandSpec(
-            "translate",
-            "translate [to LANGUAGE] TEXT",
-            "translate text, for your eyes only",
-            False,
-            asks_model=True,
-        ),
-    )
-}
 COMMAND_PREFIXES = ("/", "!")
+
+
+class Who(Enum):
+    """Who may run a command (its handler enforces it; doors may show it)."""
+
+    ANYONE = "anyone"
+    ADMINS_CHANGE = "anyone may look; only admins change it"
+
+
+@dataclass(frozen=True, slots=True)
+class Argument:
+    """A command's one argument, as a door shows it (a Discord option, a usage line)."""
+
+    name: str
+    description: str
+    choices: tuple[str, ...] = ()
+    required: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +73,9 @@ def parse(incoming: Incoming) -> tuple[CommandSpec, str] | None:
 
 
 async def run(spec: CommandSpec, context: CommandContext) -> Reply:
-    return await _HANDLERS[spec.name](context)
+    if spec.handler is None:
+        raise ValueError(f"{spec.name} is answered by the model, not by a handler")
+    return await spec.handler(context)
 
 
 async def _help(context: CommandContext) -> Reply:
@@ -257,14 +237,89 @@ def _counted(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
-_HANDLERS: dict[str, Callable[[CommandContext], Awaitable[Reply]]] = {
-    "help": _help,
-    "reset": _reset,
-    "stop": _stop,
-    "system": _system,
-    "model": _model,
-    "forget": _forget,
-    "stats": _stats,
-    "usage": _usage,
-    "remember": _remember,
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    """One command, declared once: every door renders it from here."""
+
+    name: str
+    usage: str
+    summary: str
+    handler: Callable[[CommandContext], Awaitable[Reply]] | None
+    """None for the commands the model answers (bot.catchup): budgeted like a turn, stored
+    nowhere."""
+    argument: Argument | None = None
+    who: Who = Who.ANYONE
+    serialized: bool = False
+    """Whether it waits its turn behind answers in progress (it changes the conversation)."""
+    private: bool = False
+    """Whether its answer is for the asker's eyes only, where the platform can do that."""
+
+    @property
+    def asks_model(self) -> bool:
+        return self.handler is None
+
+
+_SETTING_SHOWN = "empty shows the current one"
+SPECS = {
+    spec.name: spec
+    for spec in (
+        CommandSpec("help", "help", "show these commands", _help, private=True),
+        CommandSpec(
+            "reset",
+            "reset",
+            "start a fresh context (history stays stored)",
+            _reset,
+            serialized=True,
+        ),
+        CommandSpec("stop", "stop", "stop the answer being written", _stop),
+        CommandSpec(
+            "system",
+            "system [prompt|default]",
+            "show or set the system prompt",
+            _system,
+            Argument("prompt", f"the new system prompt, or 'default'; {_SETTING_SHOWN}"),
+            Who.ADMINS_CHANGE,
+            serialized=True,
+        ),
+        CommandSpec(
+            "model",
+            "model [name|default]",
+            "show or choose the model",
+            _model,
+            Argument("name", f"the model to use, or 'default'; {_SETTING_SHOWN}"),
+            Who.ADMINS_CHANGE,
+            serialized=True,
+        ),
+        CommandSpec(
+            "forget", "forget", "delete everything you said to Parley", _forget, private=True
+        ),
+        CommandSpec(
+            "stats", "stats", "turns and tokens of this conversation", _stats, private=True
+        ),
+        CommandSpec("usage", "usage", "your tokens and cost (admins: this place's)", _usage),
+        CommandSpec(
+            "remember",
+            "remember [on|off]",
+            "keep this channel's messages to answer from (admins turn it on)",
+            _remember,
+            Argument("state", "on or off (admins); empty shows whether it is on", ("on", "off")),
+            Who.ADMINS_CHANGE,
+        ),
+        CommandSpec(
+            "summarize",
+            "summarize [since]",
+            "catch up: what was said here",
+            None,
+            Argument("since", "how far back: 2h, 3d, yesterday, all; empty: the default"),
+            private=True,
+        ),
+        CommandSpec(
+            "translate",
+            "translate [to LANGUAGE] TEXT",
+            "translate text, for your eyes only",
+            None,
+            Argument("text", "what to translate", required=True),
+            private=True,
+        ),
+    )
 }

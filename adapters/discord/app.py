@@ -52,7 +52,6 @@ from bot.wiring import Runtime
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-PRIVATE_COMMANDS = frozenset({"help", "stats", "forget", "summarize", "translate"})
 """Answered so that only the user who asked sees the answer."""
 THREAD_NAME_CHARS = 80
 NOT_ENABLED_HERE = "Parley is not enabled here."
@@ -507,7 +506,7 @@ class DiscordDoor:
             incoming = replace(incoming, key=chain_key(incoming.key, interaction.id))
         sink = InteractionReply(
             interaction,
-            ephemeral=command in PRIVATE_COMMANDS,
+            ephemeral=command is not None and commands.SPECS[command].private,
             min_edit_interval=self._settings.discord_edit_interval,
             link_previews=self._settings.discord_link_previews,
             on_posted=partial(self._link, incoming.key) if chained else None,

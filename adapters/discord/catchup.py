@@ -32,7 +32,7 @@ def add_catch_up_commands(tree: app_commands.CommandTree, handle: CatchUpHandler
     """The slash and message commands of catching up, passing what they read to `handle`."""
 
     @app_commands.command(name="summarize", description=SPECS["summarize"].summary)
-    @app_commands.describe(since="how far back: 2h, 3d, yesterday, all; empty: the default")
+    @app_commands.describe(since=_described("summarize"))
     async def summarize(interaction: discord.Interaction, since: str | None = None) -> None:
         channel = interaction.channel
         if await _refused_reading(interaction) or channel is None:
@@ -41,7 +41,7 @@ def add_catch_up_commands(tree: app_commands.CommandTree, handle: CatchUpHandler
         await handle(interaction, "summarize", since or "", history_of(channel, starter))
 
     @app_commands.command(name="translate", description=SPECS["translate"].summary)
-    @app_commands.describe(text="what to translate", to="the language; empty: yours")
+    @app_commands.describe(text=_described("translate"), to="the language; empty: yours")
     async def translate(interaction: discord.Interaction, text: str, to: str | None = None) -> None:
         language = to or str(interaction.locale)
         await handle(interaction, "translate", translation_of(text, language), None)
@@ -67,6 +67,11 @@ def add_catch_up_commands(tree: app_commands.CommandTree, handle: CatchUpHandler
     tree.add_command(translate)
     tree.add_command(app_commands.ContextMenu(name=SUMMARIZE_THREAD, callback=summarize_thread))
     tree.add_command(app_commands.ContextMenu(name=TRANSLATE, callback=translate_message))
+
+
+def _described(command: str) -> str:
+    argument = SPECS[command].argument
+    return argument.description if argument else ""
 
 
 async def _thread_of(message: discord.Message) -> discord.Thread | None:

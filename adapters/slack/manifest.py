@@ -10,6 +10,7 @@ import json
 import re
 from typing import Any, Literal
 
+from bot.commands import SPECS
 from bot.config import ConfigError, Settings
 
 EVENTS_PATH = "/slack/events"
@@ -133,8 +134,7 @@ def build_manifest(
         {
             "command": settings.slack_command,
             "description": "Manage this channel's conversation with Parley",
-            "usage_hint": "help | summarize [since] | translate [to LANGUAGE] text | reset | "
-            "stop | system [prompt] | model [name] | forget | stats",
+            "usage_hint": " | ".join(spec.usage for spec in SPECS.values()),
             **at_url,
             "should_escape": False,
         },

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.commands import SPECS, Who
 from bot.replies import STOPPED_MARK
 from bot.wiring import open_runtime
 from tests.support.events import message
@@ -19,6 +20,21 @@ async def test_help_lists_every_command(peer_settings, openai_peer):
         sink = await ask(runtime, "/help")
     for name in ("help", "reset", "stop", "system", "model", "forget", "stats"):
         assert f"`{name}" in sink.final
+    assert openai_peer.requests == []
+
+
+async def test_what_only_admins_change_is_refused_to_others_and_shown_to_all(
+    peer_settings, openai_peer
+):
+    guarded = [spec for spec in SPECS.values() if spec.who is Who.ADMINS_CHANGE]
+    assert guarded
+    async with open_runtime(peer_settings) as runtime:
+        for spec in guarded:
+            argument = spec.argument.choices[0] if spec.argument.choices else "something"
+            refused = await ask(runtime, f"/{spec.name} {argument}")
+            shown = await ask(runtime, f"/{spec.name}")
+            assert refused.failure.startswith("Only admins can"), spec.name
+            assert shown.failure is None and shown.final, spec.name
     assert openai_peer.requests == []
 
 

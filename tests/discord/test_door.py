@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from bot.commands import SPECS
 from bot.types import ChatMessage, ConversationKey, Role
 from tests.discord.conftest import World, serving
 from tests.peers.discord_peer import DiscordPeer, PeerUser, Recorded
@@ -427,3 +428,26 @@ async def test_commands_sync_to_one_guild_when_asked_else_globally(
     scope = f"/guilds/{guild}" if where else ""
     assert put.path == f"/applications/{peer.application_id}{scope}/commands"
     assert {"ask", "reset", "system"} <= {command["name"] for command in put.body}
+
+
+async def test_every_command_spec_is_a_slash_command_with_its_argument_as_option(
+    world: World, settings_for: Any
+) -> None:
+    async with serving(world.peer, settings_for(), ScriptedBackend()):
+        pass
+    (put,) = world.peer.calls("PUT")
+    synced = {command["name"]: command for command in put.body}
+    assert set(SPECS) | {"ask"} <= set(synced)
+    for spec in SPECS.values():
+        assert synced[spec.name]["description"] == spec.summary
+        options = synced[spec.name].get("options", [])
+        if spec.argument is None:
+            assert options == [], spec.name
+            continue
+        first = options[0]
+        assert first["name"] == spec.argument.name, spec.name
+        assert first["description"] == spec.argument.description
+        assert first.get("required", False) == spec.argument.required
+        assert [choice["value"] for choice in first.get("choices", [])] == list(
+            spec.argument.choices
+        )
