@@ -11,9 +11,9 @@ from adapters.discord.catchup import SUMMARIZE_THREAD, TRANSLATE
 from bot.catchup import COMBINE_RULES
 from bot.store.base import UsageQuery
 from tests.discord.conftest import World, serving
+from tests.peers.discord_peer import EPHEMERAL
 from tests.peers.openai_peer import OpenAIPeer
 
-EPHEMERAL = 1 << 6
 _LINK = re.compile(r"\[(\d+)\]\((https://discord\.com/channels/(\d+)/(\d+)/(\d+))\)")
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from tests.peers import serve_on_loopback
+from tests.peers.loopback import LoopbackServer
 
 COMMIT = "c0ffee" + "0" * 34
 
@@ -20,12 +20,11 @@ class HubPeer:
     repo_id: str
     directory: Path
     requests: list[str] = field(default_factory=list)
-    port: int = 0
-    _runner: web.AppRunner | None = None
+    _server: LoopbackServer = field(default_factory=LoopbackServer)
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self._server.url()
 
     async def start(self) -> HubPeer:
         self._files = {
@@ -39,12 +38,11 @@ class HubPeer:
         app.router.add_get(models + "/revision/{revision}", self._info)
         app.router.add_get(models + "/tree/{revision}", self._tree)
         app.router.add_route("*", f"/{self.repo_id}/resolve/{{revision}}/{{path:.*}}", self._file)
-        self._runner, self.port = await serve_on_loopback(app)
+        await self._server.start(app)
         return self
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await self._server.stop()
 
     @web.middleware
     async def _record(self, request: web.Request, handler) -> web.StreamResponse:

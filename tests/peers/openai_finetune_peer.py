@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.peers import serve_on_loopback
+from tests.peers.loopback import LoopbackServer
 
 STEPS = 3
 
@@ -29,12 +29,11 @@ class FineTuningPeer:
     contents: dict[str, bytes] = field(default_factory=dict)
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    _runner: web.AppRunner | None = None
-    port: int = 0
+    _server: LoopbackServer = field(default_factory=LoopbackServer)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return self._server.url("/v1")
 
     async def start(self) -> FineTuningPeer:
         app = web.Application()
@@ -42,12 +41,11 @@ class FineTuningPeer:
         app.router.add_post("/v1/fine_tuning/jobs", self._create)
         app.router.add_get("/v1/fine_tuning/jobs/{id}", self._retrieve)
         app.router.add_get("/v1/fine_tuning/jobs/{id}/events", self._events)
-        self._runner, self.port = await serve_on_loopback(app)
+        await self._server.start(app)
         return self
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await self._server.stop()
 
     async def _upload(self, request: web.Request) -> web.Response:
         form = await request.post()
