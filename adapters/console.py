@@ -202,6 +202,7 @@ class ConsoleAdapter:
     summary = "chat in this terminal (no platform needed)"
     uses_http_server = False
     chatty_loggers = ()
+    settings_model = None
 
     def access_policy(self, settings: Settings) -> None:
         """The terminal's user is whoever runs it: no allowlist."""

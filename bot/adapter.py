@@ -1,4 +1,9 @@
-"""How the CLI finds the doors: adapters are plugins in the `parley.adapters` entry-point group."""
+"""How the CLI finds the doors: adapters are plugins in the `parley.adapters` entry-point group.
+
+A door of its own distribution needs only an entry point naming an AdapterPlugin object; its
+name is the `platform` of its ConversationKeys, its config file table and its subcommand.
+tests/third_door is the worked example.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from bot.access import AccessPolicy
     from bot.config import Settings
+    from bot.settings_base import SettingsModel
     from bot.wiring import Runtime
 
 ENTRY_POINT_GROUP = "parley.adapters"
@@ -22,6 +28,12 @@ class AdapterPlugin(Protocol):
     """Whether `parley <name>` starts the HTTP server (health, metrics, platform webhooks)."""
     chatty_loggers: tuple[str, ...]
     """Its platform library's loggers that log every request at INFO: kept at WARNING."""
+    settings_model: type[SettingsModel] | None
+    """Its own settings (a bot.settings_base.SettingsModel with its env prefix, secrets and
+    defaults), or None. The core loads it beside the shared Settings (environment, then the
+    config file's `[<name>]` table), validates it, masks its secrets, and lists it in
+    `parley <name> --help`, `parley doctor` and the README; the door reads it back with
+    `settings.of(ItsModel)` (e.g. `runtime.settings.of(ItsModel).port`)."""
 
     def access_policy(self, settings: Settings) -> AccessPolicy | None:
         """Its allowlists as the core applies them (DMs included); None: everyone may talk."""
@@ -68,6 +80,15 @@ def adapter_names() -> list[str]:
 def load_adapter(name: str) -> AdapterPlugin:
     (entry,) = entry_points(group=ENTRY_POINT_GROUP, name=name)
     return entry.load()
+
+
+def door_settings_models() -> dict[str, type[SettingsModel]]:
+    """Each installed door's settings model, by door name (also its config file table)."""
+    return {
+        name: plugin.settings_model
+        for name, plugin in installed_adapters().items()
+        if plugin.settings_model is not None
+    }
 
 
 def installed_adapters() -> dict[str, AdapterPlugin]:

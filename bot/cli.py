@@ -40,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
             sub.set_defaults(handler=_broken_adapter(name, error))
             continue
         sub = command(name, plugin.summary)
+        if plugin.settings_model is not None:
+            from bot.settings_doc import help_epilog
+
+            sub.epilog = help_epilog(name, plugin.settings_model)
+            sub.formatter_class = argparse.RawDescriptionHelpFormatter
         plugin.add_arguments(sub)
         sub.set_defaults(handler=_adapter_handler(name))
     command("serve", "run every configured platform in one process").set_defaults(handler=_serve)

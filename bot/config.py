@@ -4,108 +4,50 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
-from collections.abc import Iterator
+import tomllib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import UnionType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
-from urllib.parse import unquote
+from typing import Any, Literal, TypeVar
 
-from pydantic import (
-    AliasChoices,
-    BeforeValidator,
-    Field,
-    Secret,
-    SecretStr,
-    ValidationError,
-    ValidationInfo,
-    field_serializer,
-    field_validator,
-)
-from pydantic_settings import (
-    BaseSettings,
-    NoDecode,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic_settings import SettingsConfigDict
 
+from bot.adapter import door_settings_models
 from bot.catchup import CatchUpRefused, parse_since
 from bot.prices import ModelPrice
+from bot.settings_base import (
+    MASK,
+    ExpandedPath,
+    SecretUrl,
+    SettingsModel,
+    StrList,
+    Url,
+    expand_path,
+    mask_url,
+    secret,
+)
 
-SECRET_ENV_NAMES = {
-    "openai_api_key": "OPENAI_API_KEY",
-    "discord_token": "DISCORD_TOKEN",
-    "slack_bot_token": "SLACK_BOT_TOKEN",
-    "slack_signing_secret": "SLACK_SIGNING_SECRET",
-    "slack_app_token": "SLACK_APP_TOKEN",
-    "admin_token": "PARLEY_ADMIN_TOKEN",
-}
-PLAIN_ENV_NAMES = {"openai_base_url": "OPENAI_BASE_URL"}
+# The masking helpers live with the base model; importing them from here keeps working.
+__all__ = [
+    "CONFIG_ENV_NAME",
+    "MASK",
+    "SQLITE_PREFIX",
+    "ConfigError",
+    "SecretUrl",
+    "Settings",
+    "env_name",
+    "expand_path",
+    "known_env_names",
+    "load_settings",
+    "mask_url",
+    "secret_env_names",
+    "split_values",
+]
+
 CONFIG_ENV_NAME = "PARLEY_CONFIG"
-URL_FIELDS = ("openai_base_url", "discord_api_url", "slack_api_url", "discord_gateway_url")
 SQLITE_PREFIX = "sqlite:///"
-MASK = "**********"
 
-# A URL's password (user:password@host) and the values of key-like query parameters.
-_URL_PASSWORD = re.compile(r"^(?:[^:/?#]+://)?[^/?#:@]*:(?P<secret>[^/?#]*)@")
-_QUERY_VALUE = re.compile(r"[?&](?P<key>[^=&#]*)=(?P<secret>[^&#]*)")
-_SECRET_KEY = re.compile(r"pass|key|token|secret|sig", re.IGNORECASE)
-_HAS_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-_UNSET_VARIABLE = re.compile(r"\$\{?\w+\}?")
-
-
-def _secret_spans(url: str) -> list[tuple[int, int]]:
-    spans = []
-    if password := _URL_PASSWORD.match(url):
-        spans.append(password.span("secret"))
-    spans += [m.span("secret") for m in _QUERY_VALUE.finditer(url) if _SECRET_KEY.search(m["key"])]
-    return [(start, end) for start, end in spans if end > start]
-
-
-def mask_url(url: str) -> str:
-    """The URL or DSN with its password and key-like query values masked, for any message."""
-    for start, end in sorted(_secret_spans(url), reverse=True):
-        url = url[:start] + MASK + url[end:]
-    return url
-
-
-def url_secrets(url: str) -> set[str]:
-    """The credentials inside a URL, as written and percent-decoded, for the log filter."""
-    if not _HAS_SCHEME.match(url):
-        return set()
-    found = {url[start:end] for start, end in _secret_spans(url)}
-    return found | {unquote(secret) for secret in found}
-
-
-class SecretUrl(Secret[str]):
-    """A URL that may carry a password: reprs and dumps show it masked; the store reads it whole."""
-
-    def _display(self) -> str:
-        return mask_url(self.get_secret_value())
-
-
-def expand_path(value: str | Path) -> Path:
-    """A path with ~ and $VARS expanded as a shell would; a variable that is not set is an error."""
-    expanded = os.path.expandvars(os.path.expanduser(str(value)))
-    if unset := _UNSET_VARIABLE.search(expanded):
-        raise ValueError(f"{unset.group()} is not set")
-    return Path(expanded)
-
-
-ExpandedPath = Annotated[Path, BeforeValidator(expand_path)]
-"""A file or folder setting: `~/parley` and `$STATE_DIRECTORY/parley` mean what they say."""
-
-
-def _split_commas(value: Any) -> Any:
-    if isinstance(value, str):
-        return [item.strip() for item in value.split(",") if item.strip()]
-    return value
-
-
-StrList = Annotated[list[str], NoDecode, BeforeValidator(_split_commas)]
-"""A list that the environment gives comma-separated: PARLEY_DISCORD_GUILDS=123,456."""
-IntList = Annotated[list[int], NoDecode, BeforeValidator(_split_commas)]
+Plugin = TypeVar("Plugin", bound=SettingsModel)
 
 
 def _default_data_dir() -> Path:
@@ -113,27 +55,15 @@ def _default_data_dir() -> Path:
     return Path(base) / "parley"
 
 
-def _literal_choices(annotation: Any) -> tuple[Any, ...]:
-    if get_origin(annotation) is Literal:
-        return get_args(annotation)
-    if get_origin(annotation) in (Union, UnionType):  # Literal[...] | None
-        return tuple(choice for arg in get_args(annotation) for choice in _literal_choices(arg))
-    return ()
+class Settings(SettingsModel):
+    """What every door shares. Env vars use the PARLEY_ prefix; secrets use their usual names.
 
+    Each plugin's own settings (its model, `plugin.settings_model`) are read beside these and
+    reached with `settings.of(Model)`.
+    """
 
-def _secret(field: str) -> Any:
-    return Field(None, validation_alias=AliasChoices(SECRET_ENV_NAMES[field]), repr=False)
-
-
-class Settings(BaseSettings):
-    """Every setting of Parley. Env vars use the PARLEY_ prefix; secrets use their usual names."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="PARLEY_",
-        extra="forbid",
-        validate_default=True,
-        populate_by_name=True,
-    )
+    model_config = SettingsConfigDict(env_prefix="PARLEY_")
+    _plugins: dict[type[SettingsModel], SettingsModel] = PrivateAttr(default_factory=dict)
 
     # Model and conversation
     backend: Literal["auto", "openai", "local"] = "auto"
@@ -171,7 +101,7 @@ class Settings(BaseSettings):
     space_monthly_usd: float | None = Field(None, gt=0)
     budget_fallback_model: str | None = None
     budget_fallback_at: float = Field(0.8, gt=0, lt=1)
-    admin_token: SecretStr | None = _secret("admin_token")
+    admin_token: SecretStr | None = secret("PARLEY_ADMIN_TOKEN")
     moderation: Literal["off", "input", "output", "both"] = "off"
     moderation_model: str = "omni-moderation-latest"
     """Turns on /admin on the ops server (usage, cost, refusals; never message content)."""
@@ -194,8 +124,8 @@ class Settings(BaseSettings):
     tool_max_result_bytes: int = Field(100_000, ge=1_000)
 
     # OpenAI and compatible servers
-    openai_api_key: SecretStr | None = _secret("openai_api_key")
-    openai_base_url: str | None = Field(None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
+    openai_api_key: SecretStr | None = secret("OPENAI_API_KEY")
+    openai_base_url: Url | None = Field(None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
 
     # Local transformers models
     local_device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
@@ -228,64 +158,6 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(20.0, ge=0)
     max_queued_turns: int = Field(2000, ge=1)
 
-    # Discord
-    discord_token: SecretStr | None = _secret("discord_token")
-    discord_api_url: str = "https://discord.com/api/v10"
-    discord_gateway_url: str | None = None
-    discord_threads: Literal["off", "auto"] = "off"
-    discord_edit_interval: float = Field(1.0, ge=0.2)
-    discord_guilds: StrList = Field(default_factory=list)
-    discord_channels: StrList = Field(default_factory=list)
-    discord_roles: StrList = Field(default_factory=list)
-    discord_users: StrList = Field(default_factory=list)
-    discord_admin_roles: StrList = Field(default_factory=list)
-    discord_admins: StrList = Field(default_factory=list)
-    discord_dms: Literal["members", "open", "off"] = "members"
-    discord_sync_guild: str | None = None
-    discord_shard_count: int | None = Field(None, ge=1)
-    discord_shard_ids: IntList = Field(default_factory=list)
-    discord_link_previews: bool = False
-    """Let Discord fetch and preview the links in answers (off: a model's URL is never fetched)."""
-    # Discord: many people in one place (reply chains, followed threads)
-    discord_conversation: Literal["chain", "channel"] = "chain"
-    """What a plain mention in a channel continues: its own new reply chain, or the channel's."""
-    discord_follow_threads: bool = True
-    """Answer every message in a user's thread once Parley was mentioned there."""
-    discord_channel_edits: int = Field(5, ge=1)
-    """Writes per 5 s in one channel shared by the answers there; interim edits yield to it."""
-
-    # Slack
-    slack_bot_token: SecretStr | None = _secret("slack_bot_token")
-    slack_signing_secret: SecretStr | None = _secret("slack_signing_secret")
-    slack_app_token: SecretStr | None = _secret("slack_app_token")
-    slack_mode: Literal["auto", "socket", "http"] = "auto"
-    slack_api_url: str = "https://slack.com/api/"
-    slack_edit_interval: float = Field(1.0, ge=0.2)
-    slack_channel_edits: int = Field(5, ge=1)
-    """Writes per 5 s in one channel shared by the answers there; interim updates yield to it."""
-    slack_ask_command: str = "/ask"
-    slack_command: str = "/parley"
-    slack_command_visibility: Literal["in_channel", "ephemeral"] = "in_channel"
-    slack_follow_threads: bool = True
-    slack_streaming: bool = True
-    slack_teams: StrList = Field(default_factory=list)
-    slack_channels: StrList = Field(default_factory=list)
-    slack_users: StrList = Field(default_factory=list)
-    slack_admins: StrList = Field(default_factory=list)
-    # Slack's AI surface: the agent messaging experience, or the legacy assistant view
-    slack_surface: Literal["agent", "assistant"] = "agent"
-    """`agent`: every top-level DM starts its own thread; `assistant`: the legacy assistant view."""
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _any_case(cls, value: Any, info: ValidationInfo) -> Any:
-        """A choice in any case (PARLEY_LOG_LEVEL=debug) becomes its canonical spelling."""
-        if isinstance(value, str) and info.field_name:
-            for choice in _literal_choices(cls.model_fields[info.field_name].annotation):
-                if isinstance(choice, str) and choice.lower() == value.lower():
-                    return choice
-        return value
-
     @field_validator("summary_since")
     @classmethod
     def _since(cls, value: str) -> str:
@@ -294,23 +166,6 @@ class Settings(BaseSettings):
         except CatchUpRefused:
             raise ValueError("must be like 2h, 3d, 1w, yesterday or all") from None
         return value
-
-    @field_validator(*URL_FIELDS)
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://", "ws://", "wss://")):
-            raise ValueError("must be a URL starting with http:// or https://")
-        return value
-
-    @field_serializer(*URL_FIELDS)
-    def _masked_url(self, value: str | None) -> str | None:
-        """A gateway URL may carry a key (?api-key=...): dumps show it masked."""
-        return None if value is None else mask_url(value)
-
-    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
-        """The fields for repr(settings), with any key inside a URL masked."""
-        for name, value in super().__repr_args__():
-            yield name, mask_url(value) if name in URL_FIELDS and value else value
 
     @field_validator("database_url", mode="before")
     @classmethod
@@ -335,46 +190,36 @@ class Settings(BaseSettings):
         """The setting that points at the database, for error lines about it."""
         return "PARLEY_DATABASE_URL" if self.database_url.get_secret_value() else "PARLEY_DATA_DIR"
 
+    def of(self, model: type[Plugin]) -> Plugin:
+        """A plugin's own settings, as loaded beside these (`runtime.settings.of(MyDoorSettings)`).
+
+        Settings built directly (tests) without them give the plugin its defaults and the
+        environment."""
+        for plugin in self._plugins.values():
+            if isinstance(plugin, model):
+                return plugin
+        built = model()
+        self._plugins[model] = built
+        return built
+
+    def with_plugins(self, *plugins: SettingsModel) -> Settings:
+        """A copy holding these plugins' settings (in place of any of the same model)."""
+        copy = self.model_copy()
+        copy._plugins = {**self._plugins}
+        for plugin in plugins:  # a model read with the file's values is a subclass of it
+            for model in [
+                m for m in copy._plugins if isinstance(plugin, m) or issubclass(m, type(plugin))
+            ]:
+                del copy._plugins[model]
+            copy._plugins[type(plugin)] = plugin
+        return copy
+
     def secret_values(self) -> set[str]:
-        """Every credential these settings hold (tokens, URL passwords), for the log filter."""
-        found: set[str] = set()
-        for name in type(self).model_fields:
-            value = getattr(self, name)
-            if isinstance(value, SecretStr):
-                found.add(value.get_secret_value())
-            elif isinstance(value, SecretUrl):
-                found |= url_secrets(value.get_secret_value())
-            elif isinstance(value, str):
-                found |= url_secrets(value)
+        """Every credential these settings and the plugins' hold, for the log filter."""
+        found = super().secret_values()
+        for plugin in self._plugins.values():
+            found |= plugin.secret_values()
         return found
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = settings_cls.model_config.get("toml_file")
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if toml_file:
-            sources.append(_SecretFreeToml(settings_cls, toml_file))
-        return tuple(sources)
-
-
-class _SecretFreeToml(TomlConfigSettingsSource):
-    """parley.toml, which may not hold secrets: they belong in the environment."""
-
-    def __call__(self) -> dict[str, Any]:
-        for field, env_name in SECRET_ENV_NAMES.items():
-            if field in self.toml_data or env_name in self.toml_data:
-                raise ConfigError(
-                    f"{field} in the config file: secrets are read only from the environment; "
-                    f"remove it and set {env_name} instead"
-                )
-        return super().__call__()
 
 
 class ConfigError(Exception):
@@ -382,45 +227,108 @@ class ConfigError(Exception):
 
 
 def env_name(field: str) -> str:
-    """The environment variable that sets a field."""
-    return SECRET_ENV_NAMES.get(field) or PLAIN_ENV_NAMES.get(field) or f"PARLEY_{field.upper()}"
+    """The environment variable that sets a core field."""
+    return Settings.env_name(field)
 
 
-_ALIASED_FIELDS = {alias: field for field, alias in {**SECRET_ENV_NAMES, **PLAIN_ENV_NAMES}.items()}
+def _every_model(models: Mapping[str, type[SettingsModel]] | None) -> list[type[SettingsModel]]:
+    return [Settings, *(door_settings_models() if models is None else models).values()]
 
 
-def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
-    """Read settings from the environment and the config file; raise ConfigError when invalid."""
-    _refuse_unknown_variables()
+def known_env_names(models: Mapping[str, type[SettingsModel]] | None = None) -> set[str]:
+    """Every variable Parley reads: the core's, each installed plugin's, and PARLEY_CONFIG."""
+    found = {name for model in _every_model(models) for name in model.env_names().values()}
+    return found | {CONFIG_ENV_NAME}
+
+
+def secret_env_names(models: Mapping[str, type[SettingsModel]] | None = None) -> set[str]:
+    """The variables that hold secrets, the core's and each installed plugin's."""
+    return {name for model in _every_model(models) for name in model.secret_fields().values()}
+
+
+def load_settings(config_file: str | Path | None = None) -> Settings:
+    """Read the core's and every installed plugin's settings from the environment and the
+    config file; raise ConfigError (one line) when anything is invalid."""
+    models = door_settings_models()
+    _refuse_unknown_variables(models)
     path = config_file or os.environ.get(CONFIG_ENV_NAME)
-    settings_cls: type[Settings] = Settings
-    if path:
-        try:
-            path = expand_path(path)
-        except ValueError as error:
-            raise ConfigError(
-                f"config file {path}: {error}; fix --config or {CONFIG_ENV_NAME}"
-            ) from None
-        if not path.is_file():
-            raise ConfigError(
-                f"config file {path} does not exist: fix --config or {CONFIG_ENV_NAME}"
-            )
+    core, sections = split_values(_read_file(path) if path else {}, models)
+    _refuse_secrets(Settings, core, "")
+    for name, values in sections.items():
+        _refuse_secrets(models[name], values, name)
+    settings = _build(Settings, core, "", [*models, *_flat_keys(models)])
+    plugins = [_build(model, sections[name], name) for name, model in models.items()]
+    return settings.with_plugins(*plugins)
 
-        class _FileSettings(Settings):
-            model_config = SettingsConfigDict(toml_file=path)
 
-        settings_cls = _FileSettings
+def _read_file(given: str | Path) -> dict[str, Any]:
     try:
-        return settings_cls(**overrides)
-    except ValidationError as error:
-        raise ConfigError(_describe(error)) from None
-    except ValueError as error:  # a malformed TOML file
+        path = expand_path(given)
+    except ValueError as error:
+        raise ConfigError(
+            f"config file {given}: {error}; fix --config or {CONFIG_ENV_NAME}"
+        ) from None
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist: fix --config or {CONFIG_ENV_NAME}")
+    try:
+        return tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"config file {path}: {error}") from None
 
 
-def _refuse_unknown_variables() -> None:
+def split_values(
+    values: Mapping[str, Any], models: Mapping[str, type[SettingsModel]]
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The core's values, and each plugin's by field: its `[NAME]` table, or flat keys spelt as
+    its variables without PARLEY_ (`NAME_FIELD = ...`, as the example config writes them)."""
+    flat = _flat_keys(models)
+    core: dict[str, Any] = {}
+    sections: dict[str, dict[str, Any]] = {name: {} for name in models}
+    for key, value in values.items():
+        if key in models and isinstance(value, dict):
+            sections[key].update(value)
+        elif key in flat:
+            name, field = flat[key]
+            sections[name][field] = value
+        else:
+            core[key] = value
+    return core, sections
+
+
+def _flat_keys(models: Mapping[str, type[SettingsModel]]) -> dict[str, tuple[str, str]]:
+    """Each plugin field's flat config file key, with the plugin's name and the field."""
+    return {
+        model.env_name(field).removeprefix("PARLEY_").lower(): (name, field)
+        for name, model in models.items()
+        for field in model.model_fields
+    }
+
+
+def _refuse_secrets(model: type[SettingsModel], values: Mapping[str, Any], section: str) -> None:
+    """The config file may not hold secrets: they belong in the environment."""
+    for field, variable in model.secret_fields().items():
+        if field in values or variable in values:
+            where = f"[{section}] {field}" if section else field
+            raise ConfigError(
+                f"{where} in the config file: secrets are read only from the environment; "
+                f"remove it and set {variable} instead"
+            )
+
+
+def _build(
+    model: type[Plugin], file_values: dict[str, Any], section: str, other_keys: Sequence[str] = ()
+) -> Plugin:
+    """The model read from the environment over `file_values`; `other_keys` are the file's
+    keys that belong elsewhere, offered when a key is misspelt."""
+    try:
+        return model.with_file_values(file_values)()
+    except ValidationError as error:
+        raise ConfigError(_describe(error, model, section, other_keys)) from None
+
+
+def _refuse_unknown_variables(models: Mapping[str, type[SettingsModel]]) -> None:
     """A misspelt PARLEY_* variable would silently switch a setting off: name it instead."""
-    known = {env_name(field) for field in Settings.model_fields} | {CONFIG_ENV_NAME}
+    known = known_env_names(models)
     unknown = sorted(
         name.upper()
         for name in os.environ
@@ -436,18 +344,23 @@ def _unknown(name: str, known: list[str], where: str) -> str:
     return f"unknown setting {name}{where}: {hint}"
 
 
-def _describe(error: ValidationError) -> str:
+def _describe(
+    error: ValidationError, model: type[SettingsModel], section: str, other_keys: Sequence[str]
+) -> str:
+    aliased = {variable: field for field, variable in model.env_names().items()}
+    where = f" in [{section}] of the config file" if section else " in the config file"
     problems = []
     for item in error.errors():
         name = str(item["loc"][0]) if item["loc"] else "?"
         if item["type"] == "extra_forbidden":  # only the config file can add keys
-            problems.append(_unknown(name, sorted(Settings.model_fields), " in the config file"))
+            problems.append(_unknown(name, sorted([*model.model_fields, *other_keys]), where))
             continue
-        field = _ALIASED_FIELDS.get(name.upper(), name)
+        field = aliased.get(name.upper(), name)
         given = item.get("input")
-        shown = mask_url(given) if isinstance(given, str) else given
-        hidden = field in SECRET_ENV_NAMES or isinstance(given, dict)
-        shown = "" if hidden else f" (got {shown!r})"
+        hidden = field in model.secret_fields() or isinstance(given, dict)
+        shown = "" if hidden else f" (got {mask_url(given) if isinstance(given, str) else given!r})"
         message = item["msg"].removeprefix("Value error, ")
-        problems.append(f"{env_name(field)}: {message}{shown}; fix it in the environment or config")
+        problems.append(
+            f"{model.env_name(field)}: {message}{shown}; fix it in the environment or config"
+        )
     return "; ".join(problems)

@@ -11,6 +11,7 @@ from bot.adapter import adapter_names, load_adapter
 from bot.config import ConfigError, Settings, load_settings, mask_url
 from bot.extras import MissingExtra
 from bot.llm.base import BackendError
+from bot.settings_doc import configured
 from bot.store.factory import store_for
 
 CHECK_TIMEOUT = 20.0
@@ -66,11 +67,14 @@ async def check_platforms(settings: Settings) -> list[Finding]:
         except MissingExtra as error:
             findings.append(Finding(False, name, str(error)))
             continue
+        if plugin.settings_model is not None:
+            given = configured(settings.of(plugin.settings_model))
+            findings.append(Finding(True, name, f"settings {given}"))
         problems = await plugin.diagnose(settings)
         if problems:
             findings.extend(Finding(False, name, problem) for problem in problems)
         else:
-            findings.append(Finding(True, name, "token accepted"))
+            findings.append(Finding(True, name, "checks passed"))
     if not findings:
         findings.append(Finding(True, "platforms", "none configured (console only)"))
     return findings

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import SECRET_ENV_NAMES, Settings
+from bot.config import Settings, secret_env_names
 from tests.peers.openai_peer import OpenAIPeer
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-_FOREIGN_ENV = ("PARLEY_", "OPENAI_", *SECRET_ENV_NAMES.values())
+_FOREIGN_ENV = ("PARLEY_", "OPENAI_", *secret_env_names())
 
 
 @pytest.fixture(autouse=True)

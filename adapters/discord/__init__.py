@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from adapters.discord.settings import DiscordSettings
 from bot.config import ConfigError
 from bot.extras import require
 
@@ -23,30 +24,33 @@ class DiscordAdapter:
     summary = "answer mentions, DMs, threads and slash commands in Discord"
     uses_http_server = True
     chatty_loggers = ("discord",)
+    settings_model = DiscordSettings
 
     def access_policy(self, settings: Settings) -> AccessPolicy:
         """PARLEY_DISCORD_GUILDS, _CHANNELS, _USERS, _ROLES, _ADMINS, _ADMIN_ROLES and _DMS."""
         from bot.access import AccessPolicy
 
+        discord = settings.of(DiscordSettings)
         return AccessPolicy(
-            spaces=frozenset(settings.discord_guilds),
-            channels=frozenset(settings.discord_channels),
-            users=frozenset(settings.discord_users),
-            roles=frozenset(settings.discord_roles),
-            admins=frozenset(settings.discord_admins),
-            admin_roles=frozenset(settings.discord_admin_roles),
-            direct_messages=settings.discord_dms,
+            spaces=frozenset(discord.guilds),
+            channels=frozenset(discord.channels),
+            users=frozenset(discord.users),
+            roles=frozenset(discord.roles),
+            admins=frozenset(discord.admins),
+            admin_roles=frozenset(discord.admin_roles),
+            direct_messages=discord.dms,
         )
 
     def is_configured(self, settings: Settings) -> bool:
-        if not settings.discord_token:
+        if not settings.of(DiscordSettings).token:
             return False
         require_discord()
         return True
 
     def check_settings(self, settings: Settings) -> None:
         """Everything else is checked by Discord itself when the door logs in."""
-        if settings.discord_sync_guild and not settings.discord_sync_guild.isdigit():
+        sync_guild = settings.of(DiscordSettings).sync_guild
+        if sync_guild and not sync_guild.isdigit():
             raise ConfigError(
                 "PARLEY_DISCORD_SYNC_GUILD must be a guild id (digits): copy it with Developer "
                 "Mode on (right-click the server > Copy Server ID)"
@@ -74,14 +78,14 @@ class DiscordAdapter:
             return None
         from adapters.discord.invite import invite_url_for
 
-        print(invite_url_for(settings))
+        print(invite_url_for(settings.of(DiscordSettings)))
         return 0
 
     async def diagnose(self, settings: Settings) -> list[str]:
         require_discord()
         from adapters.discord.doctor import check_token
 
-        return await check_token(settings)
+        return await check_token(settings.of(DiscordSettings))
 
     async def run(self, runtime: Runtime, args: argparse.Namespace) -> int:
         from adapters.discord.app import DiscordDoor

@@ -26,6 +26,7 @@ from adapters.discord.catchup import add_catch_up_commands, history_item, place_
 from adapters.discord.feedback import FeedbackView
 from adapters.discord.history import missed_reply, reply_chain, thread_history
 from adapters.discord.members import Memberships
+from adapters.discord.settings import DiscordSettings
 from adapters.discord.sink import NO_MENTIONS, ChannelReply, InteractionReply, restored
 from adapters.discord.slash import add_commands
 from adapters.discord.translate import (
@@ -44,7 +45,7 @@ from adapters.discord.translate import (
 )
 from bot import commands
 from bot.attachments import FileLimits
-from bot.config import ConfigError, Settings
+from bot.config import ConfigError
 from bot.pacing import ChannelWrites
 from bot.types import DIRECT_MESSAGES, ChatMessage, ConversationKey, History, Incoming, Kind
 from bot.wiring import Runtime
@@ -58,7 +59,7 @@ NOT_ENABLED_HERE = "Parley is not enabled here."
 
 
 @contextmanager
-def discord_endpoints(settings: Settings) -> Iterator[None]:
+def discord_endpoints(settings: DiscordSettings) -> Iterator[None]:
     """Point discord.py at the configured REST and gateway URLs, then restore them.
 
     Both are class attributes, so they are process-wide. discord.py 2.7 connects a Client (and an
@@ -66,27 +67,27 @@ def discord_endpoints(settings: Settings) -> Iterator[None]:
     GET /gateway/bot; resumes then use the `resume_gateway_url` the gateway sends in READY.
     """
     saved = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
-    Route.BASE = settings.discord_api_url.rstrip("/")
-    if settings.discord_gateway_url:
-        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+    Route.BASE = settings.api_url.rstrip("/")
+    if settings.gateway_url:
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
     try:
         yield
     finally:
         Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = saved
 
 
-def build_client(settings: Settings) -> discord.Client:
+def build_client(settings: DiscordSettings) -> discord.Client:
     """A client with the Message Content intent (needed for follow-ups in threads without a
     mention), no mentions allowed by default, sharded when a shard count is configured."""
     intents = discord.Intents.default()
     intents.message_content = True
-    if settings.discord_shard_count is None:
+    if settings.shard_count is None:
         return discord.Client(intents=intents, allowed_mentions=NO_MENTIONS)
     return discord.AutoShardedClient(
         intents=intents,
         allowed_mentions=NO_MENTIONS,
-        shard_count=settings.discord_shard_count,
-        shard_ids=settings.discord_shard_ids or None,
+        shard_count=settings.shard_count,
+        shard_ids=settings.shard_ids or None,
     )
 
 
@@ -186,8 +187,8 @@ class DiscordDoor:
         sync_guild: str | None = None,
     ) -> None:
         self._runtime = runtime
-        self._settings = runtime.settings
-        self._sync_guild = sync_guild or runtime.settings.discord_sync_guild
+        self._settings = runtime.settings.of(DiscordSettings)
+        self._sync_guild = sync_guild or self._settings.sync_guild
         self._access = adapter.access_policy(runtime.settings)
         self._members = Memberships()
         self._seen_events: _Recent[int] = _Recent()
@@ -197,12 +198,12 @@ class DiscordDoor:
         """Conversations this process already sent a turn to, whose store may still be empty
         because that first answer is being written."""
         self._order = _ArrivalOrder()
-        self._edits = ChannelWrites(runtime.settings.discord_channel_edits)
+        self._edits = ChannelWrites(self._settings.channel_edits)
         self._files = FileLimits.of(runtime.settings)
         self._feedback: FeedbackView | None = None
         """Made once the client is logged in (a view needs the running loop)."""
         self._approvals = Approvals(self._judge_click)
-        self.client = build_client(runtime.settings)
+        self.client = build_client(self._settings)
         skip_malformed_events(self.client)
         self.tree = app_commands.CommandTree(self.client)
         add_commands(self.tree, self._on_command)
@@ -215,7 +216,7 @@ class DiscordDoor:
 
     async def serve(self) -> None:
         """Log in, sync the slash commands, and serve the gateway until cancelled."""
-        token = self._settings.discord_token
+        token = self._settings.token
         if token is None:
             raise ConfigError("DISCORD_TOKEN is not set: create a bot token and set DISCORD_TOKEN")
         self._runtime.ops.add_ready_check("discord", self.client.is_ready)
@@ -242,7 +243,9 @@ class DiscordDoor:
                     ) from None
                 except asyncio.CancelledError:
                     # Let answers in flight finish while the REST session is still open.
-                    await self._runtime.dialogue.shutdown(self._settings.shutdown_grace_seconds)
+                    await self._runtime.dialogue.shutdown(
+                        self._runtime.settings.shutdown_grace_seconds
+                    )
                     raise
 
     async def _rate(self, answer: str, interaction: discord.Interaction, liked: bool) -> str:
@@ -334,7 +337,7 @@ class DiscordDoor:
             return None
         if isinstance(channel, discord.Thread):
             key = conversation_key(channel)
-            followed = self._settings.discord_follow_threads and await self._knows(key)
+            followed = self._settings.follow_threads and await self._knows(key)
             return Kind.THREAD if followed else None
         if self._chains and await self._chain_of(message) is not None:
             return Kind.MENTION
@@ -342,7 +345,7 @@ class DiscordDoor:
 
     @property
     def _chains(self) -> bool:
-        return self._settings.discord_conversation == "chain"
+        return self._settings.conversation == "chain"
 
     def _starts_chain(self, key: ConversationKey) -> bool:
         """Whether a question asked in this place starts a reply chain of its own: in chain
@@ -375,7 +378,7 @@ class DiscordDoor:
             return
         reply_to: discord.Message | None = message
         continued = None
-        if kind is Kind.MENTION and self._settings.discord_threads == "auto":
+        if kind is Kind.MENTION and self._settings.threads == "auto":
             thread = await self._open_thread(message, incoming.text)
             if thread is not None:
                 channel, reply_to = thread, None
@@ -408,8 +411,8 @@ class DiscordDoor:
         sink = ChannelReply(
             channel,
             reply_to=reply_to,
-            min_edit_interval=self._settings.discord_edit_interval,
-            link_previews=self._settings.discord_link_previews,
+            min_edit_interval=self._settings.edit_interval,
+            link_previews=self._settings.link_previews,
             on_posted=partial(self._link, incoming.key) if chained else None,
             edits=self._edits,
             feedback=self._feedback,
@@ -507,8 +510,8 @@ class DiscordDoor:
         sink = InteractionReply(
             interaction,
             ephemeral=command is not None and commands.SPECS[command].private,
-            min_edit_interval=self._settings.discord_edit_interval,
-            link_previews=self._settings.discord_link_previews,
+            min_edit_interval=self._settings.edit_interval,
+            link_previews=self._settings.link_previews,
             on_posted=partial(self._link, incoming.key) if chained else None,
             approvals=self._approvals,
         )

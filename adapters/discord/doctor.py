@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import aiohttp
 
-from bot.config import Settings
+from adapters.discord.settings import DiscordSettings
 
 TIMEOUT = aiohttp.ClientTimeout(total=15)
 
 
-async def check_token(settings: Settings) -> list[str]:
+async def check_token(settings: DiscordSettings) -> list[str]:
     """Problems with DISCORD_TOKEN or the API URL, each with its fix; empty when accepted."""
-    assert settings.discord_token is not None
-    url = settings.discord_api_url.rstrip("/") + "/users/@me"
-    headers = {"Authorization": f"Bot {settings.discord_token.get_secret_value()}"}
+    assert settings.token is not None
+    url = settings.api_url.rstrip("/") + "/users/@me"
+    headers = {"Authorization": f"Bot {settings.token.get_secret_value()}"}
     try:
         async with (
             aiohttp.ClientSession(timeout=TIMEOUT) as session,

@@ -7,7 +7,8 @@ import binascii
 
 import discord
 
-from bot.config import ConfigError, Settings
+from adapters.discord.settings import DiscordSettings
+from bot.config import ConfigError
 
 SCOPES = ("bot", "applications.commands")
 
@@ -39,11 +40,11 @@ def invite_url(application_id: int) -> str:
     )
 
 
-def invite_url_for(settings: Settings) -> str:
+def invite_url_for(settings: DiscordSettings) -> str:
     """The invite URL of the bot whose token the settings hold."""
-    if settings.discord_token is None:
+    if settings.token is None:
         raise ConfigError("DISCORD_TOKEN is not set: the invite URL is built from the bot token")
     try:
-        return invite_url(application_id_from_token(settings.discord_token.get_secret_value()))
+        return invite_url(application_id_from_token(settings.token.get_secret_value()))
     except ValueError as error:
         raise ConfigError(str(error)) from None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from adapters.slack.settings import SlackSettings
 from bot.extras import require
 
 if TYPE_CHECKING:
@@ -27,20 +28,22 @@ class SlackAdapter:
     summary = "answer in Slack: mentions, DMs, threads, /ask and assistant threads"
     uses_http_server = True
     chatty_loggers = ("slack_bolt", "slack_sdk")
+    settings_model = SlackSettings
 
     def access_policy(self, settings: Settings) -> AccessPolicy:
         """PARLEY_SLACK_TEAMS, _CHANNELS, _USERS and _ADMINS."""
         from bot.access import AccessPolicy
 
+        slack = settings.of(SlackSettings)
         return AccessPolicy(
-            spaces=frozenset(settings.slack_teams),
-            channels=frozenset(settings.slack_channels),
-            users=frozenset(settings.slack_users),
-            admins=frozenset(settings.slack_admins),
+            spaces=frozenset(slack.teams),
+            channels=frozenset(slack.channels),
+            users=frozenset(slack.users),
+            admins=frozenset(slack.admins),
         )
 
     def is_configured(self, settings: Settings) -> bool:
-        if not settings.slack_bot_token:
+        if not settings.of(SlackSettings).bot_token:
             return False
         require_slack()
         return True
@@ -51,7 +54,7 @@ class SlackAdapter:
         require_slack()
         from adapters.slack.serve import choose_mode
 
-        choose_mode(settings)
+        choose_mode(settings.of(SlackSettings))
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """The mode and everything else are settings; `manifest` prints the app manifest."""
@@ -89,8 +92,9 @@ class SlackAdapter:
         from adapters.slack.manifest import build_manifest, to_json, to_yaml
 
         mode = args.mode or ("http" if args.url else "socket")
-        surface = "assistant" if args.legacy_assistant else settings.slack_surface
-        manifest = build_manifest(settings, mode, args.url, surface)
+        slack = settings.of(SlackSettings)
+        surface = "assistant" if args.legacy_assistant else slack.surface
+        manifest = build_manifest(slack, mode, args.url, surface)
         print(to_json(manifest) if args.format == "json" else to_yaml(manifest), end="")
         return 0
 
@@ -98,7 +102,7 @@ class SlackAdapter:
         require_slack()
         from adapters.slack.doctor import check_token
 
-        return await check_token(settings)
+        return await check_token(settings.of(SlackSettings))
 
     async def run(self, runtime: Runtime, args: argparse.Namespace) -> int:
         await self.serve(runtime)

@@ -29,6 +29,7 @@ from adapters.slack.files import SlackFiles
 from adapters.slack.format import asked, neutralise
 from adapters.slack.people import People
 from adapters.slack.permalinks import message_link
+from adapters.slack.settings import SlackSettings
 from adapters.slack.sink import (
     DISLIKED,
     FEEDBACK_ACTION,
@@ -96,29 +97,29 @@ class SlackDoor:
     """The bolt app with Parley's listeners; `handle_http` is its Events API endpoint."""
 
     def __init__(self, runtime: Runtime) -> None:
-        settings = runtime.settings
+        settings = runtime.settings.of(SlackSettings)
         self._runtime = runtime
         self._settings = settings
         # One session for every Web API call: without it slack_sdk opens (and closes) a session,
         # and so a TCP and TLS connection, per call: most of a streamed answer's CPU at scale.
         self._session = aiohttp.ClientSession()
         self.client = AsyncWebClient(
-            token=_secret(settings.slack_bot_token),
-            base_url=settings.slack_api_url,
+            token=_secret(settings.bot_token),
+            base_url=settings.api_url,
             session=self._session,
             retry_handlers=retry_handlers(),
         )
-        secret = _secret(settings.slack_signing_secret)
+        secret = _secret(settings.signing_secret)
         self.bolt = AsyncApp(name="parley", client=self.client, signing_secret=secret)
         self._verifier = SignatureVerifier(secret) if secret else None  # None: Socket Mode
         self._people = People(self.client)
         self._files = SlackFiles(
-            _secret(settings.slack_bot_token), settings.slack_api_url, FileLimits.of(settings)
+            _secret(settings.bot_token), settings.api_url, FileLimits.of(runtime.settings)
         )
-        self._access = adapter.access_policy(settings)
-        self._writes = ChannelWrites(settings.slack_channel_edits)
+        self._access = adapter.access_policy(runtime.settings)
+        self._writes = ChannelWrites(settings.channel_edits)
         self._catch_up = SlackCatchUp(runtime, self.client, self._people, self._access)
-        self._agent = settings.slack_surface == "agent"
+        self._agent = settings.surface == "agent"
         self.subscribed: set[str] = set()
         """The event types the door listens to (`message` stands for its channel-type events)."""
         self.ready = False
@@ -163,8 +164,8 @@ class SlackDoor:
     def _register(self) -> None:
         self._listen("app_mention", self._on_mention)
         self._listen("message", self._on_message)
-        self.bolt.command(self._settings.slack_ask_command)(self._on_ask)
-        self.bolt.command(self._settings.slack_command)(self._on_parley)
+        self.bolt.command(self._settings.ask_command)(self._on_ask)
+        self.bolt.command(self._settings.command)(self._on_parley)
         self.bolt.action(FEEDBACK_ACTION)(self._on_feedback)
         self._catch_up.register(self.bolt)
         self.bolt.action(approvals.ACTIONS)(self._on_approval)
@@ -208,7 +209,7 @@ class SlackDoor:
         team_id = context.team_id or ""
         if kind is Kind.THREAD:
             key = translate.message_key(event, team_id)
-            if not self._settings.slack_follow_threads or not await self._knows(key):
+            if not self._settings.follow_threads or not await self._knows(key):
                 return
         author = await self._people.author(event["user"])
         incoming = translate.message(event, team_id, author, bot, dm_threads=self._agent)
@@ -355,7 +356,7 @@ class SlackDoor:
         which is the conversation; ephemeral or where Parley may not post, via response_url."""
         prompt = str(command.get("text", "")).strip()
         if not prompt:
-            await ack(text=f"Usage: {self._settings.slack_ask_command} <question>")
+            await ack(text=f"Usage: {self._settings.ask_command} <question>")
             return
         bot = _identity(context)
         place = ConversationKey(
@@ -375,8 +376,8 @@ class SlackDoor:
     ) -> tuple[ConversationKey, ReplySink]:
         channel = command["channel_id"]
         private = translate.private_key(command)
-        interval = self._settings.slack_edit_interval
-        if self._settings.slack_command_visibility == "ephemeral":
+        interval = self._settings.edit_interval
+        if self._settings.command_visibility == "ephemeral":
             return private, ResponseUrlSink(
                 command["response_url"], "ephemeral", edit_interval=interval
             )
@@ -403,7 +404,7 @@ class SlackDoor:
         await ack()
         author = await self._people.author(command["user_id"])
         sink = ResponseUrlSink(
-            command["response_url"], "ephemeral", edit_interval=self._settings.slack_edit_interval
+            command["response_url"], "ephemeral", edit_interval=self._settings.edit_interval
         )
         incoming = await self._catch_up.readable(
             translate.parley_command(command, author), command["channel_id"], context
@@ -458,8 +459,8 @@ class SlackDoor:
         on_start: OnStart | None = None,
     ) -> ReplySink:
         """Stream in threads when allowed (streams must be replies); else post and update."""
-        interval = self._settings.slack_edit_interval
-        if key.thread is None or not self._settings.slack_streaming:
+        interval = self._settings.edit_interval
+        if key.thread is None or not self._settings.streaming:
             return MessageSink(
                 self.client,
                 key.channel,

@@ -22,6 +22,7 @@ from adapters.slack import translate
 from adapters.slack.manifest import SUMMARIZE_SHORTCUT, TRANSLATE_SHORTCUT
 from adapters.slack.people import People
 from adapters.slack.permalinks import message_link
+from adapters.slack.settings import SlackSettings
 from adapters.slack.sink import ResponseUrlSink
 from adapters.slack.translate import BotIdentity, Payload
 from bot.access import AccessPolicy
@@ -250,7 +251,7 @@ def _shortcut_incoming(
 
 def _private_sink(shortcut: Payload, runtime: Runtime) -> ResponseUrlSink:
     """Only the asker sees it: an ephemeral answer through the shortcut's response_url."""
-    interval = runtime.settings.slack_edit_interval
+    interval = runtime.settings.of(SlackSettings).edit_interval
     return ResponseUrlSink(shortcut["response_url"], "ephemeral", edit_interval=interval)
 
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.config import Settings
+from adapters.slack.settings import SlackSettings
 
 TIMEOUT_SECONDS = 15
 
 
-async def check_token(settings: Settings) -> list[str]:
+async def check_token(settings: SlackSettings) -> list[str]:
     """Problems with SLACK_BOT_TOKEN or the API URL, each with its fix; empty when accepted."""
-    assert settings.slack_bot_token is not None
+    assert settings.bot_token is not None
     client = AsyncWebClient(
-        token=settings.slack_bot_token.get_secret_value(),
-        base_url=settings.slack_api_url,
+        token=settings.bot_token.get_secret_value(),
+        base_url=settings.api_url,
         timeout=TIMEOUT_SECONDS,
     )
     try:
@@ -28,5 +28,5 @@ async def check_token(settings: Settings) -> list[str]:
         ]
     except (OSError, TimeoutError) as error:
         problem = type(error).__name__
-        return [f"cannot reach {settings.slack_api_url} ({problem}): check PARLEY_SLACK_API_URL"]
+        return [f"cannot reach {settings.api_url} ({problem}): check PARLEY_SLACK_API_URL"]
     return []

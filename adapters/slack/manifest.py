@@ -10,8 +10,9 @@ import json
 import re
 from typing import Any, Literal
 
+from adapters.slack.settings import SlackSettings
 from bot.commands import SPECS
-from bot.config import ConfigError, Settings
+from bot.config import ConfigError
 
 EVENTS_PATH = "/slack/events"
 DESCRIPTION = "Ask Parley anything; it remembers this thread."
@@ -110,7 +111,7 @@ def bot_events(surface: Surface) -> list[str]:
 
 
 def build_manifest(
-    settings: Settings, mode: Mode, url: str | None = None, surface: Surface = "agent"
+    settings: SlackSettings, mode: Mode, url: str | None = None, surface: Surface = "agent"
 ) -> dict[str, Any]:
     """The manifest as a dict; HTTP mode needs the public base URL Slack will post to. The
     `assistant` surface is the legacy assistant view, for apps created before agent view."""
@@ -125,14 +126,14 @@ def build_manifest(
     at_url = {"url": request_url} if request_url else {}
     commands = [
         {
-            "command": settings.slack_ask_command,
+            "command": settings.ask_command,
             "description": "Ask Parley; the answer appears in a thread under your question.",
             "usage_hint": "<question>",
             **at_url,
             "should_escape": False,
         },
         {
-            "command": settings.slack_command,
+            "command": settings.command,
             "description": "Manage this channel's conversation with Parley",
             "usage_hint": " | ".join(spec.usage for spec in SPECS.values()),
             **at_url,

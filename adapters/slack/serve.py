@@ -10,8 +10,9 @@ from slack_sdk.errors import SlackApiError
 
 from adapters.slack.app import EVENTS_PATH, SlackDoor
 from adapters.slack.doctor import check_token
+from adapters.slack.settings import SlackSettings
 from adapters.slack.translate import PLATFORM
-from bot.config import ConfigError, Settings
+from bot.config import ConfigError
 from bot.wiring import Runtime
 
 log = logging.getLogger(__name__)
@@ -19,18 +20,16 @@ log = logging.getLogger(__name__)
 Mode = Literal["socket", "http"]
 
 
-def choose_mode(settings: Settings) -> Mode:
+def choose_mode(settings: SlackSettings) -> Mode:
     """PARLEY_SLACK_MODE, or auto: Socket Mode when an app token is set, else HTTP mode."""
-    if not settings.slack_bot_token:
+    if not settings.bot_token:
         raise ConfigError("SLACK_BOT_TOKEN is not set: copy the app's Bot User OAuth Token")
     mode: Mode = (
-        settings.slack_mode
-        if settings.slack_mode != "auto"
-        else ("socket" if settings.slack_app_token else "http")
+        settings.mode if settings.mode != "auto" else ("socket" if settings.app_token else "http")
     )
-    if mode == "socket" and not settings.slack_app_token:
+    if mode == "socket" and not settings.app_token:
         raise ConfigError("Socket Mode needs SLACK_APP_TOKEN (an xapp-... app-level token)")
-    if mode == "http" and not settings.slack_signing_secret:
+    if mode == "http" and not settings.signing_secret:
         raise ConfigError(
             "HTTP mode needs SLACK_SIGNING_SECRET (Basic Information > App Credentials); "
             "or set SLACK_APP_TOKEN for Socket Mode"
@@ -44,13 +43,13 @@ async def serve(runtime: Runtime) -> None:
     In HTTP mode the Events API is mounted first, so an event that comes while the token is being
     checked gets 503 (Slack redelivers it) rather than 404.
     """
-    mode = choose_mode(runtime.settings)
+    mode = choose_mode(runtime.settings.of(SlackSettings))
     door = SlackDoor(runtime)
     runtime.ops.add_ready_check("slack", lambda: door.ready)
     if mode == "http":
         runtime.ops.mount("POST", EVENTS_PATH, door.handle_http)
     try:
-        problems = await check_token(runtime.settings)
+        problems = await check_token(runtime.settings.of(SlackSettings))
         if problems:
             raise ConfigError(problems[0])
         await runtime.dialogue.recover(PLATFORM, door.repair)
@@ -66,7 +65,7 @@ async def serve(runtime: Runtime) -> None:
 async def _connect(door: SlackDoor, runtime: Runtime, mode: Mode) -> None:
     try:
         if mode == "socket":
-            await _serve_socket(door, runtime.settings)
+            await _serve_socket(door, runtime.settings.of(SlackSettings))
         else:
             await _serve_http(door, runtime)
     except SlackApiError as error:
@@ -77,11 +76,11 @@ async def _connect(door: SlackDoor, runtime: Runtime, mode: Mode) -> None:
         ) from None
 
 
-async def _serve_socket(door: SlackDoor, settings: Settings) -> None:
+async def _serve_socket(door: SlackDoor, settings: SlackSettings) -> None:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-    assert settings.slack_app_token is not None
-    handler = AsyncSocketModeHandler(door.bolt, settings.slack_app_token.get_secret_value())
+    assert settings.app_token is not None
+    handler = AsyncSocketModeHandler(door.bolt, settings.app_token.get_secret_value())
     await handler.connect_async()
     door.ready = True
     log.info("Slack: connected in Socket Mode")

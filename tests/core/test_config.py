@@ -6,16 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import (
-    MASK,
-    SECRET_ENV_NAMES,
-    ConfigError,
-    Settings,
-    _literal_choices,
-    env_name,
-    load_settings,
-    mask_url,
-)
+from adapters.discord.settings import DiscordSettings
+from adapters.slack.settings import SlackSettings
+from bot.adapter import door_settings_models
+from bot.config import MASK, ConfigError, Settings, env_name, load_settings, mask_url
+from bot.settings_base import literal_choices
+from bot.settings_doc import readme_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,8 +21,19 @@ def test_every_setting_is_documented_in_the_readme_and_the_example_file():
     example = (ROOT / "deploy" / "parley.example.toml").read_text()
     for name in Settings.model_fields:
         assert f"`{env_name(name)}`" in readme, name
-        if name not in SECRET_ENV_NAMES:
+        if name not in Settings.secret_fields():
             assert f"# {name} =" in example, name
+
+
+@pytest.mark.parametrize(("door", "model"), door_settings_models().items())
+def test_each_doors_settings_are_the_readme_rows_made_from_its_model(door, model):
+    """`python -m bot.settings_doc` prints the rows; the example file has each flat key."""
+    readme = (ROOT / "README.md").read_text()
+    example = (ROOT / "deploy" / "parley.example.toml").read_text()
+    assert "\n".join(readme_rows(model)) in readme, door
+    for field, variable in model.env_names().items():
+        if field not in model.secret_fields():
+            assert f"# {variable.removeprefix('PARLEY_').lower()} =" in example, variable
 
 
 def test_the_file_is_read_and_the_environment_wins(tmp_path, monkeypatch):
@@ -36,22 +43,53 @@ def test_the_file_is_read_and_the_environment_wins(tmp_path, monkeypatch):
     settings = load_settings(config)
     assert settings.model == "from-file"
     assert settings.temperature == 0.3
-    assert settings.discord_guilds == ["1", "2"]
+    assert settings.of(DiscordSettings).guilds == ["1", "2"]
+
+
+def test_a_door_has_its_own_table_in_the_file(tmp_path, monkeypatch):
+    config = tmp_path / "parley.toml"
+    config.write_text('model = "m"\n[discord]\nguilds = ["1"]\n[slack]\nmode = "http"\n')
+    monkeypatch.setenv("PARLEY_DISCORD_GUILDS", "2,3")
+    settings = load_settings(config)
+    assert settings.of(DiscordSettings).guilds == ["2", "3"]
+    assert settings.of(SlackSettings).mode == "http" and settings.model == "m"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[slack]\nbot_token = "x"\n', "[slack] bot_token in the config file"),
+        ('slack_app_token = "x"\n', "[slack] app_token in the config file"),
+        ('[discord]\ngilds = ["1"]\n', "unknown setting gilds in [discord] of the config file"),
+        ("discord_gilds = []\n", "unknown setting discord_gilds in the config file: did you mean "),
+        ('[discord]\nthreads = "on"\n', "PARLEY_DISCORD_THREADS: Input should be 'off' or"),
+    ],
+)
+def test_a_doors_table_is_checked_like_the_rest(tmp_path, text, expected):
+    config = tmp_path / "parley.toml"
+    config.write_text(text)
+    with pytest.raises(ConfigError) as raised:
+        load_settings(config)
+    assert str(raised.value).startswith(expected) and "\n" not in str(raised.value)
 
 
 def test_lists_in_the_environment_are_comma_separated(monkeypatch):
     monkeypatch.setenv("PARLEY_SLACK_ADMINS", "U1, U2")
     monkeypatch.setenv("PARLEY_DISCORD_SHARD_IDS", "0,3")
     settings = load_settings()
-    assert settings.slack_admins == ["U1", "U2"] and settings.discord_shard_ids == [0, 3]
+    assert settings.of(SlackSettings).admins == ["U1", "U2"]
+    assert settings.of(DiscordSettings).shard_ids == [0, 3]
 
 
 def test_secrets_are_masked_in_reprs(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-very-secret")
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-very-secret")
     settings = load_settings()
-    assert "very-secret" not in repr(settings) and "very-secret" not in str(settings)
+    slack = settings.of(SlackSettings)
+    for shown in (repr(settings), str(settings), repr(slack), str(slack.model_dump())):
+        assert "very-secret" not in shown
     assert settings.openai_api_key.get_secret_value() == "sk-very-secret"
+    assert {"sk-very-secret", "xoxb-very-secret"} <= settings.secret_values()
 
 
 @pytest.mark.parametrize(
@@ -177,17 +215,19 @@ def test_the_config_file_variable_is_not_an_unknown_setting(tmp_path, monkeypatc
 
 
 CHOICES = {
-    name: choices
-    for name, field in Settings.model_fields.items()
-    if (choices := [c for c in _literal_choices(field.annotation) if isinstance(c, str)])
+    (model, name): choices
+    for model in (Settings, *door_settings_models().values())
+    for name, field in model.model_fields.items()
+    if (choices := [c for c in literal_choices(field.annotation) if isinstance(c, str)])
 }
 
 
-@pytest.mark.parametrize(("field", "choices"), CHOICES.items())
-def test_every_choice_is_accepted_in_any_case(monkeypatch, field, choices):
+@pytest.mark.parametrize(("model", "field", "choices"), [(*k, v) for k, v in CHOICES.items()])
+def test_every_choice_is_accepted_in_any_case(monkeypatch, model, field, choices):
     for choice in choices:
-        monkeypatch.setenv(env_name(field), choice.swapcase())
-        assert getattr(load_settings(), field) == choice
+        monkeypatch.setenv(model.env_name(field), choice.swapcase())
+        loaded = load_settings()
+        assert getattr(loaded if model is Settings else loaded.of(model), field) == choice
 
 
 def test_home_and_variables_in_paths_are_expanded(tmp_path, monkeypatch):

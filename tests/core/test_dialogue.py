@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from adapters.discord.settings import DiscordSettings
 from bot.config import Settings
 from bot.dialogue import BUSY
 from bot.types import ChatMessage, Role
@@ -159,7 +160,7 @@ async def test_bots_are_never_answered(peer_settings, openai_peer):
 
 
 async def test_events_outside_the_allowlist_are_dropped(peer_settings, openai_peer):
-    settings = peer_settings.model_copy(update={"discord_channels": ["allowed"]})
+    settings = peer_settings.with_plugins(DiscordSettings(channels=["allowed"]))
     async with open_runtime(settings) as runtime:
         outside = await ask(runtime, "hi", platform="discord", conversation="elsewhere")
         inside = await ask(runtime, "hi", platform="discord", conversation="allowed")

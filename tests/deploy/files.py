@@ -13,13 +13,13 @@ import pytest
 import yaml
 
 from bot.cli import main as parley_main
-from bot.config import Settings, env_name, load_settings
+from bot.config import Settings, known_env_names, load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 
-SETTING_ENV_NAMES = {env_name(field) for field in Settings.model_fields} | {"PARLEY_CONFIG"}
-"""Every variable Parley reads: one per setting, plus PARLEY_CONFIG (the config file)."""
+SETTING_ENV_NAMES = known_env_names()
+"""Every variable Parley reads: one per setting (the core's and each door's), plus PARLEY_CONFIG."""
 
 OTHER_PROGRAMS_ENV = {
     "PATH",

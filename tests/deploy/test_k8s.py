@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.config import SECRET_ENV_NAMES, Settings
+from bot.config import Settings, secret_env_names
 from bot.wiring import Runtime
 from tests.deploy.files import (
     DEPLOY,
@@ -63,7 +63,7 @@ def test_the_pod_settings_are_valid_and_use_postgresql(monkeypatch: pytest.Monke
 
 
 def test_secrets_and_the_database_password_live_in_the_secret_only():
-    secrets = set(SECRET_ENV_NAMES.values()) | {"PARLEY_DATABASE_URL"}
+    secrets = secret_env_names() | {"PARLEY_DATABASE_URL"}
     assert secrets == set(SECRET["stringData"])
     assert not secrets & set(CONFIG["data"])
     assert SECRET["kind"] == "Secret" and CONFIG["kind"] == "ConfigMap"

@@ -15,10 +15,12 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 from adapters.discord.app import DiscordDoor, build_client, discord_endpoints
+from adapters.discord.settings import DiscordSettings
 from bot.config import Settings
 from bot.wiring import Runtime, open_runtime
 from tests.peers.discord_peer import DiscordPeer, PeerUser
 from tests.support.backends import ScriptedBackend
+from tests.support.settings import make_settings
 
 GUILD_READY_TIMEOUT = 0.05
 
@@ -60,7 +62,7 @@ async def world() -> AsyncIterator[World]:
 
 
 def discord_settings(peer: DiscordPeer, data_dir: Path, **overrides: Any) -> Settings:
-    return Settings(
+    return make_settings(
         data_dir=data_dir,
         discord_token=peer.token,
         discord_api_url=peer.api_url,
@@ -115,9 +117,9 @@ def settings_for(world: World, tmp_path: Path) -> Any:
 async def client(world: World, tmp_path: Path) -> AsyncIterator[discord.Client]:
     """A real discord.py client logged in to the peer, without a door (for the sinks)."""
     settings = discord_settings(world.peer, tmp_path)
-    client = build_client(settings)
+    client = build_client(settings.of(DiscordSettings))
     client._connection.guild_ready_timeout = GUILD_READY_TIMEOUT
-    with discord_endpoints(settings):
+    with discord_endpoints(settings.of(DiscordSettings)):
         async with client:
             await client.login(world.peer.token)
             task = asyncio.create_task(client.connect())

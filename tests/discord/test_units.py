@@ -13,8 +13,9 @@ from adapters.discord import adapter
 from adapters.discord.invite import application_id_from_token, invite_url
 from adapters.discord.translate import strip_mention
 from bot.attachments import FileKind, file_kind
-from bot.config import ConfigError, Settings
+from bot.config import ConfigError
 from tests.peers.discord_peer import fake_token
+from tests.support.settings import make_settings
 
 BOT = 1_100_000_000_000_000_001
 REPO = Path(__file__).resolve().parents[2]
@@ -71,17 +72,17 @@ def test_invite_url_is_printed_offline(tmp_path: Path, capsys: pytest.CaptureFix
     parser = argparse.ArgumentParser()
     adapter.add_arguments(parser)
     args = parser.parse_args(["invite-url"])
-    settings = Settings(data_dir=tmp_path, discord_token=fake_token(BOT))
+    settings = make_settings(data_dir=tmp_path, discord_token=fake_token(BOT))
     assert adapter.run_offline(settings, args) == 0
     assert f"client_id={BOT}" in capsys.readouterr().out
     assert adapter.run_offline(settings, parser.parse_args([])) is None
     with pytest.raises(ConfigError, match="DISCORD_TOKEN"):
-        adapter.run_offline(Settings(data_dir=tmp_path, discord_token=None), args)
+        adapter.run_offline(make_settings(data_dir=tmp_path, discord_token=None), args)
 
 
 def test_the_plugin_is_configured_by_the_token(tmp_path: Path) -> None:
-    assert adapter.is_configured(Settings(data_dir=tmp_path, discord_token=fake_token(BOT)))
-    assert not adapter.is_configured(Settings(data_dir=tmp_path, discord_token=None))
+    assert adapter.is_configured(make_settings(data_dir=tmp_path, discord_token=fake_token(BOT)))
+    assert not adapter.is_configured(make_settings(data_dir=tmp_path, discord_token=None))
 
 
 def test_loading_the_plugin_does_not_import_discord() -> None:

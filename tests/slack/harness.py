@@ -12,10 +12,10 @@ from typing import Any
 import aiohttp
 
 from adapters.slack.app import EVENTS_PATH, SlackDoor
-from bot.config import Settings
 from bot.wiring import Runtime, open_runtime
 from tests.peers.slack_peer import SlackPeer, SlackSender
 from tests.support.backends import ScriptedBackend
+from tests.support.settings import make_settings
 
 SIGNING_SECRET = "test-signing-secret"
 CHANNEL = "C0GENERAL"
@@ -97,7 +97,7 @@ async def running_slack(
     openai client against that server."""
     peer = SlackPeer()
     await peer.start()
-    settings = Settings(
+    settings = make_settings(
         **{
             "data_dir": tmp_path,
             "slack_bot_token": "xoxb-test",

@@ -15,11 +15,11 @@ from aiohttp import web
 
 from adapters.slack.app import EVENTS_PATH
 from adapters.slack.serve import serve
-from bot.config import Settings
 from bot.wiring import open_runtime
 from tests.peers.slack_peer import SlackPeer, SlackSender
 from tests.slack.harness import SIGNING_SECRET, running_slack
 from tests.support.backends import ScriptedBackend
+from tests.support.settings import make_settings
 
 
 @pytest.mark.parametrize("timestamp", ["not-a-number", "", None])
@@ -81,7 +81,7 @@ async def test_events_while_the_token_is_checked_get_503_then_are_answered(
 ) -> None:
     peer = SlowAuthPeer()
     await peer.start()
-    settings = Settings(
+    settings = make_settings(
         data_dir=tmp_path,
         slack_bot_token="xoxb-test",
         slack_signing_secret=SIGNING_SECRET,

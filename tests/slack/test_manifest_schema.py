@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from adapters.slack import manifest
-from bot.config import Settings
+from adapters.slack.settings import SlackSettings
 
 SCHEMA = Path(__file__).parent / "manifest_schema" / "manifest.schema.1.0.0.json"
 SHIPPED = Path(__file__).parents[2] / "deploy" / "slack-manifest.yaml"
@@ -35,7 +35,7 @@ def test_the_generated_manifest_is_valid_for_slack(
     validator: jsonschema.Draft7Validator, mode: manifest.Mode, surface: manifest.Surface
 ) -> None:
     url = "https://parley.example.com" if mode == "http" else None
-    built = manifest.build_manifest(Settings(), mode, url, surface=surface)
+    built = manifest.build_manifest(SlackSettings(), mode, url, surface=surface)
     assert problems(validator, built) == []
     # What the command prints (JSON and YAML) is the same document.
     assert problems(validator, json.loads(manifest.to_json(built))) == []
@@ -47,6 +47,6 @@ def test_the_shipped_manifest_is_valid_for_slack(validator: jsonschema.Draft7Val
 
 
 def test_the_schema_catches_what_slack_would_refuse(validator: jsonschema.Draft7Validator) -> None:
-    built = manifest.build_manifest(Settings(), "socket")
+    built = manifest.build_manifest(SlackSettings(), "socket")
     built["features"]["agent_view"]["unknown_setting"] = True
     assert problems(validator, built), "the schema must reject fields Slack does not have"

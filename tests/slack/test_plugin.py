@@ -13,6 +13,7 @@ from adapters.slack import adapter, manifest, translate
 from adapters.slack.app import SlackDoor
 from adapters.slack.manifest import Surface
 from adapters.slack.serve import choose_mode
+from adapters.slack.settings import SlackSettings
 from bot.config import ConfigError, Settings
 from tests.slack.harness import ALICE, CHANNEL, DM, running_slack
 from tests.support.cli import run_parley
@@ -34,19 +35,19 @@ def test_loading_the_plugin_imports_no_slack_library() -> None:
 
 def test_mode_follows_the_tokens() -> None:
     assert not adapter.is_configured(Settings())
-    assert choose_mode(Settings(slack_bot_token="x", slack_app_token="xapp")) == "socket"
-    assert choose_mode(Settings(slack_bot_token="x", slack_signing_secret="s")) == "http"
+    assert choose_mode(SlackSettings(bot_token="x", app_token="xapp")) == "socket"
+    assert choose_mode(SlackSettings(bot_token="x", signing_secret="s")) == "http"
     with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET"):
-        choose_mode(Settings(slack_bot_token="x"))
+        choose_mode(SlackSettings(bot_token="x"))
     with pytest.raises(ConfigError, match="SLACK_APP_TOKEN"):
-        choose_mode(Settings(slack_bot_token="x", slack_mode="socket"))
+        choose_mode(SlackSettings(bot_token="x", mode="socket"))
 
 
 def test_the_deploy_manifest_is_agent_view_with_the_commands() -> None:
     manifest = yaml.safe_load(MANIFEST.read_text())
-    defaults = Settings()
+    defaults = SlackSettings()
     commands = {item["command"] for item in manifest["features"]["slash_commands"]}
-    assert commands == {defaults.slack_ask_command, defaults.slack_command}
+    assert commands == {defaults.ask_command, defaults.command}
     assert manifest["features"]["agent_view"]["agent_description"]
     assert "assistant_view" not in manifest["features"]
     assert manifest["settings"]["socket_mode_enabled"] is True
@@ -108,7 +109,7 @@ async def test_the_manifest_declares_exactly_the_events_and_scopes_the_door_uses
         assert called <= set(manifest.METHOD_SCOPES), called - set(manifest.METHOD_SCOPES)
         events = _declared_events(slack.door)
         downloaded = bool(slack.peer.downloads)
-    built = manifest.build_manifest(Settings(), "socket", surface=surface)
+    built = manifest.build_manifest(SlackSettings(), "socket", surface=surface)
     assert set(built["settings"]["event_subscriptions"]["bot_events"]) == events
     used = {manifest.METHOD_SCOPES[method] for method in called}
     used |= {manifest.EVENT_SCOPES[event] for event in events if event in manifest.EVENT_SCOPES}

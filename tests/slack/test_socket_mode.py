@@ -8,17 +8,17 @@ import time
 from pathlib import Path
 
 from adapters.slack.serve import serve
-from bot.config import Settings
 from bot.wiring import open_runtime
 from tests.peers.slack_peer import TEAM, SlackPeer
 from tests.slack.harness import ALICE, CHANNEL
 from tests.support.backends import ScriptedBackend
+from tests.support.settings import make_settings
 
 
 async def test_a_mention_over_socket_mode_is_acked_and_answered(tmp_path: Path) -> None:
     peer = SlackPeer()
     await peer.start()
-    settings = Settings(
+    settings = make_settings(
         data_dir=tmp_path,
         slack_bot_token="xoxb-test",
         slack_app_token="xapp-test",
