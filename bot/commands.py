@@ -30,7 +30,7 @@ class Who(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Argument:
-    """A command's one argument, as a door shows it (a Discord option, a usage line)."""
+    """A command's one argument, as a door shows it (an option of a slash command, a usage line)."""
 
     name: str
     description: str
