@@ -44,7 +44,7 @@ class AccessPolicy:
         """Whether a DM's verdict turns on a home space the door has not given it (then the door
         may look for an allowed one its sender belongs to)."""
         return (
-            incoming.key.space == DIRECT_MESSAGES
+            incoming.key.is_direct
             and incoming.space is None
             and self.direct_messages == "members"
             and not self.users
@@ -55,7 +55,7 @@ class AccessPolicy:
         author, key = incoming.author, incoming.key
         if self.users and author.id not in self.users:
             return False
-        if key.space == DIRECT_MESSAGES:
+        if key.is_direct:
             return self._allows_direct(incoming)
         if self.spaces and key.space not in self.spaces:
             return False
@@ -80,7 +80,7 @@ class AccessPolicy:
         author = incoming.author
         if author.id in self.admins:
             return True
-        if incoming.key.space == DIRECT_MESSAGES:
+        if incoming.key.is_direct:
             return False
         return author.is_admin or bool(self.admin_roles & author.roles)
 

@@ -108,7 +108,7 @@ async def read_files(
 
 
 def _described(file: SharedFile) -> Attachment:
-    return Attachment(file.name, file.content_type or "application/octet-stream", file.size)
+    return Attachment(file.name, file.content_type or "application/octet-stream")
 
 
 async def _read_file(file: SharedFile, max_bytes: int) -> Attachment:
@@ -120,7 +120,7 @@ async def _read_file(file: SharedFile, max_bytes: int) -> Attachment:
     described = _described(file)
     kind = file_kind(content_type, name)
     if kind is FileKind.IMAGE and file.image_url:
-        return Attachment(name, content_type, size, image_url=file.image_url)
+        return Attachment(name, content_type, image_url=file.image_url)
     if kind is FileKind.OTHER or size > max_bytes:
         return described
     try:
@@ -133,5 +133,5 @@ async def _read_file(file: SharedFile, max_bytes: int) -> Attachment:
     if kind is FileKind.IMAGE:
         mime = content_type.split(";")[0].strip()
         encoded = base64.b64encode(data).decode()
-        return Attachment(name, content_type, size, image_url=f"data:{mime};base64,{encoded}")
-    return Attachment(name, content_type, size, text=data.decode(errors="replace"))
+        return Attachment(name, content_type, image_url=f"data:{mime};base64,{encoded}")
+    return Attachment(name, content_type, text=data.decode(errors="replace"))

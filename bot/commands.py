@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from enum import Enum
 
-from bot.access import DIRECT_MESSAGES
 from bot.limits import day_and_month
 from bot.place_memory import PlaceMemory, place_of
 from bot.prices import dollars
@@ -105,7 +104,7 @@ async def _system(context: CommandContext) -> Reply:
         current = (await context.store.get_settings(key)).system_prompt
         origin = "this conversation's" if current else "the default"
         return Reply(f"System prompt ({origin}):\n> {current or context.default_system_prompt}")
-    if not context.is_admin and key.space != DIRECT_MESSAGES:  # a DM is its user's own
+    if not context.is_admin and not key.is_direct:  # a DM is its user's own
         return Reply("Only admins can change the system prompt.", ok=False)
     if context.args.lower() == "default":
         await context.store.set_settings(key, system_prompt=None)

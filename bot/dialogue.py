@@ -6,12 +6,13 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import partial
 
 from bot import catchup, commands, context
 from bot.access import AccessPolicy
+from bot.first_visit import Visits
 from bot.limits import LimitPolicy, Limits
 from bot.llm.base import Backend, BackendError, GenerationOptions
 from bot.logs import bind_turn
@@ -21,6 +22,7 @@ from bot.place_memory import PlaceMemory
 from bot.prices import PriceTable
 from bot.replies import (
     INTERRUPTED_MARK,
+    Claimed,
     Halt,
     Outcome,
     Rateable,
@@ -126,6 +128,7 @@ class DialogueManager:
         self.memory = PlaceMemory(store, policy.place_memory_days)
         self.metrics = metrics or Metrics()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._visits = Visits(store.knows)
         self._active: dict[ConversationKey, list[_ActiveTurn]] = {}
         """The answers being written in each conversation: one per person at most."""
         self._repairs: dict[str, Repair] = {}
@@ -148,15 +151,24 @@ class DialogueManager:
             self.metrics.count_turn(incoming.key.platform, "busy")
             task = asyncio.create_task(_tell(sink, BUSY))
         else:
-            task = asyncio.create_task(self.handle(incoming, sink))
+            first = self._visits.arrive(incoming.key)  # now: in the order events arrive
+            task = asyncio.create_task(self._handle(incoming, sink, first))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
 
     async def handle(self, incoming: Incoming, sink: ReplySink) -> None:
         """Handle one event; never raises for the event's own failures (the user is told)."""
-        if not self._accepting or incoming.author.is_bot:
-            return
+        await self._handle(incoming, sink, self._visits.arrive(incoming.key))
+
+    async def _handle(self, incoming: Incoming, sink: ReplySink, arrived_first: bool) -> None:
+        try:
+            if self._accepting and not incoming.author.is_bot:
+                await self._judge(incoming, sink, arrived_first)
+        finally:
+            self._visits.leave(incoming.key)
+
+    async def _judge(self, incoming: Incoming, sink: ReplySink, arrived_first: bool) -> None:
         try:
             with bind_turn(str(incoming.key), str(incoming.event_id)):
                 if not self.admits(incoming):
@@ -164,7 +176,7 @@ class DialogueManager:
                     return
                 # Libraries stay at INFO (their DEBUG lines carry tokens): the text DEBUG promises.
                 log.debug("message from %s: %s", incoming.author.id, incoming.text)
-                await self._dispatch(incoming, sink)
+                await self._dispatch(incoming, sink, arrived_first)
         except asyncio.CancelledError:
             if self._interrupting:  # shut down before its answer began: say so
                 await _tell(sink, RESTARTED)
@@ -218,7 +230,7 @@ class DialogueManager:
 
     async def knows(self, key: ConversationKey) -> bool:
         """Whether Parley was addressed here before (an answer may still be under way)."""
-        return await self._store.knows(key)
+        return await self._visits.knows(key)
 
     def stop(self, key: ConversationKey, author_id: str | None = None) -> bool:
         """Stop the answers being written in this conversation (only `author_id`'s when given);
@@ -229,7 +241,7 @@ class DialogueManager:
         """
         stopped = False
         for active_key, turns in list(self._active.items()):
-            if active_key == key or (key.thread is None and _parent(active_key) == key):
+            if active_key == key or (key.thread is None and active_key.parent == key):
                 for active in turns:
                     if author_id is None or active.author_id == author_id:
                         active.halt.request(Outcome.STOPPED)
@@ -286,15 +298,18 @@ class DialogueManager:
             record.key, messages, ends=TurnEnd(record.event_id, interrupted=True)
         )
 
-    async def _dispatch(self, incoming: Incoming, sink: ReplySink) -> None:
+    async def _dispatch(self, incoming: Incoming, sink: ReplySink, arrived_first: bool) -> None:
         parsed = commands.parse(incoming)
         if parsed is not None and not parsed[0].serialized:
-            if await self._store.claim_event(incoming.event_id, incoming.key):
+            if await self._claim(incoming, sink):
                 await self._command(incoming, sink, *parsed)
             return
         # Per person: someone else's answer in a shared place never holds this turn up.
         async with self._store.turn_lock(incoming.key, incoming.author.id):
-            if not await self._store.claim_event(incoming.event_id, incoming.key):
+            first = incoming.missed is not None and await self._visits.first(
+                incoming.key, arrived_first
+            )
+            if not await self._claim(incoming, sink):
                 log.debug("redelivered event dropped")
                 return
             if parsed is not None:
@@ -308,9 +323,20 @@ class DialogueManager:
                 return
             self.metrics.in_flight.inc()
             try:
+                incoming = await arrived(incoming, first)
                 await self._turn(incoming, sink, frugal=frugal)
             finally:
                 self.metrics.in_flight.dec()
+
+    async def _claim(self, incoming: Incoming, sink: ReplySink) -> bool:
+        """Claim the event (the first claimant wins, across replicas); the winner's sink then
+        does its once-only side effect."""
+        if not await self._store.claim_event(incoming.event_id, incoming.key):
+            return False
+        self._visits.remember(incoming.key)
+        if self._sink_is(sink, Claimed):
+            await sink.claimed()
+        return True
 
     async def _command(
         self, incoming: Incoming, sink: ReplySink, spec: commands.CommandSpec, args: str
@@ -616,8 +642,14 @@ class DialogueManager:
         return message.with_tokens(self._count(message, model))
 
 
-def _parent(key: ConversationKey) -> ConversationKey:
-    return ConversationKey(key.platform, key.space, key.channel)
+async def arrived(incoming: Incoming, first: bool) -> Incoming:
+    """The event with what the door reads only for a claimed turn: what Parley missed before it
+    (`first`: Parley's first turn here) and its files."""
+    if incoming.missed is not None:
+        incoming = replace(incoming, prior=await incoming.missed(first), missed=None)
+    if incoming.files is not None:
+        incoming = replace(incoming, attachments=await incoming.files(), files=None)
+    return incoming
 
 
 async def _tell(sink: ReplySink, line: str) -> None:

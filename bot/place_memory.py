@@ -17,7 +17,7 @@ from functools import partial
 
 from bot.catchup import cite, message_line
 from bot.store.base import PlaceMemoryInfo, PlaceMemoryStore
-from bot.types import DIRECT_MESSAGES, ChatMessage, ConversationKey, Delta, HistoryMessage, Role
+from bot.types import ChatMessage, ConversationKey, Delta, HistoryMessage, Role
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +47,9 @@ NOTE = (
 def place_of(key: ConversationKey) -> str | None:
     """The place a conversation is in: its channel (a thread's messages belong to its channel);
     None for a direct message, which has no memory."""
-    if key.space == DIRECT_MESSAGES:
+    if key.is_direct:
         return None
-    return str(ConversationKey(key.platform, key.space, key.channel))
+    return str(key.parent)
 
 
 def search_terms(text: str) -> list[str]:

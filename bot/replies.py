@@ -21,11 +21,17 @@ INTERRUPTED_MARK = "_(interrupted; please ask again)_"
 EMPTY_ANSWER = "_(the model returned an empty answer)_"
 
 
+@runtime_checkable
+class Claimed(Protocol):
+    """A sink with a platform side effect that must happen once per event (a thread to open):
+    the core calls `claimed()` once its claim on the event won, before any other call."""
+
+    async def claimed(self) -> None: ...
+
+
 class ReplySink(Protocol):
     """One answer's place on a platform: a message to create, edit and finish."""
 
-    max_len: int
-    """The platform's limit for one message; longer answers continue in new messages."""
     min_edit_interval: float
     """Seconds between visible updates of one answer."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -25,6 +25,18 @@ class ConversationKey:
         if self.thread:
             parts.append(self.thread)
         return ":".join(parts)
+
+    @property
+    def parent(self) -> ConversationKey:
+        """The channel this conversation is in: itself, or the channel of its thread."""
+        if self.thread is None:
+            return self
+        return ConversationKey(self.platform, self.space, self.channel)
+
+    @property
+    def is_direct(self) -> bool:
+        """Whether this is a direct-message conversation (its space is DIRECT_MESSAGES)."""
+        return self.space == DIRECT_MESSAGES
 
     @classmethod
     def parse(cls, text: str) -> ConversationKey:
@@ -65,7 +77,6 @@ class Attachment:
 
     name: str
     content_type: str
-    size: int
     text: str | None = None
     image_url: str | None = None
 
@@ -85,6 +96,14 @@ class HistoryMessage:
 
 History = Callable[[float, int], AsyncGenerator[HistoryMessage, None]]
 """A place's messages sent since a time, newest first, at most a number of them: read once."""
+
+Missed = Callable[[bool], Awaitable[tuple["ChatMessage", ...]]]
+"""What was said before an event that Parley did not see (a thread it joins, the chain a reply
+continues); given whether this is Parley's first turn in the conversation."""
+
+Files = Callable[[], Awaitable[tuple[Attachment, ...]]]
+"""An event's files, fetched and read by the door's rules (which tell the asker what was left
+out)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,11 +126,16 @@ class Incoming:
     history: History | None = field(default=None, compare=False)
     """How to read the place a summary is asked about, or the place a turn is in (for the
     place.recent tool); None: no history to read. Nothing is read until it is called."""
+    missed: Missed | None = field(default=None, compare=False)
+    """How to read what Parley missed here; the core calls it once its claim on the event won,
+    and stores the result before the question (as `prior`)."""
+    files: Files | None = field(default=None, compare=False)
+    """How to fetch the event's files; the core calls it once its claim won (as `attachments`)."""
 
     @property
     def space(self) -> str | None:
         """The workspace or server this event is judged and budgeted by; None when unknown."""
-        if self.key.space != DIRECT_MESSAGES:
+        if not self.key.is_direct:
             return self.key.space
         return self.home or None
 

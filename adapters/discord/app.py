@@ -6,28 +6,36 @@ import asyncio
 import logging
 import sys
 import traceback
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncGenerator, Callable
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from functools import partial
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import discord
-import yarl
 from discord import app_commands
-from discord.gateway import DiscordWebSocket
-from discord.http import Route
 
 from adapters.discord import adapter
 from adapters.discord.approvals import Approvals
 from adapters.discord.attachments import read_attachments
-from adapters.discord.catchup import add_catch_up_commands, history_item, place_history
+from adapters.discord.catchup import (
+    add_catch_up_commands,
+    history_item,
+    history_of,
+    place_history,
+)
+from adapters.discord.endpoints import Endpoints, point_client, webhooks_to
 from adapters.discord.feedback import FeedbackView
 from adapters.discord.history import missed_reply, reply_chain, thread_history
 from adapters.discord.members import Memberships
 from adapters.discord.settings import DiscordSettings
-from adapters.discord.sink import NO_MENTIONS, ChannelReply, InteractionReply, restored
+from adapters.discord.sink import (
+    NO_MENTIONS,
+    ChannelReply,
+    InteractionReply,
+    ThreadReply,
+    restored,
+)
 from adapters.discord.slash import add_commands
 from adapters.discord.translate import (
     ANSWERABLE_TYPES,
@@ -47,48 +55,51 @@ from bot import commands
 from bot.attachments import FileLimits
 from bot.config import ConfigError
 from bot.pacing import ChannelWrites
-from bot.types import DIRECT_MESSAGES, ChatMessage, ConversationKey, History, Incoming, Kind
+from bot.types import (
+    Attachment,
+    ChatMessage,
+    ConversationKey,
+    History,
+    HistoryMessage,
+    Incoming,
+    Kind,
+)
 from bot.wiring import Runtime
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 """Answered so that only the user who asked sees the answer."""
 THREAD_NAME_CHARS = 80
 NOT_ENABLED_HERE = "Parley is not enabled here."
 
 
-@contextmanager
-def discord_endpoints(settings: DiscordSettings) -> Iterator[None]:
-    """Point discord.py at the configured REST and gateway URLs, then restore them.
+def discord_endpoints(settings: DiscordSettings) -> AbstractContextManager[None]:
+    """Interaction responses made within go to the configured REST URL too (build_client points
+    each client's own requests and gateway connections)."""
+    return webhooks_to(_endpoints(settings))
 
-    Both are class attributes, so they are process-wide. discord.py 2.7 connects a Client (and an
-    AutoShardedClient given a shard count) straight to DEFAULT_GATEWAY without asking
-    GET /gateway/bot; resumes then use the `resume_gateway_url` the gateway sends in READY.
-    """
-    saved = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
-    Route.BASE = settings.api_url.rstrip("/")
-    if settings.gateway_url:
-        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
-    try:
-        yield
-    finally:
-        Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = saved
+
+def _endpoints(settings: DiscordSettings) -> Endpoints:
+    return Endpoints.of(settings.api_url, settings.gateway_url)
 
 
 def build_client(settings: DiscordSettings) -> discord.Client:
     """A client with the Message Content intent (needed for follow-ups in threads without a
-    mention), no mentions allowed by default, sharded when a shard count is configured."""
+    mention), no mentions allowed by default, sharded when a shard count is configured, talking
+    to the configured endpoints."""
     intents = discord.Intents.default()
     intents.message_content = True
     if settings.shard_count is None:
-        return discord.Client(intents=intents, allowed_mentions=NO_MENTIONS)
-    return discord.AutoShardedClient(
-        intents=intents,
-        allowed_mentions=NO_MENTIONS,
-        shard_count=settings.shard_count,
-        shard_ids=settings.shard_ids or None,
-    )
+        client = discord.Client(intents=intents, allowed_mentions=NO_MENTIONS)
+    else:
+        client = discord.AutoShardedClient(
+            intents=intents,
+            allowed_mentions=NO_MENTIONS,
+            shard_count=settings.shard_count,
+            shard_ids=settings.shard_ids or None,
+        )
+    point_client(client, _endpoints(settings))
+    return client
 
 
 def skip_malformed_events(client: discord.Client) -> None:
@@ -124,27 +135,6 @@ def _event_id(data: Any) -> str | None:
     return str(value) if str(value).isdigit() else None
 
 
-class _Recent(Generic[T]):
-    """The last few thousand items seen, oldest forgotten first."""
-
-    def __init__(self, size: int = 4096) -> None:
-        self._items: OrderedDict[T, None] = OrderedDict()
-        self._size = size
-
-    def __contains__(self, item: T) -> bool:
-        return item in self._items
-
-    def first_time(self, item: T) -> bool:
-        """Remember item; True unless it was already remembered."""
-        if item in self._items:
-            self._items.move_to_end(item)
-            return False
-        self._items[item] = None
-        if len(self._items) > self._size:
-            self._items.popitem(last=False)
-        return True
-
-
 def _log_handler_error(what: str, subject_id: object, error: BaseException | None) -> None:
     log.error(
         "error handling %s (id %s): %s\n%s",
@@ -154,27 +144,6 @@ def _log_handler_error(what: str, subject_id: object, error: BaseException | Non
         # Code lines only: the exception's own message may quote what a user wrote.
         "".join(traceback.format_tb(error.__traceback__ if error else None)).rstrip(),
     )
-
-
-class _ArrivalOrder:
-    """Hands one channel's events to the core in arrival order, even when translating one of them
-    waits on I/O (attachments, a first history read)."""
-
-    def __init__(self) -> None:
-        self._locks: dict[int, asyncio.Lock] = {}
-        self._users: dict[int, int] = {}
-
-    @asynccontextmanager
-    async def hold(self, channel_id: int) -> AsyncIterator[None]:
-        lock = self._locks.setdefault(channel_id, asyncio.Lock())
-        self._users[channel_id] = self._users.get(channel_id, 0) + 1
-        try:
-            async with lock:
-                yield
-        finally:
-            self._users[channel_id] -= 1
-            if not self._users[channel_id]:
-                del self._users[channel_id], self._locks[channel_id]
 
 
 class DiscordDoor:
@@ -191,13 +160,6 @@ class DiscordDoor:
         self._sync_guild = sync_guild or self._settings.sync_guild
         self._access = adapter.access_policy(runtime.settings)
         self._members = Memberships()
-        self._seen_events: _Recent[int] = _Recent()
-        """So a gateway redelivery causes no second thread or history read before the core
-        drops it."""
-        self._addressed: _Recent[ConversationKey] = _Recent()
-        """Conversations this process already sent a turn to, whose store may still be empty
-        because that first answer is being written."""
-        self._order = _ArrivalOrder()
         self._edits = ChannelWrites(self._settings.channel_edits)
         self._files = FileLimits.of(runtime.settings)
         self._feedback: FeedbackView | None = None
@@ -258,7 +220,7 @@ class DiscordDoor:
         """An Approve or Deny click counts only from someone who may talk to Parley here (the
         core then checks that it is the asker)."""
         clicker = await self._judged(incoming_click(interaction))
-        if not self._access.allows(clicker):
+        if not self._runtime.dialogue.admits(clicker):
             return NOT_ENABLED_HERE
         return await self._runtime.dialogue.decide(request_id, str(interaction.user.id), approved)
 
@@ -295,9 +257,8 @@ class DiscordDoor:
         if me is None or message.author.bot:
             return
         kind = trigger(message, me.id) or await self._followed(message)
-        if kind is not None and self._seen_events.first_time(message.id):
-            async with self._order.hold(message.channel.id):
-                await self._take_message(message, kind, me.id)
+        if kind is not None:
+            await self._take_message(message, kind, me.id)
         await self._overhear(message)  # after: keeping never delays a turn
 
     async def _overhear(self, message: discord.Message) -> None:
@@ -350,7 +311,7 @@ class DiscordDoor:
     def _starts_chain(self, key: ConversationKey) -> bool:
         """Whether a question asked in this place starts a reply chain of its own: in chain
         mode, in a server channel (threads and DMs are one conversation each)."""
-        return self._chains and key.thread is None and key.space != DIRECT_MESSAGES
+        return self._chains and key.thread is None and not key.is_direct
 
     async def _chain_of(self, message: discord.Message) -> ConversationKey | None:
         """The reply chain the message this one replies to belongs to, if Parley keeps one."""
@@ -367,58 +328,69 @@ class DiscordDoor:
         return found
 
     async def _knows(self, key: ConversationKey) -> bool:
-        return key in self._addressed or await self._runtime.dialogue.knows(key)
+        return await self._runtime.dialogue.knows(key)
 
     async def _take_message(self, message: discord.Message, kind: Kind, bot_id: int) -> None:
+        """Hand the message to the core. What may happen only once per event (a thread opened,
+        history or files read) waits in the sink and the Incoming until the core claims it."""
         channel = message.channel
         incoming = await self._judged(
             incoming_message(message, bot_id=bot_id, kind=kind, key=conversation_key(channel))
         )
-        if not self._access.allows(incoming):
-            return
-        reply_to: discord.Message | None = message
+        options = self._reply_options()
+        opens_thread = (
+            kind is Kind.MENTION
+            and self._settings.threads == "auto"
+            and isinstance(channel, discord.TextChannel)
+        )
         continued = None
-        if kind is Kind.MENTION and self._settings.threads == "auto":
-            thread = await self._open_thread(message, incoming.text)
-            if thread is not None:
-                channel, reply_to = thread, None
-                incoming = replace(incoming, key=conversation_key(thread), kind=Kind.THREAD)
+        if opens_thread:  # a thread opened from a message has the message's id
+            thread_key = replace(incoming.key, thread=str(message.id))
+            incoming = replace(incoming, key=thread_key, kind=Kind.THREAD)
         elif kind is Kind.MENTION and self._starts_chain(incoming.key):
             continued = await self._chain_of(message)
             # A command typed to start a chain is meant for the channel (its settings, say).
             if continued is not None or commands.parse(incoming) is None:
                 incoming = replace(incoming, key=continued or chain_key(incoming.key, message.id))
-        first_here = self._addressed.first_time(incoming.key)
-        if reply_to is not None and continued is None:  # the store is a continued chain's memory
-            prior = await self._missed(
-                channel,
-                message,
-                incoming.key,
-                first_here=first_here,
-                whole_chain=is_chain(incoming.key),
-            )
-            incoming = replace(incoming, prior=prior)
-        if message.attachments:
-            attachments, left_out = await read_attachments(message.attachments, self._files)
-            incoming = replace(incoming, attachments=attachments)
-            if left_out:
-                await _tell(message, left_out)
-        if commands.parse(incoming) is None:  # a typed command (summarize) reads nothing more
-            incoming = replace(incoming, history=place_history(message, channel))
         chained = is_chain(incoming.key)
         if chained:
             await self._link(incoming.key, message.id)
-        sink = ChannelReply(
-            channel,
-            reply_to=reply_to,
-            min_edit_interval=self._settings.edit_interval,
-            link_previews=self._settings.link_previews,
-            on_posted=partial(self._link, incoming.key) if chained else None,
-            edits=self._edits,
-            feedback=self._feedback,
-            approvals=self._approvals,
-        )
+        sink: ChannelReply
+        if opens_thread:
+            name = " ".join(incoming.text.split())[:THREAD_NAME_CHARS] or "Parley"
+            sink = ThreadReply(message, name, **options)
+        else:
+            sink = ChannelReply(
+                channel,
+                reply_to=message,
+                on_posted=partial(self._link, incoming.key) if chained else None,
+                **options,
+            )
+        if not opens_thread and continued is None:  # the store is a continued chain's memory
+            whole_chain = is_chain(incoming.key)
+            incoming = replace(
+                incoming, missed=partial(self._missed, channel, message, whole_chain=whole_chain)
+            )
+        if message.attachments:
+            incoming = replace(incoming, files=partial(self._read_files, message))
+        if commands.parse(incoming) is None:  # a typed command (summarize) reads nothing more
+            incoming = replace(incoming, history=_answer_place_history(message, sink))
         self._runtime.dialogue.submit(incoming, sink)
+
+    def _reply_options(self) -> dict[str, Any]:
+        return {
+            "min_edit_interval": self._settings.edit_interval,
+            "link_previews": self._settings.link_previews,
+            "edits": self._edits,
+            "feedback": self._feedback,
+            "approvals": self._approvals,
+        }
+
+    async def _read_files(self, message: discord.Message) -> tuple[Attachment, ...]:
+        attachments, left_out = await read_attachments(message.attachments, self._files)
+        if left_out:
+            await _tell(message, left_out)
+        return attachments
 
     async def _link(self, key: ConversationKey, message_id: int) -> None:
         """Note that a question or a message of its answer belongs to this chain, so a reply to
@@ -455,23 +427,12 @@ class DiscordDoor:
             and (not roles or any(role.isdigit() and guild.get_role(int(role)) for role in roles))
         ]
 
-    async def _open_thread(self, message: discord.Message, text: str) -> discord.Thread | None:
-        if not isinstance(message.channel, discord.TextChannel):
-            return None
-        name = " ".join(text.split())[:THREAD_NAME_CHARS] or "Parley"
-        try:
-            return await message.create_thread(name=name)
-        except discord.HTTPException as error:
-            log.warning("could not open a thread (HTTP %s); answering in the channel", error.status)
-            return None
-
     async def _missed(
         self,
         channel: object,
         message: discord.Message | None,
-        key: ConversationKey,
-        *,
         first_here: bool,
+        *,
         whole_chain: bool = False,
     ) -> tuple[ChatMessage, ...]:
         """What Parley missed, read once: a thread it is first addressed in (up to `message`, or
@@ -481,11 +442,7 @@ class DiscordDoor:
         the store is the memory."""
         bot_id = self.client.user.id if self.client.user else 0
         try:
-            if (
-                isinstance(channel, discord.Thread)
-                and first_here
-                and not await self._runtime.dialogue.knows(key)
-            ):
+            if isinstance(channel, discord.Thread) and first_here:
                 return await thread_history(channel, message, bot_id)
             if message is not None and (whole_chain or missed_reply(message, bot_id)):
                 return await reply_chain(message, bot_id, through_seen=whole_chain)
@@ -501,7 +458,7 @@ class DiscordDoor:
         history: History | None = None,
     ) -> None:
         incoming = await self._judged(incoming_command(interaction, command, argument, history))
-        if not self._access.allows(incoming):
+        if not self._runtime.dialogue.admits(incoming):  # told before the answer is deferred
             await interaction.response.send_message(NOT_ENABLED_HERE, ephemeral=True)
             return
         chained = command is None and self._starts_chain(incoming.key)
@@ -516,15 +473,22 @@ class DiscordDoor:
             approvals=self._approvals,
         )
         await sink.acknowledge()
-        # Slash commands always come from a channel; 0 only satisfies the type.
-        async with self._order.hold(interaction.channel_id or 0):
-            if command is None:  # /ask is a turn like a mention: it may need to catch up too
-                first_here = self._addressed.first_time(incoming.key)
-                prior = await self._missed(
-                    interaction.channel, None, incoming.key, first_here=first_here
-                )
-                incoming = replace(incoming, prior=prior)
-            self._runtime.dialogue.submit(incoming, sink)
+        if command is None:  # /ask is a turn like a mention: it may need to catch up too
+            incoming = replace(incoming, missed=partial(self._missed, interaction.channel, None))
+        self._runtime.dialogue.submit(incoming, sink)
+
+
+def _answer_place_history(message: discord.Message, sink: ChannelReply) -> History | None:
+    """The history of where the answer is (a thread opened for it, once open), when the asker
+    and Parley may read the channel the message was sent in."""
+    if place_history(message, message.channel) is None:
+        return None
+
+    async def read(since: float, limit: int) -> AsyncGenerator[HistoryMessage, None]:
+        async for item in history_of(sink.channel)(since, limit):
+            yield item
+
+    return read
 
 
 async def _tell(message: discord.Message, line: str) -> None:

@@ -190,6 +190,11 @@ class ChannelReply(_AsksApproval, _PiecewiseReply):
         self._edits = edits
         """The channel's budget shared with the other answers streaming there."""
 
+    @property
+    def channel(self) -> discord.abc.Messageable:
+        """Where the answer goes."""
+        return self._channel
+
     @classmethod
     def restore(cls, client: discord.Client, saved: dict[str, Any]) -> ChannelReply:
         """The reply a receipt describes, to finish its answer from another process."""
@@ -303,6 +308,24 @@ class ChannelReply(_AsksApproval, _PiecewiseReply):
 
     async def _edit(self, index: int, handle: discord.Message, text: str) -> None:
         await handle.edit(content=text, allowed_mentions=NO_MENTIONS)
+
+
+class ThreadReply(ChannelReply):
+    """An answer in a thread opened from the question once the core claimed the event (so a
+    redelivery opens none); in the channel, as a reply, when Discord refuses the thread."""
+
+    def __init__(self, question: discord.Message, name: str, **options: Any) -> None:
+        super().__init__(question.channel, reply_to=question, **options)
+        self._question = question
+        self._name = name
+
+    async def claimed(self) -> None:
+        try:
+            thread = await self._question.create_thread(name=self._name)
+        except discord.HTTPException as error:
+            log.warning("could not open a thread (HTTP %s); answering in the channel", error.status)
+            return
+        self._channel, self._reply_to = thread, None
 
 
 class InteractionReply(_AsksApproval, _PiecewiseReply):

@@ -15,6 +15,7 @@ from dataclasses import replace
 import discord
 
 from bot.types import (
+    DIRECT_MESSAGES,
     Attachment,
     Author,
     ChatMessage,
@@ -48,7 +49,7 @@ def conversation_key(channel: object) -> ConversationKey:
     guild = getattr(channel, "guild", None)
     channel_id = str(getattr(channel, "id", ""))
     if guild is None:
-        return ConversationKey(PLATFORM, "dm", channel_id)
+        return ConversationKey(PLATFORM, DIRECT_MESSAGES, channel_id)
     if isinstance(channel, discord.Thread):
         return ConversationKey(PLATFORM, str(guild.id), str(channel.parent_id), channel_id)
     return ConversationKey(PLATFORM, str(guild.id), channel_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -23,7 +24,7 @@ from slack_bolt.context.set_suggested_prompts.async_set_suggested_prompts import
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack import adapter, approvals, manifest, translate
+from adapters.slack import approvals, manifest, translate
 from adapters.slack.catchup import NOT_ENABLED_HERE, SlackCatchUp
 from adapters.slack.files import SlackFiles
 from adapters.slack.format import asked, neutralise
@@ -48,7 +49,15 @@ from bot.attachments import FileLimits
 from bot.dialogue import Rated
 from bot.pacing import ChannelWrites
 from bot.replies import ReplySink
-from bot.types import Author, ConversationKey, HistoryMessage, Incoming, Kind
+from bot.types import (
+    Attachment,
+    Author,
+    ChatMessage,
+    ConversationKey,
+    HistoryMessage,
+    Incoming,
+    Kind,
+)
 from bot.wiring import Runtime
 
 log = logging.getLogger(__name__)
@@ -116,9 +125,8 @@ class SlackDoor:
         self._files = SlackFiles(
             _secret(settings.bot_token), settings.api_url, FileLimits.of(runtime.settings)
         )
-        self._access = adapter.access_policy(runtime.settings)
         self._writes = ChannelWrites(settings.channel_edits)
-        self._catch_up = SlackCatchUp(runtime, self.client, self._people, self._access)
+        self._catch_up = SlackCatchUp(runtime, self.client, self._people)
         self._agent = settings.surface == "agent"
         self.subscribed: set[str] = set()
         """The event types the door listens to (`message` stands for its channel-type events)."""
@@ -342,7 +350,7 @@ class SlackDoor:
         if not isinstance(request_id, str):
             return
         user = clicker.author.id
-        if self._access.allows(clicker):
+        if self._runtime.dialogue.admits(clicker):
             line = await self._runtime.dialogue.decide(
                 request_id, user, approvals.approved(str(action))
             )
@@ -362,7 +370,7 @@ class SlackDoor:
         place = ConversationKey(
             translate.PLATFORM, translate.command_space(command), str(command.get("channel_id"))
         )
-        if not self._access.allows(translate.ask(command, _asker(command), place, bot)):
+        if not self._runtime.dialogue.admits(translate.ask(command, _asker(command), place, bot)):
             await ack(text=NOT_ENABLED_HERE)  # before anything is posted in the channel
             return
         await ack()
@@ -398,7 +406,7 @@ class SlackDoor:
     async def _on_parley(self, ack: AsyncAck, command: Payload, context: AsyncBoltContext) -> None:
         """`/parley reset|stop|...`: about the channel's (or DM's) conversation; only the asker
         sees the reply."""
-        if not self._access.allows(translate.parley_command(command, _asker(command))):
+        if not self._runtime.dialogue.admits(translate.parley_command(command, _asker(command))):
             await ack(text=NOT_ENABLED_HERE)
             return
         await ack()
@@ -431,15 +439,20 @@ class SlackDoor:
                 await sink.fail(summary)
                 return
             incoming = summary or incoming
-        if may_join_thread and translate.joins_thread(event) and not await self._knows(key):
-            incoming = replace(incoming, prior=await self._read_thread(event, context))
+        if may_join_thread and translate.joins_thread(event):
+            incoming = replace(incoming, missed=partial(self._read_thread, event, context))
         files = event.get("files")
         if isinstance(files, list) and files:
-            attachments, left_out = await self._files.read(files)
-            incoming = replace(incoming, attachments=attachments)
-            if left_out:
-                await self._tell(event["channel"], event["user"], left_out, key.thread)
+            incoming = replace(incoming, files=partial(self._read_files, files, event, key))
         self._runtime.dialogue.submit(incoming, sink)
+
+    async def _read_files(
+        self, files: list[Any], event: Payload, key: ConversationKey
+    ) -> tuple[Attachment, ...]:
+        attachments, left_out = await self._files.read(files)
+        if left_out:
+            await self._tell(event["channel"], event["user"], left_out, key.thread)
+        return attachments
 
     async def _tell(self, channel: str, user: str, line: str, thread_ts: str | None = None) -> None:
         """A short line only this person sees (a click's outcome, files not read); a failure
@@ -484,8 +497,12 @@ class SlackDoor:
     async def _knows(self, key: ConversationKey) -> bool:
         return await self._runtime.dialogue.knows(key)
 
-    async def _read_thread(self, event: Payload, context: AsyncBoltContext) -> tuple[Any, ...]:
+    async def _read_thread(
+        self, event: Payload, context: AsyncBoltContext, first_here: bool
+    ) -> tuple[ChatMessage, ...]:
         """The thread's earlier messages, read once when Parley is first called into it."""
+        if not first_here:
+            return ()
         try:
             response = await self.client.conversations_replies(
                 channel=event["channel"], ts=event["thread_ts"], limit=THREAD_READ_LIMIT

@@ -25,7 +25,6 @@ from adapters.slack.permalinks import message_link
 from adapters.slack.settings import SlackSettings
 from adapters.slack.sink import ResponseUrlSink
 from adapters.slack.translate import BotIdentity, Payload
-from bot.access import AccessPolicy
 from bot.catchup import translation_of
 from bot.types import Author, ConversationKey, History, HistoryMessage, Incoming, Kind
 from bot.wiring import Runtime
@@ -52,11 +51,9 @@ _CHANNEL_ENTITY = "slack#/types/channel_id"
 class SlackCatchUp:
     """Summaries and translations for the Slack door: what to read, and who may have it read."""
 
-    def __init__(
-        self, runtime: Runtime, client: AsyncWebClient, people: People, access: AccessPolicy
-    ) -> None:
+    def __init__(self, runtime: Runtime, client: AsyncWebClient, people: People) -> None:
         self._runtime = runtime
-        self._access = access
+        self._admits = runtime.dialogue.admits
         self._client = client
         self._people = people
         self._workspace_urls: dict[str, str] = {}
@@ -97,7 +94,7 @@ class SlackCatchUp:
         )
         # The channel's allowlists hold, though the summary is asked for in a DM.
         viewed = ConversationKey(translate.PLATFORM, context.team_id or "", channel)
-        if not self._access.allows(replace(summary, key=viewed)):
+        if not self._admits(replace(summary, key=viewed)):
             return NOT_ENABLED_THERE
         return await self.readable(summary, channel, context)
 
@@ -111,7 +108,7 @@ class SlackCatchUp:
         author = await self._people.author(shortcut["user"]["id"])
         incoming = _shortcut_incoming(shortcut, author, "summarize", WHOLE_THREAD, thread_ts)
         sink = _private_sink(shortcut, self._runtime)
-        refusal = NOT_ENABLED_HERE if not self._access.allows(incoming) else None
+        refusal = NOT_ENABLED_HERE if not self._admits(incoming) else None
         refusal = refusal or await self._refusal(channel, author.id)
         if refusal is not None:
             await sink.fail(refusal)
@@ -131,7 +128,7 @@ class SlackCatchUp:
         incoming = _shortcut_incoming(
             shortcut, author, "translate", arguments, message.get("thread_ts")
         )
-        refusal = NOT_ENABLED_HERE if not self._access.allows(incoming) else None
+        refusal = NOT_ENABLED_HERE if not self._admits(incoming) else None
         if refusal or not text:
             await sink.fail(refusal or NO_TEXT)
             return

@@ -268,7 +268,7 @@ SETTINGS = "SELECT key, system_prompt, model FROM conversations WHERE key IN (?,
 
 def settings_keys(key: ConversationKey) -> tuple[str, str]:
     """The parameters of SETTINGS: the conversation, then the channel it is a thread of."""
-    return str(key), str(ConversationKey(key.platform, key.space, key.channel))
+    return str(key), str(key.parent)
 
 
 def merged_settings(key: ConversationKey, rows: Sequence[Sequence[Any]]) -> ConversationSettings:

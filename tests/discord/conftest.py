@@ -26,11 +26,12 @@ GUILD_READY_TIMEOUT = 0.05
 
 
 @pytest.fixture(autouse=True)
-def restore_discord_endpoints() -> Iterator[None]:
-    """discord.py keeps both endpoints in class attributes: process-wide state."""
+def discord_defaults_untouched() -> Iterator[None]:
+    """Each client is pointed at the peer by itself: discord.py's class attributes, which every
+    client in the process reads, keep Discord's own endpoints."""
     saved = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
     yield
-    Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = saved
+    assert saved == (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)
 
 
 @dataclass
@@ -98,7 +99,8 @@ async def serving(
                 task.result()  # start-up failed: show why
             async with asyncio.timeout(10):
                 await door.client.wait_until_ready()
-            yield Running(door, runtime, backend)
+            with discord_endpoints(settings):  # a test's own calls through the door's client
+                yield Running(door, runtime, backend)
         finally:
             task.cancel()
             with suppress(asyncio.CancelledError):
