@@ -85,6 +85,8 @@ _LOAD = numbered(sql.LOAD)
 _WINDOW = numbered(sql.WINDOW)
 _SETTINGS = numbered(sql.SETTINGS)
 _KNOWS = numbered(sql.KNOWS)
+_STATS = numbered(sql.STATS)
+_EXPIRE = tuple(numbered(statement) for statement in sql.EXPIRE)
 _RESET = numbered(sql.RESET)
 _LOCK_FOR_RESET = numbered(
     "SELECT 1 FROM conversations WHERE key = ? OR substr(key, 1, length(CAST(? AS TEXT))) = ?"
@@ -329,11 +331,7 @@ class PostgresStore:
         return sql.merged_settings(key, found)
 
     async def stats(self, key: ConversationKey) -> ConversationStats:
-        row = await self.pool.fetchrow(
-            "SELECT turns, message_count, input_tokens, output_tokens FROM conversations "
-            "WHERE key = $1",
-            str(key),
-        )
+        row = await self.pool.fetchrow(_STATS, str(key))
         return ConversationStats(*row) if row else ConversationStats()
 
     def export(
@@ -453,10 +451,8 @@ class PostgresStore:
 
     async def expire(self, before: float) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("DELETE FROM events WHERE claimed_at < $1", before)
-            await conn.execute("DELETE FROM usage WHERE updated_at < $1", before)
-            await conn.execute(numbered(sql.EXPIRE_TURNS), before)
-            await conn.execute(numbered(sql.EXPIRE_APPROVALS), before)
+            for statement in _EXPIRE:
+                await conn.execute(statement, before)
 
     async def count_usage(self, scopes: Sequence[str]) -> dict[str, int]:
         if not scopes:

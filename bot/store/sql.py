@@ -171,7 +171,6 @@ END_TURN = "DELETE FROM turns WHERE event_id = ?"
 INTERRUPT_TURN = (
     "UPDATE turns SET state = 'interrupted', receipt = NULL, updated_at = ? WHERE event_id = ?"
 )
-EXPIRE_TURNS = "DELETE FROM turns WHERE updated_at < ?"
 
 
 LINK = (
@@ -180,6 +179,16 @@ LINK = (
 """A message belongs where it was first linked: a redelivery cannot move it."""
 RESOLVE = "SELECT conversation FROM aliases WHERE alias = ?"
 PURGE_ALIASES = "DELETE FROM aliases WHERE created_at < ?"
+
+EXPIRE = (
+    "DELETE FROM events WHERE claimed_at < ?",
+    "DELETE FROM usage WHERE updated_at < ?",
+    "DELETE FROM turns WHERE updated_at < ?",
+    "DELETE FROM approvals WHERE created_at < ?",
+)
+"""What `expire` deletes, each statement given the time before which rows go."""
+
+STATS = "SELECT turns, message_count, input_tokens, output_tokens FROM conversations WHERE key = ?"
 
 KNOWS = """
 SELECT EXISTS (SELECT 1 FROM conversations WHERE key = ? AND message_count > 0)
@@ -543,7 +552,6 @@ UPDATE approvals SET state = ?, decided_by = ?, decided_at = ? WHERE id = ? AND 
 RETURNING id"""
 """Only a pending request is settled: the first decision (click or timeout) wins."""
 APPROVAL = "SELECT id, tool, asker_id, state, decided_by FROM approvals WHERE id = ?"
-EXPIRE_APPROVALS = "DELETE FROM approvals WHERE created_at < ?"
 
 RECORD_TOOL_CALL = """
 INSERT INTO tool_audit (at, platform, space, channel, user_id, tool, args_digest, outcome,

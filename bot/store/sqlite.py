@@ -260,11 +260,7 @@ class SqliteStore:
         return bool((await self._read(sql.KNOWS, (str(key), str(key))))[0][0])
 
     async def stats(self, key: ConversationKey) -> ConversationStats:
-        rows = await self._read(
-            "SELECT turns, message_count, input_tokens, output_tokens FROM conversations "
-            "WHERE key = ?",
-            (str(key),),
-        )
+        rows = await self._read(sql.STATS, (str(key),))
         return ConversationStats(*rows[0]) if rows else ConversationStats()
 
     async def usage_report(self, query: UsageQuery) -> list[UsageRow]:
@@ -692,7 +688,5 @@ def _purge(older_than: float, conn: sqlite3.Connection) -> int:
 
 
 def _expire(before: float, conn: sqlite3.Connection) -> None:
-    conn.execute("DELETE FROM events WHERE claimed_at < ?", (before,))
-    conn.execute("DELETE FROM usage WHERE updated_at < ?", (before,))
-    conn.execute(sql.EXPIRE_TURNS, (before,))
-    conn.execute(sql.EXPIRE_APPROVALS, (before,))
+    for statement in sql.EXPIRE:
+        conn.execute(statement, (before,))
