@@ -18,7 +18,7 @@ from aiohttp import web
 from bot.config import ConfigError
 from bot.metrics import Metrics
 from bot.prices import dollars
-from bot.store.base import Store, UsageQuery, UsageRow
+from bot.store.base import UsageLedger, UsageQuery, UsageRow
 from bot.usage import since
 
 COOKIE = "parley_admin"
@@ -43,7 +43,7 @@ class AdminPage:
     """Serves /admin and /admin/login for whoever holds the token."""
 
     def __init__(
-        self, token: str, store: Store, metrics: Metrics, in_flight: Callable[[], int]
+        self, token: str, store: UsageLedger, metrics: Metrics, in_flight: Callable[[], int]
     ) -> None:
         self._token = token
         self._session = hmac.new(

@@ -10,7 +10,7 @@ from enum import Enum
 from bot.limits import day_and_month
 from bot.place_memory import PlaceMemory, place_of
 from bot.prices import dollars
-from bot.store.base import PlaceMemoryInfo, Store, UsageQuery
+from bot.store.base import PlaceMemoryInfo, Store, UsageLedger, UsageQuery
 from bot.types import ConversationKey, Incoming
 
 StopTurn = Callable[[ConversationKey, str | None], bool]
@@ -203,7 +203,7 @@ async def _usage(context: CommandContext) -> Reply:
     return Reply("\n".join(lines) + "\n(UTC day and calendar month)")
 
 
-async def _moderation_line(store: Store, place: str) -> list[str]:
+async def _moderation_line(store: UsageLedger, place: str) -> list[str]:
     """This month's moderation counts here, for admins; nothing when there were none."""
     _, month, _ = day_and_month(time.time())
     counts = await store.moderation_counts(int(month // 86_400))
@@ -216,7 +216,7 @@ async def _moderation_line(store: Store, place: str) -> list[str]:
     ]
 
 
-async def _windows(store: Store, query: UsageQuery) -> str:
+async def _windows(store: UsageLedger, query: UsageQuery) -> str:
     """Today's and this month's totals of the query's turns, on one line."""
     today, month, _ = day_and_month(time.time())
     parts = []

@@ -11,11 +11,11 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from bot.adapter import adapter_names
 from bot.config import ConfigError, Settings, expand_path
-from bot.store.base import ExportFilter, Store
+from bot.store.base import Conversations, ExportFilter, Feedback
 from bot.store.factory import store_for
 from bot.types import ChatMessage, ConversationKey, Role
 
@@ -45,7 +45,7 @@ def _date(text: str | None, option: str) -> float | None:
 
 
 async def export(
-    store: Store,
+    store: Conversations,
     settings: Settings,
     where: ExportFilter,
     out: IO[str],
@@ -66,13 +66,17 @@ async def export(
 # ---- --feedback: rated answers as preference data ----------------------------------------
 
 
+class RatedConversations(Conversations, Feedback, Protocol):
+    """What `export_feedback` reads: the ratings, and the conversations they rate."""
+
+
 def _verdict(likes: int, dislikes: int) -> bool | None:
     """An answer is liked or disliked by most of its raters; a tie says nothing."""
     return None if likes == dislikes else likes > dislikes
 
 
 async def export_feedback(
-    store: Store,
+    store: RatedConversations,
     settings: Settings,
     where: ExportFilter,
     out: IO[str],

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.prices import MICROS_PER_USD
-from bot.store.base import SpentQuery, Store
+from bot.store.base import SpentQuery, UsageLedger
 from bot.types import Incoming
 
 MINUTE = 60
@@ -85,7 +85,7 @@ class Limits:
     """Admits a turn or says, in one friendly line, when to try again."""
 
     def __init__(
-        self, policy: LimitPolicy, store: Store, clock: Callable[[], float] = time.time
+        self, policy: LimitPolicy, store: UsageLedger, clock: Callable[[], float] = time.time
     ) -> None:
         self._policy = policy
         self._store = store

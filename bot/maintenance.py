@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 
-from bot.store.base import Store
+from bot.store.base import Housekeeping
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +16,7 @@ EVENT_MEMORY_SECONDS = 2 * 86_400.0
 
 
 async def tidy(
-    store: Store, retention_days: int | None, now: float, place_memory_days: int = 90
+    store: Housekeeping, retention_days: int | None, now: float, place_memory_days: int = 90
 ) -> int:
     """One round: expire old event ids and counters; purge channels' kept messages past their
     retention, and messages past retention."""
@@ -36,7 +36,9 @@ async def tidy(
     return purged
 
 
-async def keep_tidy(store: Store, retention_days: int | None, place_memory_days: int = 90) -> None:
+async def keep_tidy(
+    store: Housekeeping, retention_days: int | None, place_memory_days: int = 90
+) -> None:
     """Run `tidy` every hour until cancelled; a failed round is logged and retried next time."""
     while True:
         try:

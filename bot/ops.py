@@ -12,7 +12,7 @@ from aiohttp import web
 from bot.config import ConfigError, Settings
 from bot.llm.base import Backend, BackendError
 from bot.metrics import Metrics
-from bot.store.base import Store
+from bot.store.base import Lifecycle
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class OpsServer:
     its own, away from the public port.
     """
 
-    def __init__(self, store: Store, backend: Backend, metrics: Metrics) -> None:
+    def __init__(self, store: Lifecycle, backend: Backend, metrics: Metrics) -> None:
         self._store = store
         self._backend = backend
         self._metrics = metrics

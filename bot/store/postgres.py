@@ -24,7 +24,7 @@ import asyncpg
 
 from bot.config import mask_url
 from bot.history import History
-from bot.store import sql
+from bot.store import schema, sql
 from bot.store.base import (
     UNSET,
     ApprovalRecord,
@@ -40,6 +40,7 @@ from bot.store.base import (
     UsageQuery,
     UsageRow,
 )
+from bot.store.dialect import POSTGRESQL, numbered
 from bot.store.errors import StoreError
 from bot.store.locks import KeyedLock
 from bot.store.sql import TurnTotals, chat_message, message_rows
@@ -54,73 +55,12 @@ from bot.types import (
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
-    (
-        "initial",
-        (
-            """CREATE TABLE conversations (
-                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-                key TEXT NOT NULL UNIQUE,
-                platform TEXT NOT NULL,
-                space TEXT NOT NULL,
-                channel TEXT NOT NULL,
-                thread TEXT,
-                system_prompt TEXT,
-                model TEXT,
-                context_start BIGINT NOT NULL DEFAULT 0,
-                tokens_total BIGINT NOT NULL DEFAULT 0,
-                message_count BIGINT NOT NULL DEFAULT 0,
-                turns BIGINT NOT NULL DEFAULT 0,
-                input_tokens BIGINT NOT NULL DEFAULT 0,
-                output_tokens BIGINT NOT NULL DEFAULT 0,
-                created_at DOUBLE PRECISION NOT NULL,
-                updated_at DOUBLE PRECISION NOT NULL
-            )""",
-            "CREATE INDEX conversations_place ON conversations (platform, space)",
-            """CREATE TABLE messages (
-                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-                conv_id BIGINT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
-                role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
-                content TEXT NOT NULL,
-                name TEXT,
-                author_id TEXT,
-                images TEXT,
-                tokens INTEGER NOT NULL CHECK (tokens >= 0),
-                tokens_before BIGINT NOT NULL,
-                created_at DOUBLE PRECISION NOT NULL
-            )""",
-            "CREATE INDEX messages_window ON messages (conv_id, tokens_before)",
-            "CREATE INDEX messages_author ON messages (author_id) WHERE author_id IS NOT NULL",
-            "CREATE INDEX messages_created ON messages (created_at)",
-            """CREATE TABLE events (
-                event_id TEXT PRIMARY KEY,
-                claimed_at DOUBLE PRECISION NOT NULL
-            )""",
-            "CREATE INDEX events_claimed ON events (claimed_at)",
-            """CREATE TABLE usage (
-                scope TEXT PRIMARY KEY,
-                amount BIGINT NOT NULL,
-                updated_at DOUBLE PRECISION NOT NULL
-            )""",
-            "CREATE INDEX usage_updated ON usage (updated_at)",
-        ),
-    ),
-    ("events_remember_their_conversation", sql.EVENTS_CONVERSATION),
-    ("turns_in_flight", sql.turns_table("DOUBLE PRECISION")),
-    ("message_aliases", sql.aliases_table("DOUBLE PRECISION")),
-    ("turn_usage", sql.turn_usage_table("DOUBLE PRECISION")),
-    ("what_people_view", sql.viewing_table("DOUBLE PRECISION")),
-    ("answer_feedback", sql.feedback_tables("DOUBLE PRECISION")),
-    ("tool_calls", (*sql.POSTGRES_TOOL_MESSAGES, *sql.tool_tables("DOUBLE PRECISION"))),
-    ("place_memory", sql.POSTGRES_PLACE_MEMORY),
-]
-"""Named schema migrations, applied in order; never edit one that has shipped, append a new one."""
-
 _MIGRATION_LOCK = int.from_bytes(b"parley-m", "big", signed=True)
 """The advisory lock id that serializes migrating replicas."""
+_RECORD_MIGRATION = numbered(schema.RECORD_MIGRATION)
 
 _APPEND_TURN = f"""
-conversation AS ({sql.numbered(sql.APPEND_TURN)})
+conversation AS ({numbered(sql.APPEND_TURN)})
 INSERT INTO messages (conv_id, role, content, name, author_id, images, tokens, tokens_before,
                       created_at, tool_calls, tool_call_id)
 SELECT c.id, m.role, m.content, m.name, m.author_id, m.images, m.tokens,
@@ -141,21 +81,23 @@ _TURN_ENDS = {
     "WHERE event_id = $24)",
 }
 """How `append` ends its turn record in the same statement, by whether it was interrupted."""
-_LOAD = sql.numbered(sql.LOAD)
-_WINDOW = sql.numbered(sql.WINDOW)
-_SETTINGS = sql.numbered(sql.SETTINGS)
-_KNOWS = sql.numbered(sql.KNOWS)
-_RESET = sql.numbered(sql.RESET)
-_LOCK_FOR_RESET = sql.numbered(
+_LOAD = numbered(sql.LOAD)
+_WINDOW = numbered(sql.WINDOW)
+_SETTINGS = numbered(sql.SETTINGS)
+_KNOWS = numbered(sql.KNOWS)
+_STATS = numbered(sql.STATS)
+_EXPIRE = tuple(numbered(statement) for statement in sql.EXPIRE)
+_RESET = numbered(sql.RESET)
+_LOCK_FOR_RESET = numbered(
     "SELECT 1 FROM conversations WHERE key = ? OR substr(key, 1, length(CAST(? AS TEXT))) = ?"
     " FOR UPDATE"
 )
-_RECOUNT_WINDOW = sql.numbered(sql.RECOUNT_WINDOW)
-_RECOUNT_TOTALS = sql.numbered(sql.RECOUNT_TOTALS)
-_ADD_USAGE = sql.numbered(sql.ADD_USAGE)
-_MONEY_SPENT = sql.numbered(sql.MONEY_SPENT)
-_COUNT_MODERATED = sql.numbered(sql.COUNT_MODERATED)
-_MODERATION_COUNTS = sql.numbered(sql.MODERATION_COUNTS)
+_RECOUNT_WINDOW = numbered(sql.RECOUNT_WINDOW)
+_RECOUNT_TOTALS = numbered(sql.RECOUNT_TOTALS)
+_ADD_USAGE = numbered(sql.ADD_USAGE)
+_MONEY_SPENT = numbered(sql.MONEY_SPENT)
+_COUNT_MODERATED = numbered(sql.COUNT_MODERATED)
+_MODERATION_COUNTS = numbered(sql.MODERATION_COUNTS)
 _OWNER_LOCKS = int.from_bytes(b"prly", "big")
 """The first key of the advisory lock (namespace, owner) each process holds while it lives."""
 _OWNER_ALIVE = f"""EXISTS (
@@ -180,7 +122,7 @@ SELECT EXISTS (SELECT 1 FROM fresh) OR EXISTS (SELECT 1 FROM retried)
 """
 """A new event, or one whose turn never finished (interrupted, or its process is dead)."""
 _BEGIN_TURN = f"""
-WITH earlier AS ({sql.numbered(sql.EARLIER_TURN)}), begun AS ({sql.numbered(sql.BEGIN_TURN)})
+WITH earlier AS ({numbered(sql.EARLIER_TURN)}), begun AS ({numbered(sql.BEGIN_TURN)})
 SELECT * FROM earlier
 """
 _ADOPT_ORPHANS = f"""
@@ -188,8 +130,8 @@ UPDATE turns SET owner = $2, updated_at = $3
 WHERE platform = $1 AND state = 'running' AND owner <> $2 AND NOT {_OWNER_ALIVE}
 RETURNING {sql.TURN_COLUMNS}
 """
-_SHOW_PROGRESS = sql.numbered(sql.SHOW_PROGRESS)
-_END_TURN = sql.numbered(sql.END_TURN)
+_SHOW_PROGRESS = numbered(sql.SHOW_PROGRESS)
+_END_TURN = numbered(sql.END_TURN)
 _LOCK_POLL_SECONDS = (0.005, 0.2)
 """First and longest wait between tries for an advisory lock another replica holds."""
 
@@ -362,7 +304,7 @@ class PostgresStore:
     # -- reads --------------------------------------------------------------------------------
 
     async def _fetch(self, statement: str, params: Sequence[object]) -> list[asyncpg.Record]:
-        return await self.pool.fetch(sql.numbered(statement), *params)
+        return await self.pool.fetch(numbered(statement), *params)
 
     async def load(self, key: ConversationKey, max_tokens: int) -> list[ChatMessage]:
         if max_tokens <= 0:
@@ -389,11 +331,7 @@ class PostgresStore:
         return sql.merged_settings(key, found)
 
     async def stats(self, key: ConversationKey) -> ConversationStats:
-        row = await self.pool.fetchrow(
-            "SELECT turns, message_count, input_tokens, output_tokens FROM conversations "
-            "WHERE key = $1",
-            str(key),
-        )
+        row = await self.pool.fetchrow(_STATS, str(key))
         return ConversationStats(*row) if row else ConversationStats()
 
     def export(
@@ -424,7 +362,7 @@ class PostgresStore:
         now = time.time()
         if not messages:
             if usage is not None:
-                await self.pool.execute(sql.numbered(sql.RECORD_USAGE), *sql.usage_row(usage, now))
+                await self.pool.execute(numbered(sql.RECORD_USAGE), *sql.usage_row(usage, now))
             if ends is not None:
                 await self._end(ends)
             return
@@ -438,7 +376,7 @@ class PostgresStore:
             extra.append(ends.event_id)
         if usage is not None:
             start = _APPEND_PARAMETERS + len(extra) + 1
-            ctes.append(f"recorded AS ({sql.numbered(sql.RECORD_USAGE, start)})")
+            ctes.append(f"recorded AS ({numbered(sql.RECORD_USAGE, start)})")
             extra.extend(sql.usage_row(usage, now))
         await self.pool.execute(
             f"WITH {', '.join([*ctes, _APPEND_TURN])}",
@@ -450,7 +388,7 @@ class PostgresStore:
 
     async def _end(self, ends: TurnEnd) -> None:
         if ends.interrupted:
-            await self.pool.execute(sql.numbered(sql.INTERRUPT_TURN), time.time(), ends.event_id)
+            await self.pool.execute(numbered(sql.INTERRUPT_TURN), time.time(), ends.event_id)
         else:
             await self.end_turn(ends.event_id)
 
@@ -473,10 +411,10 @@ class PostgresStore:
         if aliases:
             now = time.time()
             rows = [(alias, str(key), now) for alias in aliases]
-            await self.pool.executemany(sql.numbered(sql.LINK), rows)
+            await self.pool.executemany(numbered(sql.LINK), rows)
 
     async def resolve(self, alias: str) -> ConversationKey | None:
-        found = await self.pool.fetchval(sql.numbered(sql.RESOLVE), alias)
+        found = await self.pool.fetchval(numbered(sql.RESOLVE), alias)
         return ConversationKey.parse(found) if found is not None else None
 
     async def reset(self, key: ConversationKey, *, beneath: bool = False) -> None:
@@ -493,30 +431,28 @@ class PostgresStore:
         changes = sql.settings_changes(system_prompt=system_prompt, model=model)
         if changes:
             await self.pool.execute(
-                sql.numbered(sql.settings_upsert(changes)),
+                numbered(sql.settings_upsert(changes)),
                 *sql.conversation_row(key, time.time()),
                 *changes.values(),
             )
 
     async def forget(self, author_id: str) -> int:
         for statement in sql.FORGET_PERSON:
-            await self.pool.execute(sql.numbered(statement), author_id)
+            await self.pool.execute(numbered(statement), author_id)
         deleted = await self._delete_messages("author_id = $1", author_id)
         self._windows.clear()  # what they said leaves memory too
         return deleted
 
     async def purge(self, older_than: float) -> int:
-        await self.pool.execute(sql.numbered(sql.PURGE_ALIASES), older_than)
+        await self.pool.execute(numbered(sql.PURGE_ALIASES), older_than)
         purged = await self._delete_messages("created_at < $1", older_than)
         self._windows.clear()
         return purged
 
     async def expire(self, before: float) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("DELETE FROM events WHERE claimed_at < $1", before)
-            await conn.execute("DELETE FROM usage WHERE updated_at < $1", before)
-            await conn.execute(sql.numbered(sql.EXPIRE_TURNS), before)
-            await conn.execute(sql.numbered(sql.EXPIRE_APPROVALS), before)
+            for statement in _EXPIRE:
+                await conn.execute(statement, before)
 
     async def count_usage(self, scopes: Sequence[str]) -> dict[str, int]:
         if not scopes:
@@ -535,7 +471,7 @@ class PostgresStore:
 
     async def usage_report(self, query: UsageQuery) -> list[UsageRow]:
         statement, params = sql.usage_report(query)
-        return sql.usage_rows(await self.pool.fetch(sql.numbered(statement), *params))
+        return sql.usage_rows(await self.pool.fetch(numbered(statement), *params))
 
     async def money_spent(self, query: SpentQuery) -> tuple[int, int, int, int]:
         row = await self.pool.fetchrow(_MONEY_SPENT, *sql.money_spent_params(query))
@@ -551,10 +487,10 @@ class PostgresStore:
     # -- what people view ---------------------------------------------------------------------
 
     async def remember_viewing(self, person: str, context: str) -> None:
-        await self.pool.execute(sql.numbered(sql.REMEMBER_VIEWING), person, context, time.time())
+        await self.pool.execute(numbered(sql.REMEMBER_VIEWING), person, context, time.time())
 
     async def recall_viewing(self, person: str) -> str | None:
-        return await self.pool.fetchval(sql.numbered(sql.RECALL_VIEWING), person)
+        return await self.pool.fetchval(numbered(sql.RECALL_VIEWING), person)
 
     # -- feedback -----------------------------------------------------------------------------
 
@@ -563,14 +499,14 @@ class PostgresStore:
     ) -> None:
         rows = [(answer_id, str(key), answered_at) for answer_id in answer_ids]
         if rows:
-            await self.pool.executemany(sql.numbered(sql.RECORD_ANSWER), rows)
+            await self.pool.executemany(numbered(sql.RECORD_ANSWER), rows)
 
     async def rate_answer(self, answer_id: str, person: str, liked: bool) -> bool:
-        statement = sql.numbered(sql.RATE_ANSWER)
+        statement = numbered(sql.RATE_ANSWER)
         return await self.pool.fetchval(statement, person, int(liked), time.time(), answer_id) == 1
 
     async def ratings(self, key: ConversationKey | None = None) -> list[Rating]:
-        statement = sql.numbered(sql.RATINGS)
+        statement = numbered(sql.RATINGS)
         conversation = None if key is None else str(key)
         rows = await self.pool.fetch(statement, conversation, conversation)
         return [Rating(ConversationKey.parse(r[0]), r[1], r[2], r[3]) for r in rows]
@@ -578,61 +514,60 @@ class PostgresStore:
     # -- tools --------------------------------------------------------------------------------
 
     async def open_approval(self, approval_id: str, tool: str, asker_id: str) -> None:
-        statement = sql.numbered(sql.OPEN_APPROVAL)
+        statement = numbered(sql.OPEN_APPROVAL)
         await self.pool.execute(statement, approval_id, tool, asker_id, time.time())
 
     async def settle_approval(self, approval_id: str, state: str, by: str | None) -> bool:
-        statement = sql.numbered(sql.SETTLE_APPROVAL)
+        statement = numbered(sql.SETTLE_APPROVAL)
         return await self.pool.fetchval(statement, state, by, time.time(), approval_id) is not None
 
     async def approval(self, approval_id: str) -> ApprovalRecord | None:
-        row = await self.pool.fetchrow(sql.numbered(sql.APPROVAL), approval_id)
+        row = await self.pool.fetchrow(numbered(sql.APPROVAL), approval_id)
         return ApprovalRecord(*row) if row is not None else None
 
     async def record_tool_call(self, record: ToolCallRecord) -> None:
         row = tuple(getattr(record, field) for field in ToolCallRecord.__slots__)
-        await self.pool.execute(sql.numbered(sql.RECORD_TOOL_CALL), *row)
+        await self.pool.execute(numbered(sql.RECORD_TOOL_CALL), *row)
 
     async def tool_calls(self, query: AuditQuery) -> list[ToolCallRecord]:
         statement, params = sql.audit_query(query)
-        return [
-            ToolCallRecord(*row) for row in await self.pool.fetch(sql.numbered(statement), *params)
-        ]
+        return [ToolCallRecord(*row) for row in await self.pool.fetch(numbered(statement), *params)]
 
     # -- memory of the place ------------------------------------------------------------------
 
     async def remember_place(self, place: str, by: str) -> None:
-        await self.pool.execute(sql.numbered(sql.REMEMBER_PLACE), place, by, time.time())
+        await self.pool.execute(numbered(sql.REMEMBER_PLACE), place, by, time.time())
 
     async def forget_place(self, place: str) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             for statement in sql.FORGET_PLACE:
-                await conn.execute(sql.numbered(statement), place)
+                await conn.execute(numbered(statement), place)
 
     async def remembered_places(self) -> list[str]:
         return [row[0] for row in await self.pool.fetch(sql.REMEMBERED_PLACES)]
 
     async def place_memory(self, place: str) -> PlaceMemoryInfo | None:
-        row = await self.pool.fetchrow(sql.numbered(sql.PLACE_MEMORY), place)
+        row = await self.pool.fetchrow(numbered(sql.PLACE_MEMORY), place)
         return PlaceMemoryInfo(*row) if row is not None else None
 
     async def keep_message(self, place: str, author_id: str, message: HistoryMessage) -> None:
         row = sql.kept_row(place, author_id, message)
-        await self.pool.execute(sql.numbered(sql.KEEP_MESSAGE), *row)
+        await self.pool.execute(numbered(sql.KEEP_MESSAGE), *row)
 
     async def drop_message(self, place: str, message_id: str) -> None:
-        await self.pool.execute(sql.numbered(sql.DROP_MESSAGE), place, message_id)
+        await self.pool.execute(numbered(sql.DROP_MESSAGE), place, message_id)
 
     async def search_place(
         self, place: str, terms: Sequence[str], limit: int, exclude: str = ""
     ) -> list[HistoryMessage]:
         if not terms:
             return []
-        rows = await self.pool.fetch(sql.POSTGRES_SEARCH_PLACE, list(terms), place, exclude, limit)
+        terms_param = POSTGRESQL.search_terms(terms)
+        rows = await self.pool.fetch(POSTGRESQL.search_place, terms_param, place, exclude, limit)
         return [HistoryMessage(*row) for row in rows]
 
     async def purge_place_messages(self, older_than: float) -> int:
-        status = await self.pool.execute(sql.numbered(sql.PURGE_PLACE_MESSAGES), older_than)
+        status = await self.pool.execute(numbered(sql.PURGE_PLACE_MESSAGES), older_than)
         return int(status.split()[-1])  # "DELETE <count>"
 
     async def _delete_messages(self, where: str, value: object) -> int:
@@ -657,21 +592,9 @@ async def _migrate(conn: asyncpg.Connection) -> None:
     """Apply missing migrations in one transaction, one replica at a time."""
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)"
-        )
-        applied = {row[0] for row in await conn.fetch("SELECT version FROM schema_migrations")}
-        if applied and max(applied) > len(MIGRATIONS):
-            raise ValueError(f"schema version {max(applied)} is newer than this Parley knows")
-        for version, (name, statements) in enumerate(MIGRATIONS, start=1):
-            if version in applied:
-                continue
+        await conn.execute(schema.migrations_table(POSTGRESQL))
+        applied = {row[0] for row in await conn.fetch(schema.APPLIED)}
+        for version, name, statements in schema.pending(applied, POSTGRESQL):
             for statement in statements:
                 await conn.execute(statement)
-            await conn.execute(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-                version,
-                name,
-                time.time(),
-            )
+            await conn.execute(_RECORD_MIGRATION, version, name, time.time())

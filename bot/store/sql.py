@@ -1,4 +1,7 @@
-"""What both stores share: the SQL (with ? placeholders), a turn's totals, rows <-> messages."""
+"""What both stores share: the SQL (with ? placeholders), a turn's totals, rows <-> messages.
+
+The schema is bot/store/schema.py; what the dialects spell differently, bot/store/dialect.py.
+"""
 
 from __future__ import annotations
 
@@ -113,77 +116,11 @@ def window_params(key: ConversationKey, reach: int, anchor: int) -> tuple[object
     return (reach, anchor, reach, anchor, str(key))
 
 
-EVENTS_CONVERSATION = (
-    "ALTER TABLE events ADD COLUMN conversation TEXT",
-    "CREATE INDEX events_conversation ON events (conversation) WHERE conversation IS NOT NULL",
-)
-"""Migration: an event remembers its conversation, so a turn in flight is already known."""
-
-
-def turns_table(real: str) -> tuple[str, ...]:
-    """Migration: turns under way, so a turn a crash cut short can be finished honestly.
-
-    A row lives from a turn's start to its end (deleted then); `owner` is the process running it,
-    `receipt` what its sink said about where the answer is shown, `shown` the text shown so far.
-    A row left `interrupted` lets a redelivery of its event be answered.
-    """
-    return (
-        f"""CREATE TABLE turns (
-            event_id TEXT PRIMARY KEY,
-            conversation TEXT NOT NULL,
-            platform TEXT NOT NULL,
-            owner TEXT NOT NULL,
-            state TEXT NOT NULL CHECK (state IN ('running', 'interrupted')),
-            question TEXT NOT NULL,
-            receipt TEXT,
-            shown TEXT NOT NULL DEFAULT '',
-            started_at {real} NOT NULL,
-            updated_at {real} NOT NULL
-        )""",
-        "CREATE INDEX turns_orphans ON turns (platform, state)",
-        "CREATE INDEX turns_updated ON turns (updated_at)",
-    )
-
-
-def viewing_table(real: str) -> tuple[str, ...]:
-    """Migration: what each person last said they are looking at (a door's JSON), one row each."""
-    return (
-        f"""CREATE TABLE viewing (
-            person TEXT PRIMARY KEY,
-            context TEXT NOT NULL,
-            updated_at {real} NOT NULL
-        )""",
-    )
-
-
 REMEMBER_VIEWING = """
 INSERT INTO viewing (person, context, updated_at) VALUES (?, ?, ?)
 ON CONFLICT (person) DO UPDATE SET context = excluded.context, updated_at = excluded.updated_at
 """
 RECALL_VIEWING = "SELECT context FROM viewing WHERE person = ?"
-
-
-def feedback_tables(real: str) -> tuple[str, ...]:
-    """Migration: answers' platform message ids, and one rating per person per answer.
-
-    An answer is its conversation and the stored assistant message's `created_at`; every message
-    showing it (a long answer spans several) maps there, so a person rates the answer once.
-    """
-    return (
-        f"""CREATE TABLE answers (
-            answer_id TEXT PRIMARY KEY,
-            conversation TEXT NOT NULL,
-            answered_at {real} NOT NULL
-        )""",
-        f"""CREATE TABLE feedback (
-            conversation TEXT NOT NULL,
-            answered_at {real} NOT NULL,
-            person TEXT NOT NULL,
-            liked INTEGER NOT NULL CHECK (liked IN (0, 1)),
-            rated_at {real} NOT NULL,
-            PRIMARY KEY (conversation, answered_at, person)
-        )""",
-    )
 
 
 FORGET_PERSON = (
@@ -234,20 +171,6 @@ END_TURN = "DELETE FROM turns WHERE event_id = ?"
 INTERRUPT_TURN = (
     "UPDATE turns SET state = 'interrupted', receipt = NULL, updated_at = ? WHERE event_id = ?"
 )
-EXPIRE_TURNS = "DELETE FROM turns WHERE updated_at < ?"
-
-
-def aliases_table(real: str) -> tuple[str, ...]:
-    """Migration: where a platform message belongs (an answer posted in a reply chain, say), so a
-    reply to it continues that conversation without reading the platform again."""
-    return (
-        f"""CREATE TABLE aliases (
-            alias TEXT PRIMARY KEY,
-            conversation TEXT NOT NULL,
-            created_at {real} NOT NULL
-        )""",
-        "CREATE INDEX aliases_created ON aliases (created_at)",
-    )
 
 
 LINK = (
@@ -256,6 +179,16 @@ LINK = (
 """A message belongs where it was first linked: a redelivery cannot move it."""
 RESOLVE = "SELECT conversation FROM aliases WHERE alias = ?"
 PURGE_ALIASES = "DELETE FROM aliases WHERE created_at < ?"
+
+EXPIRE = (
+    "DELETE FROM events WHERE claimed_at < ?",
+    "DELETE FROM usage WHERE updated_at < ?",
+    "DELETE FROM turns WHERE updated_at < ?",
+    "DELETE FROM approvals WHERE created_at < ?",
+)
+"""What `expire` deletes, each statement given the time before which rows go."""
+
+STATS = "SELECT turns, message_count, input_tokens, output_tokens FROM conversations WHERE key = ?"
 
 KNOWS = """
 SELECT EXISTS (SELECT 1 FROM conversations WHERE key = ? AND message_count > 0)
@@ -334,13 +267,6 @@ ON CONFLICT (scope) DO UPDATE SET
 def count_usage(scopes: int) -> str:
     """The statement reading `scopes` usage counters."""
     return f"SELECT scope, amount FROM usage WHERE scope IN ({', '.join('?' * scopes)})"
-
-
-def numbered(sql: str, start: int = 1) -> str:
-    """The same statement with PostgreSQL's $1, $2, ... placeholders (our SQL has no ? literals);
-    `start` numbers a statement that follows others' parameters."""
-    parts = sql.split("?")
-    return "".join(f"{part}${index}" for index, part in enumerate(parts[:-1], start)) + parts[-1]
 
 
 def settings_changes(**columns: object) -> dict[str, object]:
@@ -527,38 +453,6 @@ def decode_tool_calls(text: str | None) -> tuple[ToolCall, ...]:
 # -- usage and cost per turn ------------------------------------------------------------------
 
 
-def turn_usage_table(real: str) -> tuple[str, ...]:
-    """One row per answered turn: who, where, which model, tokens and cost (never content); and
-    moderation counts per place and day."""
-    return (
-        f"""CREATE TABLE turn_usage (
-            at {real} NOT NULL,
-            model TEXT NOT NULL,
-            platform TEXT NOT NULL,
-            space TEXT NOT NULL,
-            channel TEXT NOT NULL,
-            user_id TEXT NOT NULL,
-            input_tokens BIGINT NOT NULL,
-            output_tokens BIGINT NOT NULL,
-            cached_tokens BIGINT NOT NULL,
-            cost_micros BIGINT NOT NULL
-        )""",
-        "CREATE INDEX turn_usage_at ON turn_usage (at)",
-        # Covering the money-budget sums: each reads a range of its index, never the table.
-        "CREATE INDEX turn_usage_user ON turn_usage (platform, user_id, at, cost_micros)",
-        "CREATE INDEX turn_usage_space ON turn_usage (platform, space, at, cost_micros)",
-        # Moderation verdicts per place and UTC day: counts only, never what was flagged.
-        """CREATE TABLE moderated (
-            platform TEXT NOT NULL,
-            space TEXT NOT NULL,
-            direction TEXT NOT NULL,
-            day BIGINT NOT NULL,
-            count BIGINT NOT NULL,
-            PRIMARY KEY (platform, space, direction, day)
-        )""",
-    )
-
-
 RECORD_USAGE = """
 INSERT INTO turn_usage (at, model, platform, space, channel, user_id, input_tokens, output_tokens,
                         cached_tokens, cost_micros)
@@ -650,77 +544,6 @@ def usage_rows(rows: Sequence[Sequence[Any]]) -> list[UsageRow]:
 
 # -- tools: approvals waiting for a click, and the audit of every call ------------------------
 
-_ROLE_CHECK = "CHECK (role IN ('system', 'user', 'assistant', 'tool'))"
-
-
-def tool_tables(real: str) -> tuple[str, ...]:
-    """Migration, both dialects: approvals (a click on any replica reaches the waiting turn) and
-    the audit of tool calls (an arguments digest, never the arguments)."""
-    return (
-        f"""CREATE TABLE approvals (
-            id TEXT PRIMARY KEY,
-            tool TEXT NOT NULL,
-            asker_id TEXT NOT NULL,
-            state TEXT NOT NULL
-                CHECK (state IN ('pending', 'approved', 'denied', 'timed_out', 'unavailable')),
-            decided_by TEXT,
-            created_at {real} NOT NULL,
-            decided_at {real}
-        )""",
-        "CREATE INDEX approvals_created ON approvals (created_at)",
-        f"""CREATE TABLE tool_audit (
-            at {real} NOT NULL,
-            platform TEXT NOT NULL,
-            space TEXT NOT NULL,
-            channel TEXT NOT NULL,
-            user_id TEXT NOT NULL,
-            tool TEXT NOT NULL,
-            args_digest TEXT NOT NULL,
-            outcome TEXT NOT NULL,
-            duration_ms BIGINT NOT NULL,
-            result_bytes BIGINT NOT NULL
-        )""",
-        "CREATE INDEX tool_audit_at ON tool_audit (at)",
-    )
-
-
-SQLITE_TOOL_MESSAGES = (
-    # SQLite cannot change a CHECK in place: the messages table is rebuilt, its ids (the reset
-    # markers) and its AUTOINCREMENT counter kept.
-    f"""CREATE TABLE messages_new (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        conv_id INTEGER NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
-        role TEXT NOT NULL {_ROLE_CHECK},
-        content TEXT NOT NULL,
-        name TEXT,
-        author_id TEXT,
-        images TEXT,
-        tokens INTEGER NOT NULL CHECK (tokens >= 0),
-        tokens_before INTEGER NOT NULL,
-        created_at REAL NOT NULL,
-        tool_calls TEXT,
-        tool_call_id TEXT
-    )""",
-    "INSERT INTO messages_new (id, conv_id, role, content, name, author_id, images, tokens, "
-    "tokens_before, created_at) SELECT id, conv_id, role, content, name, author_id, images, "
-    "tokens, tokens_before, created_at FROM messages",
-    "DELETE FROM sqlite_sequence WHERE name = 'messages_new'",
-    "UPDATE sqlite_sequence SET name = 'messages_new' WHERE name = 'messages'",
-    "DROP TABLE messages",
-    "ALTER TABLE messages_new RENAME TO messages",
-    "CREATE INDEX messages_window ON messages (conv_id, tokens_before)",
-    "CREATE INDEX messages_author ON messages (author_id) WHERE author_id IS NOT NULL",
-    "CREATE INDEX messages_created ON messages (created_at)",
-)
-"""Migration: messages keep tool calls and tool answers (SQLite)."""
-
-POSTGRES_TOOL_MESSAGES = (
-    "ALTER TABLE messages DROP CONSTRAINT messages_role_check",
-    f"ALTER TABLE messages ADD CONSTRAINT messages_role_check {_ROLE_CHECK}",
-    "ALTER TABLE messages ADD COLUMN tool_calls TEXT, ADD COLUMN tool_call_id TEXT",
-)
-"""Migration: messages keep tool calls and tool answers (PostgreSQL)."""
-
 OPEN_APPROVAL = (
     "INSERT INTO approvals (id, tool, asker_id, state, created_at) VALUES (?, ?, ?, 'pending', ?)"
 )
@@ -729,7 +552,6 @@ UPDATE approvals SET state = ?, decided_by = ?, decided_at = ? WHERE id = ? AND 
 RETURNING id"""
 """Only a pending request is settled: the first decision (click or timeout) wins."""
 APPROVAL = "SELECT id, tool, asker_id, state, decided_by FROM approvals WHERE id = ?"
-EXPIRE_APPROVALS = "DELETE FROM approvals WHERE created_at < ?"
 
 RECORD_TOOL_CALL = """
 INSERT INTO tool_audit (at, platform, space, channel, user_id, tool, args_digest, outcome,
@@ -757,65 +579,6 @@ def audit_query(query: AuditQuery) -> tuple[str, list[object]]:
 # -- memory of the place: an admin's opt-in per channel, its messages kept as they arrive --------
 
 
-def place_memory_tables(real: str) -> tuple[str, ...]:
-    """Migration, both dialects: the places whose messages are kept, and the kept messages (one
-    row per place and platform message id; `at` is when it was sent)."""
-    return (
-        f"""CREATE TABLE memory_places (
-            place TEXT PRIMARY KEY,
-            enabled_by TEXT NOT NULL,
-            since {real} NOT NULL
-        )""",
-        f"""CREATE TABLE memory_messages (
-            id {{id}},
-            place TEXT NOT NULL,
-            message_id TEXT NOT NULL,
-            author_id TEXT NOT NULL,
-            author_name TEXT NOT NULL,
-            text TEXT NOT NULL,
-            at {real} NOT NULL,
-            link TEXT NOT NULL,
-            UNIQUE (place, message_id)
-        )""",
-        "CREATE INDEX memory_messages_author ON memory_messages (author_id)",
-        "CREATE INDEX memory_messages_at ON memory_messages (at)",
-    )
-
-
-SQLITE_PLACE_MEMORY = (
-    *(
-        statement.replace("{id}", "INTEGER PRIMARY KEY")
-        for statement in place_memory_tables("REAL")
-    ),
-    # External content: the index holds no second copy of the text; an explicit INTEGER PRIMARY
-    # KEY is its rowid, which VACUUM never renumbers. Triggers keep it in step.
-    "CREATE VIRTUAL TABLE memory_search USING fts5(text, content='memory_messages', "
-    "content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
-    """CREATE TRIGGER memory_messages_added AFTER INSERT ON memory_messages BEGIN
-        INSERT INTO memory_search (rowid, text) VALUES (new.id, new.text);
-    END""",
-    """CREATE TRIGGER memory_messages_deleted AFTER DELETE ON memory_messages BEGIN
-        INSERT INTO memory_search (memory_search, rowid, text) VALUES ('delete', old.id, old.text);
-    END""",
-    """CREATE TRIGGER memory_messages_edited AFTER UPDATE OF text ON memory_messages BEGIN
-        INSERT INTO memory_search (memory_search, rowid, text) VALUES ('delete', old.id, old.text);
-        INSERT INTO memory_search (rowid, text) VALUES (new.id, new.text);
-    END""",
-)
-"""Migration: memory of the place (SQLite, an FTS5 index ranked with bm25)."""
-
-POSTGRES_PLACE_MEMORY = (
-    *(
-        statement.replace("{id}", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
-        for statement in place_memory_tables("DOUBLE PRECISION")
-    ),
-    # 'simple': no stemming or stop words, since the team's language is not known.
-    "ALTER TABLE memory_messages ADD COLUMN search tsvector "
-    "GENERATED ALWAYS AS (to_tsvector('simple', text)) STORED",
-    "CREATE INDEX memory_messages_search ON memory_messages USING GIN (search)",
-)
-"""Migration: memory of the place (PostgreSQL, a generated tsvector ranked with ts_rank)."""
-
 REMEMBER_PLACE = (
     "INSERT INTO memory_places (place, enabled_by, since) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
 )
@@ -836,25 +599,8 @@ ON CONFLICT (place, message_id) DO UPDATE SET
 """A message kept, or its edit (it keeps the time it was sent)."""
 DROP_MESSAGE = "DELETE FROM memory_messages WHERE place = ? AND message_id = ?"
 PURGE_PLACE_MESSAGES = "DELETE FROM memory_messages WHERE at < ?"
-KEPT_COLUMNS = "m.message_id, m.author_name, m.text, m.at, m.link"
-SQLITE_SEARCH_PLACE = f"""
-SELECT {KEPT_COLUMNS} FROM memory_search JOIN memory_messages AS m ON m.id = memory_search.rowid
-WHERE memory_search MATCH ? AND m.place = ? AND m.message_id != ?
-ORDER BY bm25(memory_search), m.at DESC LIMIT ?"""
-POSTGRES_SEARCH_PLACE = f"""
-WITH q AS (SELECT to_tsquery('simple', array_to_string(
-    ARRAY(SELECT quote_literal(term) || ':*' FROM unnest($1::text[]) AS term), ' | ')) AS query)
-SELECT {KEPT_COLUMNS} FROM memory_messages AS m, q
-WHERE m.search @@ q.query AND m.place = $2 AND m.message_id <> $3
-ORDER BY ts_rank(m.search, q.query) DESC, m.at DESC LIMIT $4"""
-"""Each term quoted by the server (quote_literal), so no text can break the tsquery syntax."""
 
 
 def kept_row(place: str, author_id: str, message: HistoryMessage) -> tuple[object, ...]:
     """The values of KEEP_MESSAGE."""
     return (place, message.id, author_id, message.author, message.text, message.at, message.link)
-
-
-def fts5_query(terms: Sequence[str]) -> str:
-    """SQLite's MATCH text: each term (letters and digits only) quoted, as a prefix, OR-ed."""
-    return " OR ".join(f'"{term}"*' for term in terms)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.history import History
-from bot.store import sql
+from bot.store import schema, sql
 from bot.store.base import (
     UNSET,
     ApprovalRecord,
@@ -41,6 +41,7 @@ from bot.store.base import (
     UsageQuery,
     UsageRow,
 )
+from bot.store.dialect import SQLITE
 from bot.store.errors import StoreError
 from bot.store.locks import KeyedLock
 from bot.store.sql import BUSY_TIMEOUT_SECONDS, TurnTotals, chat_message, message_rows
@@ -54,70 +55,6 @@ from bot.types import (
 )
 
 T = TypeVar("T")
-
-MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
-    (
-        "initial",
-        (
-            """CREATE TABLE conversations (
-                id INTEGER PRIMARY KEY,
-                key TEXT NOT NULL UNIQUE,
-                platform TEXT NOT NULL,
-                space TEXT NOT NULL,
-                channel TEXT NOT NULL,
-                thread TEXT,
-                system_prompt TEXT,
-                model TEXT,
-                context_start INTEGER NOT NULL DEFAULT 0,
-                tokens_total INTEGER NOT NULL DEFAULT 0,
-                message_count INTEGER NOT NULL DEFAULT 0,
-                turns INTEGER NOT NULL DEFAULT 0,
-                input_tokens INTEGER NOT NULL DEFAULT 0,
-                output_tokens INTEGER NOT NULL DEFAULT 0,
-                created_at REAL NOT NULL,
-                updated_at REAL NOT NULL
-            )""",
-            "CREATE INDEX conversations_place ON conversations (platform, space)",
-            # AUTOINCREMENT: ids are never reused, so the reset marker (a message id) stays valid
-            # after the newest messages are forgotten.
-            """CREATE TABLE messages (
-                id INTEGER PRIMARY KEY AUTOINCREMENT,
-                conv_id INTEGER NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
-                role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
-                content TEXT NOT NULL,
-                name TEXT,
-                author_id TEXT,
-                images TEXT,
-                tokens INTEGER NOT NULL CHECK (tokens >= 0),
-                tokens_before INTEGER NOT NULL,
-                created_at REAL NOT NULL
-            )""",
-            "CREATE INDEX messages_window ON messages (conv_id, tokens_before)",
-            "CREATE INDEX messages_author ON messages (author_id) WHERE author_id IS NOT NULL",
-            "CREATE INDEX messages_created ON messages (created_at)",
-            """CREATE TABLE events (
-                event_id TEXT PRIMARY KEY,
-                claimed_at REAL NOT NULL
-            ) WITHOUT ROWID""",
-            "CREATE INDEX events_claimed ON events (claimed_at)",
-            """CREATE TABLE usage (
-                scope TEXT PRIMARY KEY,
-                amount INTEGER NOT NULL,
-                updated_at REAL NOT NULL
-            ) WITHOUT ROWID""",
-            "CREATE INDEX usage_updated ON usage (updated_at)",
-        ),
-    ),
-    ("events_remember_their_conversation", sql.EVENTS_CONVERSATION),
-    ("turns_in_flight", sql.turns_table("REAL")),
-    ("message_aliases", sql.aliases_table("REAL")),
-    ("turn_usage", sql.turn_usage_table("REAL")),
-    ("what_people_view", sql.viewing_table("REAL")),
-    ("answer_feedback", sql.feedback_tables("REAL")),
-    ("tool_calls", (*sql.SQLITE_TOOL_MESSAGES, *sql.tool_tables("REAL"))),
-    ("place_memory", sql.SQLITE_PLACE_MEMORY),
-]
-"""Named schema migrations, applied in order; never edit one that has shipped, append a new one."""
 
 _CLAIMS_PER_STATEMENT = 500
 
@@ -258,7 +195,7 @@ class SqliteStore:
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
             await self._writer.start()
-        except (sqlite3.Error, OSError) as error:
+        except (sqlite3.Error, OSError, ValueError) as error:  # ValueError: a newer schema
             raise _open_failure(self._path, error) from error
         try:
             await self._reader.start()
@@ -323,11 +260,7 @@ class SqliteStore:
         return bool((await self._read(sql.KNOWS, (str(key), str(key))))[0][0])
 
     async def stats(self, key: ConversationKey) -> ConversationStats:
-        rows = await self._read(
-            "SELECT turns, message_count, input_tokens, output_tokens FROM conversations "
-            "WHERE key = ?",
-            (str(key),),
-        )
+        rows = await self._read(sql.STATS, (str(key),))
         return ConversationStats(*rows[0]) if rows else ConversationStats()
 
     async def usage_report(self, query: UsageQuery) -> list[UsageRow]:
@@ -517,8 +450,8 @@ class SqliteStore:
     ) -> list[HistoryMessage]:
         if not terms:
             return []
-        params = (sql.fts5_query(terms), place, exclude, limit)
-        return [HistoryMessage(*row) for row in await self._read(sql.SQLITE_SEARCH_PLACE, params)]
+        params = (SQLITE.search_terms(terms), place, exclude, limit)
+        return [HistoryMessage(*row) for row in await self._read(SQLITE.search_place, params)]
 
     async def purge_place_messages(self, older_than: float) -> int:
         return await self._writer.call(
@@ -601,24 +534,12 @@ def _migrate(conn: sqlite3.Connection) -> None:
     """Apply missing migrations in one transaction; BEGIN IMMEDIATE makes concurrent opens wait."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
-        )
-        applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-        if applied and max(applied) > len(MIGRATIONS):
-            raise sqlite3.DatabaseError(
-                f"schema version {max(applied)} is newer than this Parley knows"
-            )
-        for version, (name, statements) in enumerate(MIGRATIONS, start=1):
-            if version in applied:
-                continue
+        conn.execute(schema.migrations_table(SQLITE))
+        applied = {row[0] for row in conn.execute(schema.APPLIED)}
+        for version, name, statements in schema.pending(applied, SQLITE):
             for statement in statements:
                 conn.execute(statement)
-            conn.execute(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                (version, name, time.time()),
-            )
+            conn.execute(schema.RECORD_MIGRATION, (version, name, time.time()))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -767,7 +688,5 @@ def _purge(older_than: float, conn: sqlite3.Connection) -> int:
 
 
 def _expire(before: float, conn: sqlite3.Connection) -> None:
-    conn.execute("DELETE FROM events WHERE claimed_at < ?", (before,))
-    conn.execute("DELETE FROM usage WHERE updated_at < ?", (before,))
-    conn.execute(sql.EXPIRE_TURNS, (before,))
-    conn.execute(sql.EXPIRE_APPROVALS, (before,))
+    for statement in sql.EXPIRE:
+        conn.execute(statement, (before,))

@@ -10,7 +10,7 @@ from contextlib import suppress
 
 from bot.links import reveal_links
 from bot.replies import ApprovalOutcome, ApprovalRequest, Approving, ReplySink
-from bot.store.base import Store
+from bot.store.base import ApprovalRequests
 
 POLL_SECONDS = 0.3
 """How often a waiting turn looks for a click taken by another replica (one indexed read)."""
@@ -29,7 +29,7 @@ def summary(arguments: str) -> str:
 class Approvals:
     """Asks for approvals and takes decisions."""
 
-    def __init__(self, store: Store, timeout: float, poll: float = POLL_SECONDS) -> None:
+    def __init__(self, store: ApprovalRequests, timeout: float, poll: float = POLL_SECONDS) -> None:
         self._store = store
         self.timeout = timeout
         self._poll = poll

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from bot.llm.base import Backend, GenerationOptions
 from bot.metrics import Metrics
 from bot.replies import ApprovalOutcome, ReplySink
-from bot.store.base import Store, ToolCallRecord
+from bot.store.base import ToolAudit, ToolCallRecord
 from bot.tools.approvals import Approvals
 from bot.tools.base import CallContext, Tool, ToolFailed, ToolSource
 from bot.tools.policy import ToolPolicy
@@ -45,7 +45,7 @@ class Toolbox:
         sources: Sequence[ToolSource],
         policy: ToolPolicy,
         approvals: Approvals,
-        store: Store,
+        store: ToolAudit,
         metrics: Metrics,
         limits: ToolLimits = ToolLimits(),
     ) -> None:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from bot.store import postgres, sqlite
+from bot.store import schema
 from bot.store.base import (
     UNSET,
     ExportFilter,
@@ -460,7 +460,7 @@ async def test_instances_opening_at_once_migrate_once(stores: Stores) -> None:
     again = await stores.open()
     await again.ping()
     applied = await stores.scalar("SELECT COUNT(*) FROM schema_migrations")
-    assert applied == len(sqlite.MIGRATIONS) == len(postgres.MIGRATIONS)
+    assert applied == len(schema.MIGRATIONS)
     assert await stores.scalar("SELECT name FROM schema_migrations WHERE version = 1") == "initial"
     assert await stores.scalar("SELECT name FROM schema_migrations WHERE version = 2") == (
         "events_remember_their_conversation"
