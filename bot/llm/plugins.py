@@ -1,7 +1,12 @@
 """How the core finds the model backends: plugins in the `parley.backends` entry-point group.
 
 Each plugin builds its backend from the settings; the backend then says what it can do in its
-`capabilities` (bot.llm.base.Capabilities), so the core never asks which backend it has.
+`capabilities` (bot.llm.base.Capabilities), so the core never asks which backend it has. A new
+backend ships as its own package with an object like bot/llm/openai/plugin.py's, named in its
+pyproject.toml:
+
+    [project.entry-points."parley.backends"]
+    mine = "my_backend.plugin:plugin"
 """
 
 from __future__ import annotations
