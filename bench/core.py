@@ -23,7 +23,7 @@ from pathlib import Path
 from bot.config import Settings
 from bot.gc_tuning import tune_for_serving
 from bot.history import weight
-from bot.llm.base import GenerationOptions
+from bot.llm.base import Capabilities, GenerationOptions
 from bot.store import sql
 from bot.store import sqlite as sqlite_store
 from bot.store.base import TurnRecord, TurnUsage
@@ -35,7 +35,7 @@ from bot.wiring import Runtime, open_runtime
 class InstantBackend:
     """Answers at once, so what is measured is the core: dedupe, locks, store, context, relay."""
 
-    supports_tools = False
+    capabilities = Capabilities(listed_prices=True, price_provider="openai")
 
     async def stream(
         self, messages: Sequence[ChatMessage], options: GenerationOptions

@@ -25,7 +25,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bot.config import Settings
 from bot.llm.base import GenerationOptions
-from bot.llm.local.backend import LocalBackend
+from bot.llm.local.backend import LocalBackend, LocalOptions
 from bot.llm.local.row import GenerationRequest
 from bot.types import ChatMessage, Role
 from tests.support.tiny_model import build_tiny_model
@@ -40,6 +40,11 @@ QUESTIONS = [
     "Parley answers questions in Discord, Slack and the terminal. " * 2,
     "Numbers and punctuation: ; , . ! ? ( ) [ ] { } - _ = +",
 ]
+
+
+def options(**settings: object) -> LocalOptions:
+    """The local backend's options from these settings, as `parley` builds them."""
+    return LocalOptions.from_settings(Settings(**settings))  # type: ignore[arg-type]
 
 
 async def run_turn(backend: LocalBackend, question: str, new_tokens: int) -> int:
@@ -66,7 +71,7 @@ async def throughput(backend: LocalBackend, new_tokens: int, *, together: bool) 
 
 async def measure(model_dir: Path, new_tokens: int, rounds: int) -> None:
     """Alternate the two ways `rounds` times: a shared, noisy CPU then hurts both alike."""
-    backend = await LocalBackend.load(Settings(model=str(model_dir), local_max_batch=8))
+    backend = await LocalBackend.load(options(model=str(model_dir), local_max_batch=8))
     sequential: list[float] = []
     batched: list[float] = []
     try:
@@ -104,7 +109,7 @@ async def measure_int8(model_dir: Path, new_tokens: int, rounds: int) -> None:
     answers: dict[str, list[str]] = {}
     backends = {
         dtype: await LocalBackend.load(
-            Settings(model=str(model_dir), local_max_batch=8, local_dtype=dtype)
+            options(model=str(model_dir), local_max_batch=8, local_dtype=dtype)
         )
         for dtype in ("float32", "int8")
     }
@@ -203,8 +208,9 @@ async def joining(backend: LocalBackend, prompt_tokens: int) -> tuple[float, flo
 
 async def measure_joining(model_dir: Path, rounds: int, dtype: str) -> None:
     """Median newcomer wait and the others' longest stall, for short and long prompts."""
-    settings = Settings(model=str(model_dir), local_max_batch=8, local_dtype=dtype)
-    backend = await LocalBackend.load(settings)
+    backend = await LocalBackend.load(
+        options(model=str(model_dir), local_max_batch=8, local_dtype=dtype)
+    )
     print(f"dtype {dtype}")
     try:
         await run_turn(backend, "warm up", 4)

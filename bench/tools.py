@@ -12,6 +12,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import AsyncGenerator, Sequence
+from dataclasses import replace
 
 from bench.core import InstantBackend, NullSink, fresh_settings, incoming, percentile
 from bot.config import Settings
@@ -26,7 +27,7 @@ ASKS_TIME = "what time is it?"
 class InstantToolBackend(InstantBackend):
     """Answers at once; a question about the time is first answered with a time.now call."""
 
-    supports_tools = True
+    capabilities = replace(InstantBackend.capabilities, tools=True)
 
     async def stream(
         self, messages: Sequence[ChatMessage], options: GenerationOptions

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from bot.adapter import adapter_names, load_adapter
 from bot.config import ConfigError, Settings, load_settings, mask_url
 from bot.extras import MissingExtra
-from bot.llm.base import BackendError
+from bot.llm.base import BackendError, Capabilities
 from bot.settings_doc import configured
 from bot.store.factory import store_for
 
@@ -41,11 +41,11 @@ async def check_store(settings: Settings) -> Finding:
 
 
 async def check_backend(settings: Settings) -> Finding:
-    from bot.wiring import backend_problem, build_backend, choose_backend_kind
+    from bot.llm.plugins import choose_backend
 
     try:
-        kind = choose_backend_kind(settings)
-        backend, model = await asyncio.wait_for(build_backend(settings, kind), CHECK_TIMEOUT * 6)
+        name, plugin = choose_backend(settings)
+        backend, model = await asyncio.wait_for(plugin.build(settings), CHECK_TIMEOUT * 6)
         try:
             await asyncio.wait_for(backend.ping(), CHECK_TIMEOUT)
         finally:
@@ -53,8 +53,24 @@ async def check_backend(settings: Settings) -> Finding:
     except ConfigError as error:
         return Finding(False, "model", str(error))
     except (BackendError, TimeoutError) as error:
-        return Finding(False, "model", backend_problem(settings, error))
-    return Finding(True, "model", f"{kind} backend answers, model {model}")
+        return Finding(False, "model", plugin.problem(settings, error))
+    detail = f"{name} backend answers, model {model} ({describe(backend.capabilities)})"
+    if not (backend.capabilities.context_window_known or settings.context_window):
+        window = backend.context_window(model)
+        detail += f"; its context window is a guess ({window} tokens): set PARLEY_CONTEXT_WINDOW"
+    return Finding(True, "model", detail)
+
+
+def describe(capabilities: Capabilities) -> str:
+    """What a backend can do, as the operator reads it in `parley doctor`."""
+    named = {
+        "streams": capabilities.streams,
+        "reads images": capabilities.vision,
+        "calls tools": capabilities.tools,
+        "serves reasoning models": capabilities.reasoning,
+        "switches models": capabilities.switches_models,
+    }
+    return ", ".join(name for name, able in named.items() if able)
 
 
 async def check_platforms(settings: Settings) -> list[Finding]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -15,11 +14,10 @@ from bot.admin import AdminPage
 from bot.catchup import SummaryPolicy
 from bot.config import ConfigError, Settings
 from bot.dialogue import DialogueManager, DialoguePolicy
-from bot.extras import is_installed, require
 from bot.limits import LimitPolicy
-from bot.llm.base import Backend, BackendError, FailureKind
+from bot.llm.base import Backend, BackendError, Capabilities
 from bot.llm.breaker import CircuitBreaker, GuardedBackend
-from bot.llm.local.load import LOCAL_INSTALL, LOCAL_MODULES
+from bot.llm.plugins import choose_backend
 from bot.maintenance import keep_tidy
 from bot.metrics import Metrics
 from bot.ops import OpsServer
@@ -30,10 +28,7 @@ from bot.tools.loop import Toolbox
 from bot.tools.wiring import open_toolbox
 
 if TYPE_CHECKING:
-    from bot.llm.openai import OpenAIBackend
     from bot.moderation import OpenAIModerator
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -50,82 +45,10 @@ class Runtime:
     tools: Toolbox | None = None
 
 
-def choose_backend_kind(settings: Settings) -> str:
-    """openai when a key or server is configured, else local when its libraries are installed."""
-    has_server = bool(settings.openai_api_key or settings.openai_base_url)
-    if settings.backend == "openai" and not has_server:
-        raise ConfigError(
-            "PARLEY_BACKEND=openai needs OPENAI_API_KEY (for OpenAI) or OPENAI_BASE_URL (for a "
-            "compatible server)"
-        )
-    if settings.backend == "local":
-        require(LOCAL_MODULES, "local", "PARLEY_BACKEND=local", LOCAL_INSTALL)
-    if settings.backend != "auto":
-        return settings.backend
-    if has_server:
-        return "openai"
-    if all(is_installed(module) for module in LOCAL_MODULES):
-        return "local"
-    raise ConfigError(
-        "no model configured: set OPENAI_API_KEY for OpenAI, or OPENAI_BASE_URL for an "
-        f"OpenAI-compatible server, or for a model on this machine: {LOCAL_INSTALL}"
-    )
-
-
-async def build_backend(settings: Settings, kind: str) -> tuple[Backend, str]:
-    """The backend of this kind (see choose_backend_kind), and its default model."""
-    if kind == "local":
-        from bot.llm.local.backend import DEFAULT_LOCAL_MODEL, LocalBackend
-
-        return await LocalBackend.load(settings), settings.model or DEFAULT_LOCAL_MODEL
-
-    from bot.llm.openai import DEFAULT_MODEL, OpenAIBackend
-
-    backend = OpenAIBackend(
-        api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
-        base_url=settings.openai_base_url,
-        timeout=settings.request_timeout,
-        max_retries=settings.max_retries,
-        name_field=settings.name_style == "field"
-        or (settings.name_style == "auto" and settings.openai_base_url is None),
-    )
-    return backend, settings.model or await _served_model(backend, settings) or DEFAULT_MODEL
-
-
-async def _served_model(backend: OpenAIBackend, settings: Settings) -> str | None:
-    """With a compatible server and no PARLEY_MODEL, answer with the first model it serves."""
-    if settings.openai_base_url is None:
-        return None
-    try:
-        served = await backend.served_models()
-    except BackendError as error:
-        # A server that is down needs starting; one that lists no models needs PARLEY_MODEL.
-        if error.kind in UNREACHABLE:
-            log.warning("could not list the server's models: %s", backend_problem(settings, error))
-        else:
-            log.warning(
-                "%s does not list its models (%s); set PARLEY_MODEL to the model it serves",
-                settings.openai_base_url,
-                error.kind,
-            )
-        return None
-    return served[0] if served else None
-
-
-UNREACHABLE = (FailureKind.UNAVAILABLE, FailureKind.TIMEOUT, FailureKind.AUTH)
-"""Failures that no choice of model fixes: the server, the network or the key is at fault."""
-
-
 def backend_problem(settings: Settings, error: BackendError | TimeoutError) -> str:
-    """One line for the operator: which model server failed, and the setting to check."""
-    where = settings.openai_base_url or "OpenAI"
-    if getattr(error, "kind", None) == FailureKind.AUTH:
-        fix = "check OPENAI_API_KEY"
-    elif settings.openai_base_url:
-        fix = "fix OPENAI_BASE_URL or start the model server"
-    else:
-        fix = "check the network, or set OPENAI_BASE_URL to use another server"
-    return f"{where} unreachable ({error}); {fix}"
+    """One line for the operator: which model backend failed, and the setting to check."""
+    _, plugin = choose_backend(settings)
+    return plugin.problem(settings, error)
 
 
 def dialogue_policy(settings: Settings, model: str, *, switchable: bool = True) -> DialoguePolicy:
@@ -176,10 +99,14 @@ def _fallback_model(settings: Settings, switchable: bool) -> str | None:
     return fallback
 
 
-def price_table(settings: Settings, kind: str | None) -> PriceTable:
-    """The config's prices over the maintained table; a local model costs 0 unless priced."""
-    provider = "openai" if settings.openai_base_url is None else None
-    return PriceTable(settings.prices, maintained=kind != "local", provider=provider)
+def price_table(settings: Settings, capabilities: Capabilities) -> PriceTable:
+    """The config's prices over the maintained table, when the backend's models are in it (a
+    local model costs 0 unless priced)."""
+    return PriceTable(
+        settings.prices,
+        maintained=capabilities.listed_prices,
+        provider=capabilities.price_provider,
+    )
 
 
 def moderator_for(settings: Settings) -> OpenAIModerator | None:
@@ -214,25 +141,23 @@ async def open_runtime(
     # The tool servers stop after the last turn (the dialogue's shutdown) and before the store.
     stack = AsyncExitStack()
     try:
-        switchable = True  # a local backend holds one model in memory: nothing to switch to
-        kind = None
         if backend is None:
-            kind = choose_backend_kind(settings)
-            backend, model = await build_backend(settings, kind)
-            switchable = kind != "local"
+            _, plugin = choose_backend(settings)
+            backend, model = await plugin.build(settings)
         else:
             model = settings.model or "default"
+        capabilities = backend.capabilities
         moderator = moderator_for(settings)
         breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_cooldown_seconds)
         backend = GuardedBackend(backend, breaker)
         metrics = Metrics()
         tools = await stack.enter_async_context(open_toolbox(settings, store, metrics))
         dialogue = DialogueManager(
-            dialogue_policy(settings, model, switchable=switchable),
+            dialogue_policy(settings, model, switchable=capabilities.switches_models),
             store,
             backend,
             limits=limit_policy(settings),
-            prices=price_table(settings, kind),
+            prices=price_table(settings, capabilities),
             moderator=moderator,
             metrics=metrics,
             tools=tools,

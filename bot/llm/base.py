@@ -61,14 +61,37 @@ class GenerationOptions:
     max_tokens: int
     temperature: float
     tools: tuple[ToolSpec, ...] = ()
-    """Offered only to backends whose `supports_tools` is true."""
+    """Offered only to backends whose capabilities say `tools`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a backend can do and how its turns are priced: the core reads these flags instead of
+    asking which backend it is. The defaults assume nothing a backend has not said."""
+
+    streams: bool = True
+    """The answer arrives as it is written, not in one piece at the end."""
+    vision: bool = False
+    """Images in user messages reach the model (else they are left out of its prompt)."""
+    tools: bool = False
+    """`options.tools` reach the model (else no tools are offered)."""
+    reasoning: bool = False
+    """It may serve reasoning models, which think before answering at their own temperature."""
+    context_window_known: bool = False
+    """`context_window()` is the model's own (else a guess: PARLEY_CONTEXT_WINDOW says better)."""
+    switches_models: bool = True
+    """A conversation may move to another model (the `model` command, the budget fallback);
+    False for a backend that holds one model in memory."""
+    listed_prices: bool = False
+    """Its models are priced from the maintained price table (else free unless priced in TOML)."""
+    price_provider: str | None = None
+    """The provider to look its models up under in that table; None: any that lists the name."""
 
 
 class Backend(Protocol):
     """A source of streamed chat completions."""
 
-    supports_tools: bool
-    """Capability flag: whether `options.tools` reach the model (else tools are not offered)."""
+    capabilities: Capabilities
 
     def stream(
         self, messages: Sequence[ChatMessage], options: GenerationOptions

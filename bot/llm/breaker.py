@@ -74,7 +74,7 @@ class GuardedBackend:
     def __init__(self, inner: Backend, breaker: CircuitBreaker) -> None:
         self.inner = inner
         self.breaker = breaker
-        self.supports_tools = inner.supports_tools
+        self.capabilities = inner.capabilities
 
     async def stream(
         self, messages: Sequence[ChatMessage], options: GenerationOptions

@@ -109,7 +109,7 @@ class TurnTools:
 
     def options(self, options: GenerationOptions, backend: Backend) -> GenerationOptions:
         """The options with this place's tools, when the backend can take them."""
-        if not backend.supports_tools or not self.tools:
+        if not backend.capabilities.tools or not self.tools:
             return options
         return replace(options, tools=tuple(tool.spec for tool in self.tools.values()))
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +42,9 @@ class Result:
 
 def _load(settings: Settings, base: str) -> tuple[Any, Any, int]:
     from bot.llm.local.load import load_model
+    from bot.llm.local.options import LocalOptions
 
-    loaded = load_model(settings.model_copy(update={"model": base}))
+    loaded = load_model(replace(LocalOptions.from_settings(settings), model=base))
     window = loaded.model.config.get_text_config(decoder=True).max_position_embeddings
     if loaded.tokenizer.pad_token is None:  # the collator pads; GPT-2 ships no pad token
         loaded.tokenizer.pad_token = loaded.tokenizer.eos_token

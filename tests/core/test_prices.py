@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 from bot.config import load_settings
+from bot.llm.local.backend import CAPABILITIES as LOCAL
+from bot.llm.openai.backend import capabilities
 from bot.prices import ModelPrice, PriceTable, dollars
 from bot.types import Usage
 from bot.wiring import price_table
@@ -23,14 +25,14 @@ def test_a_known_model_is_priced_from_the_maintained_table():
 def test_the_config_file_overrides_the_table_per_model(tmp_path):
     config = tmp_path / "parley.toml"
     config.write_text('[prices."gpt-4o-mini"]\ninput = 1.0\noutput = 2.0\ncached_input = 0.5\n')
-    table = price_table(load_settings(config), "openai")
+    table = price_table(load_settings(config), capabilities(official=True))
     assert table.cost("gpt-4o-mini", Usage(1000, 500, cached_input_tokens=200)) == 800 + 100 + 1000
     assert dollars(table.cost("gpt-4o-mini", Usage(MILLION, MILLION))) == "$3.00"
 
 
 def test_local_models_cost_nothing_unless_priced():
     priced = {"tiny": ModelPrice(input=0.1, output=0.2)}
-    assert price_table(load_settings(), "local").cost("gpt-4o-mini", Usage(MILLION, MILLION)) == 0
+    assert price_table(load_settings(), LOCAL).cost("gpt-4o-mini", Usage(MILLION, MILLION)) == 0
     assert PriceTable(priced, maintained=False).cost("tiny", Usage(MILLION, MILLION)) == 300_000
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.llm.openai import UNKNOWN_MODEL_WINDOW, window_for
+from bot.llm.openai.backend import UNKNOWN_MODEL_WINDOW, window_for
 from bot.llm.tokens import TokenCounter, estimate_tokens
 from bot.types import ChatMessage, Role
 

@@ -13,6 +13,7 @@ import pytest
 
 from bot.config import Settings
 from bot.llm.local.backend import LocalBackend
+from bot.llm.local.options import LocalOptions
 from tests.support.tiny_model import build_tiny_model
 
 
@@ -36,7 +37,8 @@ def load_backend() -> Iterator[Callable[..., Awaitable[LocalBackend]]]:
     loaded: list[LocalBackend] = []
 
     async def load(model_dir: Path, **settings: object) -> LocalBackend:
-        backend = await LocalBackend.load(Settings(model=str(model_dir), **settings))
+        options = LocalOptions.from_settings(Settings(model=str(model_dir), **settings))
+        backend = await LocalBackend.load(options)
         loaded.append(backend)
         return backend
 

@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.config import Settings
 from bot.llm.base import GenerationOptions
-from bot.llm.local.backend import LocalBackend, ModelLoadError
+from bot.llm.local.backend import LocalBackend, LocalOptions, ModelLoadError
 from bot.llm.local.load import choose_dtype, load_model
 from bot.types import ChatMessage, Role
+
+
+def local_options(**settings: Any) -> LocalOptions:
+    return LocalOptions.from_settings(Settings(**settings))
 
 
 async def test_loads_a_model_directory_and_logs_what_it_loaded(
     chat_model_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="bot.llm")
-    backend = await LocalBackend.load(Settings(model=str(chat_model_dir)))
+    backend = await LocalBackend.load(local_options(model=str(chat_model_dir)))
     await backend.aclose()
 
     assert (backend.device, backend.dtype) == ("cpu", "float32")
@@ -27,14 +32,15 @@ async def test_loads_a_model_directory_and_logs_what_it_loaded(
 
 
 async def test_an_explicit_dtype_is_honoured(chat_model_dir: Path) -> None:
-    backend = await LocalBackend.load(Settings(model=str(chat_model_dir), local_dtype="bfloat16"))
+    options = local_options(model=str(chat_model_dir), local_dtype="bfloat16")
+    backend = await LocalBackend.load(options)
     await backend.aclose()
     assert backend.dtype == "bfloat16"
 
 
 async def load_error(**settings: object) -> str:
     with pytest.raises(ModelLoadError) as caught:
-        await LocalBackend.load(Settings(**settings))
+        await LocalBackend.load(local_options(**settings))
     message = str(caught.value)
     assert "\n" not in message
     return message
@@ -70,15 +76,15 @@ async def test_an_unavailable_device_is_one_clear_line(chat_model_dir: Path) -> 
 
 
 async def test_int8_quantizes_the_linear_layers_and_still_answers(chat_model_dir: Path) -> None:
-    settings = Settings(model=str(chat_model_dir), local_dtype="int8")
-    loaded = load_model(settings)
+    int8 = local_options(model=str(chat_model_dir), local_dtype="int8")
+    loaded = load_model(int8)
     import torch
 
     modules = list(loaded.model.modules())
     assert loaded.dtype == "int8"
     assert any(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in modules)
     assert not any(type(m) is torch.nn.Linear for m in modules), "every Linear is int8 now"
-    backend = await LocalBackend.load(settings)
+    backend = await LocalBackend.load(int8)
     try:
         messages = [ChatMessage(Role.USER, "hello")]
         options = GenerationOptions(model="", max_tokens=8, temperature=0.0)

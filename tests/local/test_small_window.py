@@ -13,7 +13,7 @@ import pytest
 from bot.config import Settings
 from bot.context import CUT_MARKER
 from bot.llm.base import GenerationOptions
-from bot.llm.local.backend import LocalBackend
+from bot.llm.local.backend import LocalBackend, LocalOptions
 from bot.types import ChatMessage, Delta
 from bot.wiring import open_runtime
 from tests.support.events import message
@@ -75,10 +75,9 @@ def test_a_reply_reserve_bigger_than_the_window_is_one_line_at_start_up(
 class Recording:
     """The real local backend, with every prompt it is given kept for the test to read."""
 
-    supports_tools = False
-
     def __init__(self, inner: LocalBackend) -> None:
         self.inner = inner
+        self.capabilities = inner.capabilities
         self.prompts: list[list[ChatMessage]] = []
 
     def stream(
@@ -102,7 +101,7 @@ class Recording:
 
 async def test_the_prompt_holds_the_users_message(tmp_path: Path, gpt2_dir: Path) -> None:
     settings = Settings(data_dir=tmp_path, model=str(gpt2_dir), temperature=0)
-    backend = Recording(await LocalBackend.load(settings))
+    backend = Recording(await LocalBackend.load(LocalOptions.from_settings(settings)))
     sink = RecordingSink()
     async with open_runtime(settings, backend=backend) as runtime:
         assert runtime.dialogue.reply_tokens(str(gpt2_dir)) == 1024 // 4

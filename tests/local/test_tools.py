@@ -22,6 +22,7 @@ from bot.config import Settings
 from bot.llm.base import GenerationOptions, ToolSpec
 from bot.llm.local.backend import LocalBackend
 from bot.llm.local.load import load_model
+from bot.llm.local.options import LocalOptions
 from bot.llm.local.prompt import render_prompt
 from bot.llm.local.row import Event, GenerationRequest, Row
 from bot.llm.local.tools import CLOSE, OPEN, ToolCallReader, takes_tools
@@ -107,8 +108,9 @@ class ScriptedThread:
 
 async def scripted_backend(config: Settings, *answers: str) -> LocalBackend:
     """A LocalBackend over the model's real tokenizer (loaded by the real loading code)."""
-    loaded = await asyncio.to_thread(load_model, config)
-    return LocalBackend(loaded, ScriptedThread(loaded.tokenizer, answers), config)  # type: ignore[arg-type]
+    options = LocalOptions.from_settings(config)
+    loaded = await asyncio.to_thread(load_model, options)
+    return LocalBackend(loaded, ScriptedThread(loaded.tokenizer, answers), options)  # type: ignore[arg-type]
 
 
 def call(name: str, arguments: dict[str, Any]) -> str:
@@ -129,8 +131,8 @@ def test_the_flag_follows_the_template(tools_model_dir: Path, chat_model_dir: Pa
 async def test_a_model_whose_template_reads_no_tools_is_offered_none(
     load_backend, chat_model_dir: Path, plain_model_dir: Path
 ) -> None:
-    assert not (await load_backend(chat_model_dir)).supports_tools
-    assert not (await load_backend(plain_model_dir)).supports_tools
+    assert not (await load_backend(chat_model_dir)).capabilities.tools
+    assert not (await load_backend(plain_model_dir)).capabilities.tools
 
 
 def test_the_prompt_carries_the_schema_and_an_earlier_call_and_its_result(
@@ -227,7 +229,7 @@ def test_a_call_left_open_at_the_end_still_counts() -> None:
 async def test_the_backend_streams_the_text_and_emits_the_calls(tools_model_dir: Path) -> None:
     written = "Checking. " + call(WIRE, {"timezone": "UTC"})
     backend = await scripted_backend(Settings(model=str(tools_model_dir)), written)
-    assert backend.supports_tools
+    assert backend.capabilities.tools
     tokenizer = AutoTokenizer.from_pretrained(tools_model_dir)
     assert len(tokenizer.encode(OPEN, add_special_tokens=False)) > 1  # the tag comes in pieces
 

@@ -70,3 +70,7 @@ async def test_a_healthy_setup_passes(tmp_path: Path):
     assert code == 0, lines
     assert all(line.startswith("ok") for line in lines)
     assert any("model peer-model" in line for line in lines)
+    # What the backend can do, and the guess it makes about a compatible server's model.
+    (model,) = [line for line in lines if line.startswith("ok    model:")]
+    assert "(streams, reads images, calls tools, serves reasoning models, switches models)" in model
+    assert model.endswith("a guess (8192 tokens): set PARLEY_CONTEXT_WINDOW")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Callable, Sequence
 
-from bot.llm.base import BackendError, GenerationOptions
+from bot.llm.base import BackendError, Capabilities, GenerationOptions
 from bot.types import ChatMessage, Delta, Usage
 
 
@@ -21,7 +21,8 @@ class ScriptedBackend:
     are kept in `calls` so tests can assert what the model was shown.
     """
 
-    supports_tools = False
+    capabilities = Capabilities(listed_prices=True, price_provider="openai")
+    """Priced as OpenAI's models, as the stand-in for them in door tests."""
 
     def __init__(
         self,

@@ -1,6 +1,6 @@
 """Hugging Face transformers on this machine: streamed answers, concurrent turns batched.
 
-    backend = await LocalBackend.load(settings)   # PARLEY_MODEL: a hub id or a directory
+    backend = await LocalBackend.load(LocalOptions.from_settings(settings))
 
 Loading runs off the event loop. Every turn becomes a row of one shared decode batch
 (bot/llm/local/batch.py) on a model thread; its text comes back through an asyncio queue as
@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from bot.config import Settings
-from bot.llm.base import BackendError, FailureKind, GenerationOptions
-from bot.llm.local.load import DEFAULT_LOCAL_MODEL, LoadedModel, ModelLoadError, load_model
+from bot.llm.base import BackendError, Capabilities, FailureKind, GenerationOptions
+from bot.llm.local.load import LoadedModel, ModelLoadError, load_model
+from bot.llm.local.options import LocalOptions
 from bot.llm.local.prompt import render_prompt
 from bot.llm.local.tools import ToolCallReader, takes_tools
 from bot.tools.names import core_names
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from bot.llm.local.batch import BatchScheduler
     from bot.llm.local.row import Event, GenerationRequest
 
-__all__ = ["DEFAULT_LOCAL_MODEL", "LocalBackend", "ModelLoadError"]
+__all__ = ["LocalBackend", "LocalOptions", "ModelLoadError"]
 
 FALLBACK_WINDOW = 2048
 """The context window of a model that states none."""
@@ -33,29 +34,34 @@ MAX_WINDOW = 32_768
 """Models may claim 128k positions; a local CPU/GPU turn that long is not practical."""
 UNBOUNDED = 1_000_000
 """Tokenizers say model_max_length=1e30 when they do not know."""
+CAPABILITIES = Capabilities(context_window_known=True, switches_models=False)
+"""Text only (images are left out of the prompt), one model held in memory, free unless priced;
+tools as the model's chat template allows."""
 
 
 class LocalBackend:
     """The Backend protocol over a transformers causal LM, with dynamic batching."""
 
-    def __init__(self, loaded: LoadedModel, scheduler: BatchScheduler, settings: Settings) -> None:
+    def __init__(
+        self, loaded: LoadedModel, scheduler: BatchScheduler, options: LocalOptions
+    ) -> None:
         self._tokenizer = loaded.tokenizer
-        self.supports_tools = takes_tools(loaded.tokenizer)
-        """The capability flag: the model's chat template takes tools in the Hermes form (Qwen2.5
-        does); any other model is offered none, so a turn never fails on them."""
+        # Tools only when the chat template takes them in the Hermes form (Qwen2.5 does): any
+        # other model is offered none, so a turn never fails on them.
+        self.capabilities = replace(CAPABILITIES, tools=takes_tools(loaded.tokenizer))
         self._config = loaded.model.config
         self._scheduler = scheduler
-        self._settings = settings
+        self._options = options
         self.device = loaded.device
         self.dtype = loaded.dtype
 
     @classmethod
-    async def load(cls, settings: Settings) -> LocalBackend:
-        """Load `settings.model` (default DEFAULT_LOCAL_MODEL) and start the model thread.
+    async def load(cls, options: LocalOptions) -> LocalBackend:
+        """Load `options.model` and start the model thread.
 
         Raises ModelLoadError with a one-line explanation when there is no usable model.
         """
-        loaded = await asyncio.to_thread(load_model, settings)
+        loaded = await asyncio.to_thread(load_model, options)
         from bot.llm.local.batch import BatchScheduler
 
         tokenizer = loaded.tokenizer
@@ -64,10 +70,10 @@ class LocalBackend:
             lambda ids: tokenizer.decode(ids, skip_special_tokens=True),
             eos_ids=_eos_ids(loaded),
             pad_id=_pad_id(tokenizer),
-            max_batch=settings.local_max_batch,
-            window_seconds=settings.local_batch_window_ms / 1000,
+            max_batch=options.max_batch,
+            window_seconds=options.batch_window_seconds,
         )
-        return cls(loaded, scheduler, settings)
+        return cls(loaded, scheduler, options)
 
     @property
     def scheduler(self) -> BatchScheduler:
@@ -104,8 +110,10 @@ class LocalBackend:
         """
         from bot.llm.local.row import GenerationRequest, Sampling
 
-        tools = options.tools if self.supports_tools else ()
-        prompt = render_prompt(self._tokenizer, messages, tools, takes_tools=self.supports_tools)
+        takes = self.capabilities.tools
+        prompt = render_prompt(
+            self._tokenizer, messages, options.tools if takes else (), takes_tools=takes
+        )
         room = self.context_window(options.model) - len(prompt.ids)
         if room <= 0:
             raise BackendError(
@@ -115,9 +123,9 @@ class LocalBackend:
         sampling = Sampling(
             max_new_tokens=min(options.max_tokens, room),
             temperature=options.temperature,
-            top_p=self._settings.top_p,
-            repetition_penalty=self._settings.repetition_penalty,
-            seed=self._settings.seed,
+            top_p=self._options.top_p,
+            repetition_penalty=self._options.repetition_penalty,
+            seed=self._options.seed,
             ignore_eos=ignore_eos,
         )
         return GenerationRequest(tuple(prompt.ids), sampling, prompt.stops)
@@ -147,12 +155,14 @@ class LocalBackend:
             row.cancel()
 
     def count_tokens(self, messages: Sequence[ChatMessage], model: str) -> int:
-        return len(render_prompt(self._tokenizer, messages, takes_tools=self.supports_tools).ids)
+        return len(
+            render_prompt(self._tokenizer, messages, takes_tools=self.capabilities.tools).ids
+        )
 
     def context_window(self, model: str) -> int:
         """The configured window, else the smaller of what the model and tokenizer state."""
-        if self._settings.context_window:
-            return self._settings.context_window
+        if self._options.context_window:
+            return self._options.context_window
         text_config = self._config.get_text_config(decoder=True)
         stated = [
             getattr(text_config, "max_position_embeddings", None),

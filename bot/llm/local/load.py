@@ -11,9 +11,12 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.config import ConfigError, Settings
+from bot.config import ConfigError
+
+if TYPE_CHECKING:
+    from bot.llm.local.options import LocalOptions
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +52,15 @@ class LoadedModel:
     dtype: str
 
 
-def load_model(settings: Settings) -> LoadedModel:
-    """Load tokenizer and model as the settings say (blocking: call it off the event loop)."""
-    source = settings.model or DEFAULT_LOCAL_MODEL
+def load_model(options: LocalOptions) -> LoadedModel:
+    """Load tokenizer and model as the options say (blocking: call it off the event loop)."""
+    source = options.model
     started = time.perf_counter()
     directory = model_directory(source)  # before importing torch: a missing model fails fast
     import torch
 
-    device = choose_device(settings.local_device)
-    dtype = choose_dtype(settings.local_dtype, device)
+    device = choose_device(options.device)
+    dtype = choose_dtype(options.dtype, device)
     weights = torch.float32 if dtype == INT8 else getattr(torch, dtype)
     tokenizer, model = _from_pretrained(source, directory, weights)
     model.to(device).eval()

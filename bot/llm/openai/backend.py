@@ -15,7 +15,7 @@ import httpx2
 import openai
 
 from bot.llm import sse
-from bot.llm.base import BackendError, FailureKind, GenerationOptions
+from bot.llm.base import BackendError, Capabilities, FailureKind, GenerationOptions
 from bot.llm.tokens import TokenCounter
 from bot.tools.names import core_names, function_schema, wire_name
 from bot.types import ChatMessage, Delta, Role, ToolCall, Usage
@@ -44,6 +44,19 @@ def _reasons(model: str) -> bool:
     return model.startswith(_REASONING_MODELS)
 
 
+def capabilities(*, official: bool) -> Capabilities:
+    """What OpenAI (`official`) or a compatible server can do, and how their models are priced."""
+    return Capabilities(
+        vision=True,
+        tools=True,
+        reasoning=True,
+        # OpenAI's own models are in the window table; a compatible server's are guessed.
+        context_window_known=official,
+        listed_prices=True,
+        price_provider="openai" if official else None,
+    )
+
+
 def window_for(model: str) -> int:
     for prefix, window in _WINDOWS:
         if model.startswith(prefix):
@@ -53,8 +66,6 @@ def window_for(model: str) -> int:
 
 class OpenAIBackend:
     """Streams chat completions with the official client, which retries 429/5xx and timeouts."""
-
-    supports_tools = True
 
     def __init__(
         self,
@@ -74,6 +85,7 @@ class OpenAIBackend:
             http_client=openai.DefaultAioHttpClient(),
         )
         self._official = base_url is None
+        self.capabilities = capabilities(official=self._official)
         self._name_field = name_field
         self._tokens = TokenCounter()
 

@@ -1,0 +1,47 @@
+"""What the local backend is told: the model, where and how to run it, and how to sample.
+
+`LocalOptions.from_settings` is the one place that reads the local model's settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bot.llm.local.load import DEFAULT_LOCAL_MODEL
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class LocalOptions:
+    model: str
+    """A directory with config.json, or a Hugging Face hub id (PARLEY_MODEL)."""
+    device: str
+    """auto, cpu, cuda or mps (PARLEY_LOCAL_DEVICE)."""
+    dtype: str
+    """auto, float32, float16, bfloat16 or int8 (PARLEY_LOCAL_DTYPE)."""
+    max_batch: int
+    """Turns decoded together at most (PARLEY_LOCAL_MAX_BATCH)."""
+    batch_window_seconds: float
+    """How long a new batch waits for more turns to join (PARLEY_LOCAL_BATCH_WINDOW_MS)."""
+    top_p: float
+    repetition_penalty: float
+    seed: int | None
+    context_window: int | None
+    """PARLEY_CONTEXT_WINDOW, over what the model states."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LocalOptions:
+        return cls(
+            model=settings.model or DEFAULT_LOCAL_MODEL,
+            device=settings.local_device,
+            dtype=settings.local_dtype,
+            max_batch=settings.local_max_batch,
+            batch_window_seconds=settings.local_batch_window_ms / 1000,
+            top_p=settings.top_p,
+            repetition_penalty=settings.repetition_penalty,
+            seed=settings.seed,
+            context_window=settings.context_window,
+        )

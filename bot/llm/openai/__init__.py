@@ -1,0 +1,1 @@
+"""The openai backend: OpenAI's API and every OpenAI-compatible server (vLLM, Ollama, ...)."""
