@@ -99,7 +99,8 @@ async def serving(
                 task.result()  # start-up failed: show why
             async with asyncio.timeout(10):
                 await door.client.wait_until_ready()
-            with discord_endpoints(settings.of(DiscordSettings)):  # a test's own calls through the door's client
+            # A test's own calls through the door's client go to the peer too.
+            with discord_endpoints(settings.of(DiscordSettings)):
                 yield Running(door, runtime, backend)
         finally:
             task.cancel()
