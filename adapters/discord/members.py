@@ -3,6 +3,7 @@ server, so the allowlists of servers and roles are judged by the sender's member
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
@@ -34,15 +35,28 @@ class Memberships:
         self._known: OrderedDict[tuple[int, int], tuple[float, frozenset[str] | None]] = (
             OrderedDict()
         )
+        self._asking: dict[tuple[int, int], asyncio.Task[frozenset[str] | None]] = {}
 
     async def roles(self, guild: discord.Guild, user_id: int) -> frozenset[str] | None:
         """The member's roles (without @everyone); None for a non-member or when Discord could
-        not say (that is not remembered, so the next DM asks again)."""
+        not say (that is not remembered, so the next DM asks again).
+
+        A second DM arriving while its sender is being looked up waits for the same lookup: one
+        REST call, and the DMs reach the core in the order they arrived (waiters resume in the
+        order they began waiting)."""
         key = (guild.id, user_id)
         known = self._known.get(key)
         if known is not None and known[0] > self._clock():
             self._known.move_to_end(key)
             return known[1]
+        asking = self._asking.get(key)
+        if asking is None:
+            asking = self._asking[key] = asyncio.create_task(self._look_up(guild, user_id))
+            asking.add_done_callback(lambda _: self._asking.pop(key, None))
+        return await asyncio.shield(asking)
+
+    async def _look_up(self, guild: discord.Guild, user_id: int) -> frozenset[str] | None:
+        key = (guild.id, user_id)
         member = guild.get_member(user_id)  # cached only with the Server Members intent
         if member is None:
             try:

@@ -55,6 +55,21 @@ async def test_with_servers_listed_only_their_members_are_answered_in_dms(
     assert sorted(looked_up) == sorted([str(outsider.id), str(world.alice.id)])  # once each
 
 
+async def test_dms_sent_while_their_sender_is_looked_up_share_the_lookup_and_keep_order(
+    world: World, settings_for: Any
+) -> None:
+    peer = world.peer
+    settings = settings_for(discord_guilds=[str(peer.guild_id)])
+    words = ["one", "two", "three"]
+    async with serving(peer, settings, ScriptedBackend()) as running:
+        for word in words:  # each arrives before the first one's member lookup is answered
+            await peer.post_message(world.alice_dm, world.alice, word)
+        for word in words:
+            await answered(peer, world.alice_dm, word)
+    assert asked(running.backend) == words
+    assert len(member_lookups(peer)) == 1
+
+
 async def test_with_roles_listed_a_dm_needs_an_allowed_role_in_the_server(
     world: World, settings_for: Any
 ) -> None:
