@@ -1,9 +1,10 @@
 """Benchmark: 8 concurrent conversations through LocalBackend's batch vs the same 8 one by one.
 
     python -m bench.local
-    python -m bench.local --join    # a newcomer joining 7 decoding rows: its wait, their stall
-    python -m bench.local --join --int8   # the same with PARLEY_LOCAL_DTYPE=int8
-    python -m bench.local --int8 --hidden 896 --layers 4   # int8 vs float32, a 0.5B-wide model
+    python -m bench.local --join    # a newcomer joining 7 decoding rows, float32 and bfloat16
+    python -m bench.local --join --dtype int8     # the same in one dtype (--int8 also works)
+    python -m bench.local --versus int8 --hidden 896 --layers 4   # int8 vs float32, 0.5B-wide
+    python -m bench.local --versus bfloat16       # bfloat16 vs float32: speed, greedy agreement
 
 Builds a random ~24M-parameter Llama in a temp dir (nothing is downloaded), then generates a
 fixed number of greedy tokens per conversation (end-of-sequence ignored, so both runs do the
@@ -29,6 +30,8 @@ from bot.llm.local.backend import LocalBackend, LocalOptions
 from bot.llm.local.row import GenerationRequest
 from bot.types import ChatMessage, Role
 from tests.support.tiny_model import build_tiny_model
+
+DTYPES = ["float32", "bfloat16", "int8"]
 
 QUESTIONS = [
     "hi",
@@ -87,7 +90,10 @@ async def measure(model_dir: Path, new_tokens: int, rounds: int) -> None:
         await backend.aclose()
 
     one_by_one, together = statistics.median(sequential), statistics.median(batched)
-    print(f"conversations: {len(QUESTIONS)}, new tokens each: {new_tokens} (greedy, EOS ignored)")
+    print(
+        f"conversations: {len(QUESTIONS)}, new tokens each: {new_tokens} (greedy, EOS ignored), "
+        f"{backend.dtype}, {load_average()}"
+    )
     print(f"one after another:   {one_by_one:6.1f} tokens/s (median of {rounds})")
     print(f"concurrent, batched: {together:6.1f} tokens/s (median of {rounds})")
     print(
@@ -102,16 +108,16 @@ async def greedy_answer(backend: LocalBackend, question: str, new_tokens: int) -
     return "".join([delta.text async for delta in backend.generate(request)])
 
 
-async def measure_int8(model_dir: Path, new_tokens: int, rounds: int) -> None:
-    """float32 against int8 on the same model: one conversation alone and eight batched, each
-    the median of `rounds` alternating runs; then how often the greedy answers agree."""
+async def measure_versus(model_dir: Path, other: str, new_tokens: int, rounds: int) -> None:
+    """float32 against another dtype on the same model: one conversation alone and eight
+    batched, each the median of `rounds` alternating runs; then how often greedy answers agree."""
     speeds: dict[str, dict[str, list[float]]] = {}
     answers: dict[str, list[str]] = {}
     backends = {
         dtype: await LocalBackend.load(
             options(model=str(model_dir), local_max_batch=8, local_dtype=dtype)
         )
-        for dtype in ("float32", "int8")
+        for dtype in ("float32", other)
     }
     try:
         for backend in backends.values():
@@ -135,15 +141,15 @@ async def measure_int8(model_dir: Path, new_tokens: int, rounds: int) -> None:
             f"8 batched {figures['batched']:7.1f} tokens/s (median of {rounds})"
         )
     for way in ("alone", "batched"):
-        print(f"int8 speed-up, {way}: {median['int8'][way] / median['float32'][way]:.2f}x")
-    same = sum(a == b for a, b in zip(answers["float32"], answers["int8"], strict=True))
+        print(f"{other} speed-up, {way}: {median[other][way] / median['float32'][way]:.2f}x")
+    same = sum(a == b for a, b in zip(answers["float32"], answers[other], strict=True))
     agreeing = [
         next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
         / max(len(a), 1)
-        for a, b in zip(answers["float32"], answers["int8"], strict=True)
+        for a, b in zip(answers["float32"], answers[other], strict=True)
     ]
     print(
-        f"greedy answers identical: {same} of {len(QUESTIONS)}; the int8 answer follows the "
+        f"greedy answers identical: {same} of {len(QUESTIONS)}; the {other} answer follows the "
         f"float32 one for {statistics.mean(agreeing):.0%} of its length on average"
     )
 
@@ -206,30 +212,47 @@ async def joining(backend: LocalBackend, prompt_tokens: int) -> tuple[float, flo
     return first - joined, max(gaps, default=first - joined)
 
 
-async def measure_joining(model_dir: Path, rounds: int, dtype: str) -> None:
-    """Median newcomer wait and the others' longest stall, for short and long prompts."""
-    backend = await LocalBackend.load(
-        options(model=str(model_dir), local_max_batch=8, local_dtype=dtype)
-    )
-    print(f"dtype {dtype}")
-    try:
-        await run_turn(backend, "warm up", 4)
-        for prompt_tokens in (30, 500):
-            # The floor: the same prompt on an idle model is its own prefill (+ the gather window).
-            request = prompt_of(backend, prompt_tokens)
-            alone = statistics.median(
-                [await first_token_after(backend, request) for _ in range(rounds)]
-            )
-            results = [await joining(backend, prompt_tokens) for _ in range(rounds)]
-            wait = statistics.median(r[0] for r in results)
-            stall = statistics.median(r[1] for r in results)
-            print(
-                f"{prompt_tokens:4d}-token newcomer joining 7 rows: first token after "
-                f"{wait * 1000:5.0f} ms (alone {alone * 1000:4.0f} ms), others' longest gap "
-                f"{stall * 1000:5.0f} ms (median of {rounds})"
-            )
-    finally:
-        await backend.aclose()
+def spread(seconds: list[float]) -> str:
+    """Median and range in milliseconds: "median (min-max)"."""
+    ms = [s * 1000 for s in seconds]
+    return f"{statistics.median(ms):5.0f} ({min(ms):.0f}-{max(ms):.0f})"
+
+
+def load_average() -> str:
+    return "load average " + " ".join(f"{n:.2f}" for n in os.getloadavg())
+
+
+async def measure_joining(model_dir: Path, rounds: int, dtypes: list[str]) -> None:
+    """Newcomer wait and the others' longest stall, short and long prompts, each dtype in turn.
+
+    Each round measures the prompt alone on an idle model (the floor: its own prefill plus the
+    gather window) and then joining, back to back, so a noisy machine hurts both alike."""
+    print(load_average())
+    for dtype in dtypes:
+        backend = await LocalBackend.load(
+            options(model=str(model_dir), local_max_batch=8, local_dtype=dtype)
+        )
+        try:
+            await run_turn(backend, "warm up", 4)
+            await joining(backend, 500)  # the first long prefill of a process is cold
+            for prompt_tokens in (30, 500):
+                request = prompt_of(backend, prompt_tokens)
+                alone: list[float] = []
+                waits: list[float] = []
+                gaps: list[float] = []
+                for _ in range(rounds):
+                    alone.append(await first_token_after(backend, request))
+                    wait, gap = await joining(backend, prompt_tokens)
+                    waits.append(wait)
+                    gaps.append(gap)
+                print(
+                    f"{dtype:8s} {prompt_tokens:4d}-token newcomer joining 7 rows: first token "
+                    f"{spread(waits)} ms (alone {spread(alone)}), others' longest gap "
+                    f"{spread(gaps)} ms; median (range) of {rounds}"
+                )
+        finally:
+            await backend.aclose()
+    print(load_average())
 
 
 def main() -> None:
@@ -240,8 +263,18 @@ def main() -> None:
     parser.add_argument("--heads", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--join", action="store_true", help="measure a newcomer joining")
-    parser.add_argument("--int8", action="store_true", help="int8 against float32")
+    parser.add_argument(
+        "--dtype",
+        nargs="+",
+        choices=DTYPES,
+        default=["float32", "bfloat16"],
+        help="the dtypes --join measures, one after another",
+    )
+    parser.add_argument("--versus", choices=DTYPES[1:], help="this dtype against float32")
+    parser.add_argument("--int8", action="store_true", help="--dtype int8, or --versus int8")
     args = parser.parse_args()
+    if args.int8:
+        args.dtype, args.versus = ["int8"], "int8"
     with tempfile.TemporaryDirectory(prefix="parley-bench-") as directory:
         model_dir = build_tiny_model(
             directory,
@@ -251,10 +284,9 @@ def main() -> None:
             max_positions=1024,
         )
         if args.join:
-            dtype = "int8" if args.int8 else "float32"
-            asyncio.run(measure_joining(model_dir, args.rounds, dtype))
-        elif args.int8:
-            asyncio.run(measure_int8(model_dir, args.tokens, args.rounds))
+            asyncio.run(measure_joining(model_dir, args.rounds, args.dtype))
+        elif args.versus:
+            asyncio.run(measure_versus(model_dir, args.versus, args.tokens, args.rounds))
         else:
             asyncio.run(measure(model_dir, args.tokens, args.rounds))
 

@@ -217,6 +217,7 @@ async def test_a_long_prompt_joins_in_chunks_and_leaves_without_changing_any_ans
     load_backend, chat_model_dir: Path
 ) -> None:
     backend = await load_backend(chat_model_dir, local_batch_window_ms=50)
+    backend.scheduler.prefill_seconds = 0.0  # the smallest chunks: this tiny model is fast
     long_answer = GenerationOptions(model="", max_tokens=120, temperature=0.0)
     runners = [
         backend.request(conversation(q), long_answer, ignore_eos=True) for q in QUESTIONS[:3]

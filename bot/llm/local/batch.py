@@ -7,10 +7,12 @@ wanted psutil. Here each turn is a row of a left-padded batch sharing one KV cac
 that arrive within the gather window start together. A turn that arrives mid-way is prefilled
 on its own cache, a chunk of its prompt between two decode steps of the live rows, then
 spliced into the batch (left-padded to the common width), so the live rows never stall for a
-whole prompt and nobody waits for the longest answer to end. Rows that finish or are
-cancelled leave the batch at the next step, and the padding columns no row attends to any
-more leave with them. Models whose cache is not plain full attention (sliding windows,
-recurrent layers) re-prefill the live rows with the newcomer instead.
+whole prompt and nobody waits for the longest answer to end. Chunks are sized from the pace of
+earlier prefills to take about PREFILL_SECONDS each: a prompt that fast hardware prefills at
+once goes in one chunk, and on slow hardware the live rows still step in between. Rows that
+finish or are cancelled leave the batch at the next step, and the padding columns no row
+attends to any more leave with them. Models whose cache is not plain full attention (sliding
+windows, recurrent layers) re-prefill the live rows with the newcomer instead.
 
 Left padding needs explicit position ids (attention_mask.cumsum - 1): rotary models would
 otherwise count the padding as positions, and a row's greedy answer would change with the
@@ -39,8 +41,11 @@ from bot.llm.local.text import Decode
 log = logging.getLogger(__name__)
 
 
+PREFILL_SECONDS = 0.1
+"""How long a joining turn's prefill may hold the live rows between two of their decode steps."""
 PREFILL_CHUNK = 128
-"""Prompt tokens a joining turn prefills between two decode steps of the live rows."""
+"""The fewest prompt tokens a chunk holds (also the first, before any pace is known): shorter
+passes cost mostly their fixed overhead, so smaller chunks would only delay everyone."""
 
 
 def _pad_left(tensor: torch.Tensor, columns: int, dim: int) -> torch.Tensor:
@@ -54,7 +59,7 @@ def _pad_left(tensor: torch.Tensor, columns: int, dim: int) -> torch.Tensor:
 class _Batch:
     """The live rows' KV cache and attention mask (left-padded, one column per position)."""
 
-    def __init__(self, model: Any, rows: Sequence[Row], pad_id: int, chunk: int | None = None):
+    def __init__(self, model: Any, rows: Sequence[Row], pad_id: int, *, chunked: bool = False):
         sequences = [row.ids for row in rows]
         width = max(map(len, sequences))
         device = model.device
@@ -64,22 +69,26 @@ class _Batch:
         self._ids = torch.tensor(ids, device=device)
         self._full_mask = torch.tensor(mask, device=device)
         self._positions = (self._full_mask.cumsum(-1) - 1).clamp(min=0)
-        self._chunk = chunk or width
         self._filled = 0
         self.mask = self._full_mask[:, :0]
         self.cache = DynamicCache(config=model.config)
         self.first_logits: torch.Tensor | None = None
-        if chunk is None:
-            self.prefill()
+        if not chunked:
+            self.prefill(width)
 
     @property
     def splicable(self) -> bool:
         """Whether rows can be spliced in and columns trimmed (plain full-attention layers)."""
         return all(type(layer) is DynamicLayer for layer in self.cache.layers)
 
-    def prefill(self) -> torch.Tensor | None:
-        """Feed the next chunk of the prompts; their next-token logits once the last is in."""
-        end = min(self._filled + self._chunk, self._ids.shape[1])
+    @property
+    def unfilled(self) -> int:
+        """Prompt columns not yet fed to the model."""
+        return self._ids.shape[1] - self._filled
+
+    def prefill(self, columns: int) -> torch.Tensor | None:
+        """Feed the prompts' next `columns`; their next-token logits once the last is in."""
+        end = min(self._filled + columns, self._ids.shape[1])
         self.mask = self._full_mask[:, :end]
         logits = self._forward(
             self._ids[:, self._filled : end], self._positions[:, self._filled : end]
@@ -162,6 +171,12 @@ class BatchScheduler:
         """Rows in the batch being decoded now."""
         self.tokens_generated = 0
         """Tokens generated over all turns since start."""
+        self.prefill_seconds = PREFILL_SECONDS
+        """How long one chunk of a joining prefill should take (the live rows wait that long)."""
+        self._seconds_per_token: float | None = None
+        """Recent prefills' seconds per prompt token and row (padding counts: it is computed)."""
+        self._step_seconds = 0.0
+        """How long the last decode step of the live rows took."""
         self._thread = threading.Thread(target=self._run, name="parley-local-model", daemon=True)
         self._thread.start()
 
@@ -201,7 +216,7 @@ class BatchScheduler:
                             # Prefilled on their own, a chunk per step, then spliced in:
                             # the live rows keep decoding meanwhile.
                             joining = arrivals
-                            prefilling = _Batch(self._model, arrivals, self._pad_id, PREFILL_CHUNK)
+                            prefilling = _Batch(self._model, arrivals, self._pad_id, chunked=True)
                         elif arrivals:
                             live, batch = live + arrivals, None
                     joined = prefilling is not None and self._prefill(joining, prefilling)
@@ -226,8 +241,11 @@ class BatchScheduler:
 
     def _prefill(self, rows: list[Row], batch: _Batch) -> bool:
         """One chunk of the joining rows' prompts; True once they have their first token."""
+        columns = min(self._chunk_columns(len(rows)), batch.unfilled)
         try:
-            logits = batch.prefill()
+            started = time.perf_counter()
+            logits = batch.prefill(columns)
+            self._record_pace(len(rows) * columns, time.perf_counter() - started)
         except Exception as error:
             self._fail(rows, error)
             rows.clear()
@@ -245,13 +263,16 @@ class BatchScheduler:
         A failure (out of memory, a model bug) fails these rows, not the scheduler.
         """
         try:
+            started = time.perf_counter()
             if batch is None:
                 batch = _Batch(self._model, live, self._pad_id)
                 logits = batch.first_logits
                 assert logits is not None  # prefilled whole: no chunk
+                self._record_pace(len(live) * batch.mask.shape[1], time.perf_counter() - started)
                 self.largest_batch = max(self.largest_batch, len(live))
             else:
                 logits = batch.step(live)
+                self._step_seconds = time.perf_counter() - started
             for row, row_logits in zip(live, logits, strict=True):
                 row.accept(row.choose(row_logits), self._eos_ids)
             self.tokens_generated += len(live)
@@ -259,6 +280,21 @@ class BatchScheduler:
         except Exception as error:
             self._fail(live, error)
             return None
+
+    def _chunk_columns(self, rows: int) -> int:
+        """Prompt columns for the next chunk of `rows` joining prompts: about prefill_seconds."""
+        if self._seconds_per_token is None:
+            return PREFILL_CHUNK
+        columns = self.prefill_seconds / (self._seconds_per_token * rows)
+        return max(PREFILL_CHUNK, int(columns))
+
+    def _record_pace(self, tokens: int, seconds: float) -> None:
+        if tokens < PREFILL_CHUNK:  # mostly the pass's fixed overhead: says little per token
+            return
+        # Averaged with the last: one slow pass (a busy machine, a cold kernel) counts half.
+        pace = seconds / tokens
+        last = self._seconds_per_token
+        self._seconds_per_token = pace if last is None else (last + pace) / 2
 
     @staticmethod
     def _fail(rows: Sequence[Row], error: Exception) -> None:
@@ -281,13 +317,16 @@ class BatchScheduler:
     def _admit(self, waiting: deque[Row], *, room: int, busy: bool) -> list[Row]:
         """Rows to start now: once the oldest has waited the gather window, or the batch is full.
 
-        An idle scheduler waits out the window for company; a busy one keeps decoding meanwhile.
+        An idle scheduler waits out the window for company. A busy one keeps decoding meanwhile,
+        and admits once what is left of the window is shorter than a decode step: waiting
+        through one more step would only overshoot it.
         """
         pause = self._window - (time.monotonic() - waiting[0].arrived) if waiting else 0.0
         if pause > 0 and len(waiting) < room:
-            if busy:
+            if busy and pause > self._step_seconds:
                 return []
-            self._wait_for_company(waiting, pause, room)
+            if not busy:
+                self._wait_for_company(waiting, pause, room)
         admitted: list[Row] = []
         while waiting and len(admitted) < room:
             row = waiting.popleft()
