@@ -149,6 +149,9 @@ class Settings(SettingsModel):
     @field_validator("backend")
     @classmethod
     def _installed_backend(cls, value: str) -> str:
+        """Any installed backend's name, or auto, in any case (PARLEY_BACKEND=Local)."""
+        if value.lower() == AUTO:  # the default, valid without asking what is installed
+            return AUTO
         choices = [AUTO, *backend_names()]
         for choice in choices:
             if choice.lower() == value.lower():

@@ -3,9 +3,8 @@
 Each plugin declares its own settings model (loaded, checked, masked and documented by the
 core as a door's are) and builds its backend from the settings; the backend then says what it
 can do in its `capabilities` (bot.llm.base.Capabilities), so the core never asks which backend
-it has. A new
-backend ships as its own package with an object like bot/llm/openai/plugin.py's, named in its
-pyproject.toml:
+it has. A new backend ships as its own package with an object like bot/llm/openai/plugin.py's
+(tests/third_backend is the worked example), named in its pyproject.toml:
 
     [project.entry-points."parley.backends"]
     mine = "my_backend.plugin:plugin"
