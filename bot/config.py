@@ -156,8 +156,9 @@ class Settings(SettingsModel):
         for choice in choices:
             if choice.lower() == value.lower():
                 return choice
-        quoted = [f"'{choice}'" for choice in choices]
-        raise ValueError(f"Input should be {', '.join(quoted[:-1])} or {quoted[-1]}")
+        *others, last = [f"'{choice}'" for choice in choices]
+        listed = f"{', '.join(others)} or {last}" if others else last
+        raise ValueError(f"Input should be {listed}")
 
     @field_validator("summary_since")
     @classmethod
