@@ -30,6 +30,7 @@ from bot.store.base import TurnRecord, TurnUsage
 from bot.store.windows import WHOLE
 from bot.types import Author, ChatMessage, ConversationKey, Delta, Incoming, Kind, Role, Usage
 from bot.wiring import Runtime, open_runtime
+from tests.support.settings import make_settings
 
 
 class InstantBackend:
@@ -223,7 +224,7 @@ def raw_sqlite_turns(directory: str, conversations: int, turns_each: int, group:
 
 def fresh_settings(directory: str, **overrides: object) -> Settings:
     """Settings for one measurement, with its own empty database."""
-    return Settings(
+    return make_settings(
         data_dir=Path(tempfile.mkdtemp(dir=directory)),
         openai_base_url="http://unused",
         user_turns_per_minute=None,  # one bench user sends thousands of turns a minute

@@ -24,11 +24,11 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bot.config import Settings
 from bot.llm.base import GenerationOptions
 from bot.llm.local.backend import LocalBackend, LocalOptions
 from bot.llm.local.row import GenerationRequest
 from bot.types import ChatMessage, Role
+from tests.support.settings import make_settings
 from tests.support.tiny_model import build_tiny_model
 
 DTYPES = ["float32", "bfloat16", "int8"]
@@ -47,7 +47,7 @@ QUESTIONS = [
 
 def options(**settings: object) -> LocalOptions:
     """The local backend's options from these settings, as `parley` builds them."""
-    return LocalOptions.from_settings(Settings(**settings))  # type: ignore[arg-type]
+    return LocalOptions.from_settings(make_settings(**settings))
 
 
 async def run_turn(backend: LocalBackend, question: str, new_tokens: int) -> int:

@@ -21,9 +21,9 @@ import uuid
 from pathlib import Path
 
 from bench.core import InstantBackend, NullSink, incoming
-from bot.config import Settings
 from bot.wiring import open_runtime
 from tests.support.postgres import POSTGRES_DSN, postgres_schema
+from tests.support.settings import make_settings
 
 READY, GO = "ready", "go"
 
@@ -31,7 +31,7 @@ READY, GO = "ready", "go"
 async def worker(database_url: str, conversations: int, turns: int) -> None:
     """One replica: open the store, say ready, wait for the go line, run every turn, report."""
     with tempfile.TemporaryDirectory() as data_dir:
-        settings = Settings(
+        settings = make_settings(
             data_dir=Path(data_dir),
             database_url=database_url,
             openai_base_url="http://unused",

@@ -21,6 +21,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="parley",
         description="A large language model in your team's chat and in your terminal.",
+        epilog=_backend_settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"parley {parley_version()}")
     parser.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
@@ -89,6 +91,17 @@ def _parser() -> argparse.ArgumentParser:
     doctor = command("doctor", "check the configuration, tokens, model, store and MCP servers")
     doctor.set_defaults(handler=_doctor)
     return parser
+
+
+def _backend_settings_help() -> str:
+    """Each installed backend's settings, for `parley --help` (a door's are in its own help)."""
+    from bot.llm.plugins import backend_settings_models
+    from bot.settings_doc import help_epilog
+
+    return "\n\n".join(
+        help_epilog(name, model, f"the {name} backend's settings")
+        for name, model in backend_settings_models().items()
+    )
 
 
 def parley_version() -> str:

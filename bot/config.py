@@ -9,19 +9,20 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from bot.adapter import door_settings_models
 from bot.catchup import CatchUpRefused, parse_since
+from bot.llm.plugins import AUTO, backend_names, backend_settings_models
 from bot.prices import ModelPrice
 from bot.settings_base import (
     MASK,
+    ConfigError,
     ExpandedPath,
     SecretUrl,
     SettingsModel,
     StrList,
-    Url,
     expand_path,
     mask_url,
     secret,
@@ -40,6 +41,7 @@ __all__ = [
     "known_env_names",
     "load_settings",
     "mask_url",
+    "plugin_settings_models",
     "secret_env_names",
     "split_values",
 ]
@@ -56,17 +58,19 @@ def _default_data_dir() -> Path:
 
 
 class Settings(SettingsModel):
-    """What every door shares. Env vars use the PARLEY_ prefix; secrets use their usual names.
+    """What every door and backend shares. Env vars use the PARLEY_ prefix; secrets use their
+    usual names.
 
-    Each plugin's own settings (its model, `plugin.settings_model`) are read beside these and
-    reached with `settings.of(Model)`.
+    Each plugin's own settings (a door's or a backend's model, `plugin.settings_model`) are read
+    beside these and reached with `settings.of(Model)`.
     """
 
     model_config = SettingsConfigDict(env_prefix="PARLEY_")
     _plugins: dict[type[SettingsModel], SettingsModel] = PrivateAttr(default_factory=dict)
 
     # Model and conversation
-    backend: Literal["auto", "openai", "local"] = "auto"
+    backend: str = AUTO
+    """An installed backend (`parley.backends`), or auto."""
     model: str = ""
     models_allowed: StrList = Field(default_factory=list)
     system_prompt: str = (
@@ -76,9 +80,6 @@ class Settings(SettingsModel):
     max_tokens: int = Field(1024, ge=1, le=1_000_000)
     temperature: float = Field(0.7, ge=0.0, le=2.0)
     context_window: int | None = Field(None, ge=256)
-    name_style: Literal["auto", "field", "prefix"] = "auto"
-    request_timeout: float = Field(60.0, gt=0)
-    max_retries: int = Field(2, ge=0, le=10)
     max_attachment_bytes: int = Field(200_000, ge=0)
     # OpenAI takes images up to 20 MB; a downloaded image also travels as a data URL each turn.
     max_image_bytes: int = Field(5_000_000, ge=0)
@@ -123,19 +124,6 @@ class Settings(SettingsModel):
     tool_call_timeout: float = Field(30.0, gt=0)
     tool_max_result_bytes: int = Field(100_000, ge=1_000)
 
-    # OpenAI and compatible servers
-    openai_api_key: SecretStr | None = secret("OPENAI_API_KEY")
-    openai_base_url: Url | None = Field(None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
-
-    # Local transformers models
-    local_device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    local_dtype: Literal["auto", "float32", "float16", "bfloat16", "int8"] = "auto"
-    local_max_batch: int = Field(8, ge=1, le=256)
-    local_batch_window_ms: float = Field(10.0, ge=0)
-    top_p: float = Field(1.0, gt=0.0, le=1.0)
-    repetition_penalty: float = Field(1.0, gt=0.0)
-    seed: int | None = None
-
     # Storage
     data_dir: ExpandedPath = Field(default_factory=_default_data_dir)
     database_url: SecretUrl = SecretUrl("")
@@ -157,6 +145,20 @@ class Settings(SettingsModel):
     """With either set, /metrics listens there and no longer on the public HTTP port."""
     shutdown_grace_seconds: float = Field(20.0, ge=0)
     max_queued_turns: int = Field(2000, ge=1)
+
+    @field_validator("backend")
+    @classmethod
+    def _installed_backend(cls, value: str) -> str:
+        """Any installed backend's name, or auto, in any case (PARLEY_BACKEND=Local)."""
+        if value.lower() == AUTO:  # the default, valid without asking what is installed
+            return AUTO
+        choices = [AUTO, *backend_names()]
+        for choice in choices:
+            if choice.lower() == value.lower():
+                return choice
+        *others, last = [f"'{choice}'" for choice in choices]
+        listed = f"{', '.join(others)} or {last}" if others else last
+        raise ValueError(f"Input should be {listed}")
 
     @field_validator("summary_since")
     @classmethod
@@ -222,17 +224,24 @@ class Settings(SettingsModel):
         return found
 
 
-class ConfigError(Exception):
-    """A configuration problem, phrased as one line naming the setting and the fix."""
-
-
 def env_name(field: str) -> str:
     """The environment variable that sets a core field."""
     return Settings.env_name(field)
 
 
+def plugin_settings_models() -> dict[str, type[SettingsModel]]:
+    """Each installed backend's and door's settings model, by its name (its config file table)."""
+    backends, doors = backend_settings_models(), door_settings_models()
+    if shared := sorted(backends.keys() & doors.keys()):
+        raise ConfigError(
+            f"a backend and a door are both named {shared[0]}, so the config file's "
+            f"[{shared[0]}] table would be ambiguous: uninstall one of them"
+        )
+    return backends | doors
+
+
 def _every_model(models: Mapping[str, type[SettingsModel]] | None) -> list[type[SettingsModel]]:
-    return [Settings, *(door_settings_models() if models is None else models).values()]
+    return [Settings, *(plugin_settings_models() if models is None else models).values()]
 
 
 def known_env_names(models: Mapping[str, type[SettingsModel]] | None = None) -> set[str]:
@@ -249,16 +258,19 @@ def secret_env_names(models: Mapping[str, type[SettingsModel]] | None = None) ->
 def load_settings(config_file: str | Path | None = None) -> Settings:
     """Read the core's and every installed plugin's settings from the environment and the
     config file; raise ConfigError (one line) when anything is invalid."""
-    models = door_settings_models()
+    models = plugin_settings_models()
     _refuse_unknown_variables(models)
     path = config_file or os.environ.get(CONFIG_ENV_NAME)
     core, sections = split_values(_read_file(path) if path else {}, models)
     _refuse_secrets(Settings, core, "")
     for name, values in sections.items():
         _refuse_secrets(models[name], values, name)
-    settings = _build(Settings, core, "", [*models, *_flat_keys(models)])
-    plugins = [_build(model, sections[name], name) for name, model in models.items()]
-    return settings.with_plugins(*plugins)
+    problems: list[str] = []
+    plugins = [_build(model, sections[name], name, problems) for name, model in models.items()]
+    settings = _build(Settings, core, "", problems, [*models, *_flat_keys(models)])
+    if problems or settings is None:  # every bad value at once, the plugins' before the core's
+        raise ConfigError("; ".join(problems))
+    return settings.with_plugins(*filter(None, plugins))
 
 
 def _read_file(given: str | Path) -> dict[str, Any]:
@@ -316,14 +328,20 @@ def _refuse_secrets(model: type[SettingsModel], values: Mapping[str, Any], secti
 
 
 def _build(
-    model: type[Plugin], file_values: dict[str, Any], section: str, other_keys: Sequence[str] = ()
-) -> Plugin:
-    """The model read from the environment over `file_values`; `other_keys` are the file's
-    keys that belong elsewhere, offered when a key is misspelt."""
+    model: type[Plugin],
+    file_values: dict[str, Any],
+    section: str,
+    problems: list[str],
+    other_keys: Sequence[str] = (),
+) -> Plugin | None:
+    """The model read from the environment over `file_values`, or None with its problems added
+    to `problems`; `other_keys` are the file's keys that belong elsewhere, offered when a key
+    is misspelt."""
     try:
         return model.with_file_values(file_values)()
     except ValidationError as error:
-        raise ConfigError(_describe(error, model, section, other_keys)) from None
+        problems.append(_describe(error, model, section, other_keys))
+        return None
 
 
 def _refuse_unknown_variables(models: Mapping[str, type[SettingsModel]]) -> None:

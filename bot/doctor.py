@@ -11,6 +11,7 @@ from bot.adapter import adapter_names, load_adapter
 from bot.config import ConfigError, Settings, load_settings, mask_url
 from bot.extras import MissingExtra
 from bot.llm.base import BackendError, Capabilities
+from bot.llm.plugins import BackendPlugin, choose_backend
 from bot.settings_doc import configured
 from bot.store.factory import store_for
 
@@ -40,11 +41,22 @@ async def check_store(settings: Settings) -> Finding:
     return Finding(True, "store", f"{shown} reachable, schema up to date")
 
 
-async def check_backend(settings: Settings) -> Finding:
-    from bot.llm.plugins import choose_backend
-
+async def check_backend(settings: Settings) -> list[Finding]:
+    """The chosen backend's settings as given, then whether it answers."""
     try:
         name, plugin = choose_backend(settings)
+    except ConfigError as error:
+        return [Finding(False, "model", str(error))]
+    given = []
+    if plugin.settings_model is not None:
+        shown = configured(settings.of(plugin.settings_model))
+        given.append(Finding(True, name, f"settings {shown}"))
+    return [*given, await check_model(settings, name, plugin)]
+
+
+async def check_model(settings: Settings, name: str, plugin: BackendPlugin) -> Finding:
+    """Whether the backend builds, and its model answers a ping."""
+    try:
         backend, model = await asyncio.wait_for(plugin.build(settings), CHECK_TIMEOUT * 6)
         try:
             await asyncio.wait_for(backend.ping(), CHECK_TIMEOUT)
@@ -112,7 +124,7 @@ async def diagnose(settings: Settings) -> list[Finding]:
         check_platforms(settings),
         check_tool_servers(settings),
     )
-    return [Finding(True, "config", "valid"), store, backend, *platforms, *servers]
+    return [Finding(True, "config", "valid"), store, *backend, *platforms, *servers]
 
 
 def run_doctor(args: argparse.Namespace) -> int:

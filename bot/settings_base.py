@@ -33,6 +33,11 @@ from pydantic_settings import (
 
 MASK = "**********"
 
+
+class ConfigError(Exception):
+    """A configuration problem, phrased as one line naming the setting and the fix."""
+
+
 # A URL's password (user:password@host) and the values of key-like query parameters.
 _URL_PASSWORD = re.compile(r"^(?:[^:/?#]+://)?[^/?#:@]*:(?P<secret>[^/?#]*)@")
 _QUERY_VALUE = re.compile(r"[?&](?P<key>[^=&#]*)=(?P<secret>[^&#]*)")

@@ -1,7 +1,8 @@
 """A settings model described for people: `parley <door> --help`, `parley doctor` and the
 README's settings table, all from the model itself.
 
-`python -m bot.settings_doc` prints the README rows of every installed door's settings."""
+`python -m bot.settings_doc` prints the README rows of every installed backend's and door's
+settings."""
 
 from __future__ import annotations
 
@@ -35,9 +36,9 @@ def readme_rows(model: type[SettingsModel]) -> list[str]:
     return rows
 
 
-def help_epilog(name: str, model: type[SettingsModel]) -> str:
-    """The settings section of `parley <name> --help`."""
-    lines = [f"settings (environment variables, or the [{name}] table of the config file):"]
+def help_epilog(name: str, model: type[SettingsModel], whose: str = "settings") -> str:
+    """The settings section of `parley <name> --help` (and, `whose` named, of `parley --help`)."""
+    lines = [f"{whose} (environment variables, or the [{name}] table of the config file):"]
     for field, variable in model.env_names().items():
         default = _default(model, field)
         lines.append(f"  {variable}" + (f" (default {default})" if default else ""))
@@ -67,7 +68,7 @@ def configured(model: SettingsModel) -> str:
 
 
 if __name__ == "__main__":
-    from bot.adapter import door_settings_models
+    from bot.config import plugin_settings_models
 
-    for door_model in door_settings_models().values():
-        print("\n".join(readme_rows(door_model)))
+    for plugin_model in plugin_settings_models().values():
+        print("\n".join(readme_rows(plugin_model)))

@@ -17,6 +17,7 @@ from bot.dialogue import DialogueManager, DialoguePolicy
 from bot.limits import LimitPolicy
 from bot.llm.base import Backend, BackendError, Capabilities
 from bot.llm.breaker import CircuitBreaker, GuardedBackend
+from bot.llm.openai.settings import OpenAISettings
 from bot.llm.plugins import choose_backend
 from bot.maintenance import keep_tidy
 from bot.metrics import Metrics
@@ -115,9 +116,9 @@ def moderator_for(settings: Settings) -> OpenAIModerator | None:
         return None
     from bot.moderation import OpenAIModerator
 
-    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    server = settings.of(OpenAISettings)  # the openai backend's server, key and timeout
     return OpenAIModerator(
-        key, settings.openai_base_url, settings.moderation_model, settings.request_timeout
+        server.key, server.base_url, settings.moderation_model, server.request_timeout
     )
 
 

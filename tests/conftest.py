@@ -10,6 +10,7 @@ import pytest
 
 from bot.config import Settings, secret_env_names
 from tests.peers.openai_peer import OpenAIPeer
+from tests.support.settings import make_settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -36,7 +37,7 @@ async def openai_peer() -> AsyncIterator[OpenAIPeer]:
 @pytest.fixture
 def peer_settings(tmp_path: Path, openai_peer: OpenAIPeer) -> Settings:
     """Settings that talk to the OpenAI peer and keep their database in tmp_path."""
-    return Settings(
+    return make_settings(
         data_dir=tmp_path,
         openai_base_url=openai_peer.base_url,
         model="peer-model",

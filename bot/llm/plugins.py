@@ -1,9 +1,10 @@
 """How the core finds the model backends: plugins in the `parley.backends` entry-point group.
 
-Each plugin builds its backend from the settings; the backend then says what it can do in its
-`capabilities` (bot.llm.base.Capabilities), so the core never asks which backend it has. A new
-backend ships as its own package with an object like bot/llm/openai/plugin.py's, named in its
-pyproject.toml:
+Each plugin declares its own settings model (loaded, checked, masked and documented by the
+core as a door's are) and builds its backend from the settings; the backend then says what it
+can do in its `capabilities` (bot.llm.base.Capabilities), so the core never asks which backend
+it has. A new backend ships as its own package with an object like bot/llm/openai/plugin.py's
+(tests/third_backend is the worked example), named in its pyproject.toml:
 
     [project.entry-points."parley.backends"]
     mine = "my_backend.plugin:plugin"
@@ -15,11 +16,12 @@ import logging
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Protocol
 
-from bot.config import ConfigError
+from bot.settings_base import ConfigError
 
 if TYPE_CHECKING:
     from bot.config import Settings
     from bot.llm.base import Backend, BackendError
+    from bot.settings_base import SettingsModel
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,9 @@ class BackendPlugin(Protocol):
     """PARLEY_BACKEND=auto tries the lowest first: a configured server before a local model."""
     how_to_configure: str
     """What to set or install to use it, for the line that says no backend is usable."""
+    settings_model: type[SettingsModel] | None
+    """Its own settings, or None: read beside the core's (environment, then the config file's
+    `[<name>]` table) and reached with `settings.of(ItsModel)`, as a door's are."""
 
     def usable(self, settings: Settings) -> bool:
         """Whether PARLEY_BACKEND=auto may choose it (its settings are given, its libraries
@@ -66,6 +71,15 @@ def backend_names() -> list[str]:
 def load_backend(name: str) -> BackendPlugin:
     (entry,) = entry_points(group=ENTRY_POINT_GROUP, name=name)
     return entry.load()
+
+
+def backend_settings_models() -> dict[str, type[SettingsModel]]:
+    """Each installed backend's settings model, by backend name (also its config file table)."""
+    return {
+        name: plugin.settings_model
+        for name, plugin in _loadable(backend_names()).items()
+        if plugin.settings_model is not None
+    }
 
 
 def choose_backend(settings: Settings) -> tuple[str, BackendPlugin]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import ConfigError, Settings
+from bot.llm.openai.settings import OpenAISettings
 from bot.tune.data import read_conversations
 
 FINISHED = {"succeeded", "failed", "cancelled"}
@@ -24,11 +25,11 @@ def run_openai(settings: Settings, path: str, base: str) -> int:
     from rich.console import Console
 
     conversations = read_conversations(path)
-    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-    if key is None and settings.openai_base_url is None:
+    server = settings.of(OpenAISettings)
+    if server.key is None and server.base_url is None:
         raise ConfigError("--openai needs OPENAI_API_KEY (or OPENAI_BASE_URL for a compatible API)")
-    client = openai.OpenAI(api_key=key or "unused", base_url=settings.openai_base_url)
-    where = settings.openai_base_url or "OpenAI"
+    client = openai.OpenAI(api_key=server.key or "unused", base_url=server.base_url)
+    where = server.base_url or "OpenAI"
     console = Console(stderr=True)
     console.print(f"uploading {len(conversations)} conversations from {path} to {where}")
     try:

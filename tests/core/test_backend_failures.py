@@ -8,6 +8,7 @@ from bot.llm.base import USER_MESSAGES, FailureKind
 from bot.wiring import open_runtime
 from tests.peers.openai_peer import Fault
 from tests.support.events import message
+from tests.support.settings import changed
 from tests.support.sinks import RecordingSink
 
 
@@ -38,7 +39,7 @@ async def test_a_bad_key_is_explained(peer_settings, openai_peer):
 
 
 async def test_a_timeout_is_explained(peer_settings, openai_peer):
-    settings = peer_settings.model_copy(update={"request_timeout": 0.3})
+    settings = changed(peer_settings, request_timeout=0.3)
     sink, stored = await turn_with_fault(settings, openai_peer, Fault(hang=1.0))
     assert sink.failure == USER_MESSAGES[FailureKind.TIMEOUT]
     assert stored == 0
@@ -77,7 +78,7 @@ async def test_the_request_carries_the_history_and_the_generation_settings(
 
 
 async def test_the_client_retries_a_transient_error(peer_settings, openai_peer):
-    settings = peer_settings.model_copy(update={"max_retries": 2})
+    settings = changed(peer_settings, max_retries=2)
     openai_peer.faults.append(Fault(status=503, retry_after=0))
     async with open_runtime(settings) as runtime:
         sink = RecordingSink()

@@ -15,6 +15,7 @@ from bot.llm.plugins import backend_names, choose_backend
 from bot.wiring import open_runtime
 from tests.core.test_cli import HEAVY
 from tests.support.backends import ScriptedBackend
+from tests.support.settings import make_settings
 
 
 def test_the_installed_backends_load_without_their_libraries():
@@ -31,7 +32,7 @@ def test_the_installed_backends_load_without_their_libraries():
 
 
 def test_auto_takes_a_configured_server_before_a_model_on_this_machine(tmp_path: Path):
-    served = Settings(data_dir=tmp_path, openai_base_url="http://127.0.0.1:9/v1")
+    served = make_settings(data_dir=tmp_path, openai_base_url="http://127.0.0.1:9/v1")
     assert choose_backend(served)[0] == "openai"
     # The test environment has torch and transformers installed.
     assert choose_backend(Settings(data_dir=tmp_path))[0] == "local"

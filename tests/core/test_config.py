@@ -8,8 +8,16 @@ import pytest
 
 from adapters.discord.settings import DiscordSettings
 from adapters.slack.settings import SlackSettings
-from bot.adapter import door_settings_models
-from bot.config import MASK, ConfigError, Settings, env_name, load_settings, mask_url
+from bot.config import (
+    MASK,
+    ConfigError,
+    Settings,
+    env_name,
+    load_settings,
+    mask_url,
+    plugin_settings_models,
+)
+from bot.llm.openai.settings import OpenAISettings
 from bot.settings_base import literal_choices
 from bot.settings_doc import readme_rows
 
@@ -25,8 +33,8 @@ def test_every_setting_is_documented_in_the_readme_and_the_example_file():
             assert f"# {name} =" in example, name
 
 
-@pytest.mark.parametrize(("door", "model"), door_settings_models().items())
-def test_each_doors_settings_are_the_readme_rows_made_from_its_model(door, model):
+@pytest.mark.parametrize(("door", "model"), plugin_settings_models().items())
+def test_each_plugins_settings_are_the_readme_rows_made_from_its_model(door, model):
     """`python -m bot.settings_doc` prints the rows; the example file has each flat key."""
     readme = (ROOT / "README.md").read_text()
     example = (ROOT / "deploy" / "parley.example.toml").read_text()
@@ -88,7 +96,7 @@ def test_secrets_are_masked_in_reprs(monkeypatch):
     slack = settings.of(SlackSettings)
     for shown in (repr(settings), str(settings), repr(slack), str(slack.model_dump())):
         assert "very-secret" not in shown
-    assert settings.openai_api_key.get_secret_value() == "sk-very-secret"
+    assert settings.of(OpenAISettings).api_key.get_secret_value() == "sk-very-secret"
     assert {"sk-very-secret", "xoxb-very-secret"} <= settings.secret_values()
 
 
@@ -165,9 +173,10 @@ def test_the_database_password_is_masked_everywhere_but_reaches_the_store(monkey
 def test_a_key_in_a_gateway_url_is_masked_in_reprs_and_dumps(monkeypatch):
     monkeypatch.setenv("OPENAI_BASE_URL", "https://gateway.example/v1?api-key=sk-in-the-url")
     settings = load_settings()
-    for shown in (repr(settings), str(settings.model_dump()), settings.model_dump_json()):
+    server = settings.of(OpenAISettings)
+    for shown in (repr(server), str(server.model_dump()), server.model_dump_json()):
         assert "sk-in-the-url" not in shown and f"api-key={MASK}" in shown
-    assert settings.openai_base_url == "https://gateway.example/v1?api-key=sk-in-the-url"
+    assert server.base_url == "https://gateway.example/v1?api-key=sk-in-the-url"
     assert "sk-in-the-url" in settings.secret_values()
 
 
@@ -216,7 +225,7 @@ def test_the_config_file_variable_is_not_an_unknown_setting(tmp_path, monkeypatc
 
 CHOICES = {
     (model, name): choices
-    for model in (Settings, *door_settings_models().values())
+    for model in (Settings, *plugin_settings_models().values())
     for name, field in model.model_fields.items()
     if (choices := [c for c in literal_choices(field.annotation) if isinstance(c, str)])
 }

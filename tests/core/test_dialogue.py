@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 
 from adapters.discord.settings import DiscordSettings
-from bot.config import Settings
 from bot.dialogue import BUSY
 from bot.types import ChatMessage, Role
 from bot.wiring import open_runtime
 from tests.support.events import message
+from tests.support.settings import changed, make_settings
 from tests.support.sinks import RecordingSink
 
 
@@ -39,7 +39,7 @@ async def test_multi_turn_context_reaches_the_model_in_order(peer_settings, open
 
 
 async def test_author_names_go_in_the_name_field_when_asked(peer_settings, openai_peer):
-    settings = peer_settings.model_copy(update={"name_style": "field"})
+    settings = changed(peer_settings, name_style="field")
     async with open_runtime(settings) as runtime:
         await ask(runtime, "hi", name="Ann B.")
     user_message = openai_peer.requests[-1]["messages"][-1]
@@ -177,7 +177,7 @@ async def test_an_empty_message_gets_a_short_line(peer_settings, openai_peer):
 
 
 async def test_model_server_with_no_configured_model_answers_with_its_first(tmp_path, openai_peer):
-    settings = Settings(data_dir=tmp_path, openai_base_url=openai_peer.base_url, max_retries=0)
+    settings = make_settings(data_dir=tmp_path, openai_base_url=openai_peer.base_url, max_retries=0)
     async with open_runtime(settings) as runtime:
         await ask(runtime, "hi")
         assert runtime.model == "peer-model"

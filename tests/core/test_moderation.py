@@ -10,6 +10,7 @@ from bot.types import Kind
 from bot.wiring import open_runtime
 from tests.support.events import message
 from tests.support.metrics import sample
+from tests.support.settings import changed
 from tests.support.sinks import RecordingSink
 
 
@@ -65,9 +66,7 @@ async def test_flagged_output_is_withheld_and_never_shown(peer_settings, openai_
 async def test_an_unreachable_moderation_endpoint_refuses_rather_than_lets_through(
     peer_settings, openai_peer
 ):
-    settings = peer_settings.model_copy(
-        update={"moderation": "both", "openai_base_url": "http://127.0.0.1:9/v1"}
-    )
+    settings = changed(peer_settings, moderation="both", openai_base_url="http://127.0.0.1:9/v1")
     async with open_runtime(settings) as runtime:
         sink = await ask(runtime, "hello")
     assert sink.failure == UNCHECKED

@@ -5,10 +5,6 @@ file of bot/ or adapters/ touched, it is a door like the others: its settings in
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,6 +14,7 @@ import pytest
 from tests.ops.test_serve import free_port
 from tests.peers.openai_peer import OpenAIPeer
 from tests.support.cli import PARLEY
+from tests.support.distributions import environment, install_apart
 
 SOURCE = Path(__file__).resolve().parents[1] / "third_door"
 
@@ -25,22 +22,7 @@ SOURCE = Path(__file__).resolve().parents[1] / "third_door"
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The distribution installed into a folder of its own (the project's venv untouched)."""
-    work = tmp_path_factory.mktemp("third_door")
-    shutil.copytree(SOURCE, work / "src")  # the build writes its egg-info beside the sources
-    target = work / "site"
-    install = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
-    subprocess.run(
-        [*install, "--target", str(target), str(work / "src")],
-        check=True,
-        capture_output=True,
-        timeout=180,
-    )
-    return target
-
-
-def environment(site: Path, tmp_path: Path, **settings: str) -> dict[str, str]:
-    path = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
-    return {**os.environ, "PYTHONPATH": path, "PARLEY_DATA_DIR": str(tmp_path), **settings}
+    return install_apart(SOURCE, tmp_path_factory.mktemp("third_door"))
 
 
 async def parley(env: dict[str, str], *args: str) -> tuple[int, str, str]:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
 from bot.llm.local.backend import LocalBackend
 from bot.llm.local.options import LocalOptions
+from tests.support.settings import make_settings
 from tests.support.tiny_model import build_tiny_model
 
 
@@ -37,7 +37,7 @@ def load_backend() -> Iterator[Callable[..., Awaitable[LocalBackend]]]:
     loaded: list[LocalBackend] = []
 
     async def load(model_dir: Path, **settings: object) -> LocalBackend:
-        options = LocalOptions.from_settings(Settings(model=str(model_dir), **settings))
+        options = LocalOptions.from_settings(make_settings(model=str(model_dir), **settings))
         backend = await LocalBackend.load(options)
         loaded.append(backend)
         return backend

@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from bot.config import Settings
 from bot.llm.base import GenerationOptions
 from bot.llm.local.backend import LocalBackend, LocalOptions, ModelLoadError
 from bot.llm.local.load import choose_dtype, load_model
 from bot.types import ChatMessage, Role
+from tests.support.settings import make_settings
 
 
 def local_options(**settings: Any) -> LocalOptions:
-    return LocalOptions.from_settings(Settings(**settings))
+    return LocalOptions.from_settings(make_settings(**settings))
 
 
 async def test_loads_a_model_directory_and_logs_what_it_loaded(

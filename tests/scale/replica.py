@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from bot.config import Settings
 from bot.types import Author, ConversationKey, Incoming, Kind
 from bot.wiring import open_runtime
+from tests.support.settings import make_settings
 
 PLATFORM = "scale"
 SPACE = "space"
@@ -85,7 +85,7 @@ def read_events(source: str) -> list[dict[str, Any]]:
 
 async def serve(args: argparse.Namespace, events: list[dict[str, Any]], out: IO[str]) -> None:
     with tempfile.TemporaryDirectory() as data_dir:
-        settings = Settings(
+        settings = make_settings(
             data_dir=Path(data_dir),
             database_url=args.database_url,
             database_pool_size=4,  # three replicas at once stay within the suite's budget

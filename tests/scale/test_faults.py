@@ -18,6 +18,7 @@ from bot.wiring import open_runtime
 from tests.peers.openai_peer import Fault, OpenAIPeer
 from tests.scale.harness import Event, script, sqlite_url
 from tests.scale.replica import conversation_key, incoming
+from tests.support.settings import make_settings
 from tests.support.sinks import RecordingSink
 
 REQUEST_TIMEOUT = 0.5
@@ -54,7 +55,7 @@ def settings_for(
         "user_turns_per_minute": None,
         "conversation_turns_per_minute": None,
     }
-    return Settings(**{**defaults, **changes})
+    return make_settings(**{**defaults, **changes})
 
 
 def expected_answer(event: Event) -> str:

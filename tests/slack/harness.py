@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 
 from adapters.slack.app import EVENTS_PATH, SlackDoor
+from bot.llm.openai.settings import OpenAISettings
 from bot.wiring import Runtime, open_runtime
 from tests.peers.slack_peer import SlackPeer, SlackSender
 from tests.support.backends import ScriptedBackend
@@ -109,7 +110,7 @@ async def running_slack(
         | overrides
     )
     # With OPENAI_BASE_URL in the overrides the real openai client answers, from that server.
-    backend = backend or (None if settings.openai_base_url else ScriptedBackend())
+    backend = backend or (None if settings.of(OpenAISettings).base_url else ScriptedBackend())
     try:
         async with open_runtime(settings, backend=backend) as runtime:
             # The Events API on the process's one HTTP server, as HTTP mode serves it.

@@ -1,6 +1,7 @@
 """What the local backend is told: the model, where and how to run it, and how to sample.
 
-`LocalOptions.from_settings` is the one place that reads the local model's settings.
+`LocalOptions.from_settings` is the one place that reads the local model's settings (its own,
+bot.llm.local.settings, and the core's model and context window).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.llm.local.load import DEFAULT_LOCAL_MODEL
+from bot.llm.local.settings import LocalSettings
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -34,14 +36,15 @@ class LocalOptions:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalOptions:
+        local = settings.of(LocalSettings)
         return cls(
             model=settings.model or DEFAULT_LOCAL_MODEL,
-            device=settings.local_device,
-            dtype=settings.local_dtype,
-            max_batch=settings.local_max_batch,
-            batch_window_seconds=settings.local_batch_window_ms / 1000,
-            top_p=settings.top_p,
-            repetition_penalty=settings.repetition_penalty,
-            seed=settings.seed,
+            device=local.device,
+            dtype=local.dtype,
+            max_batch=local.max_batch,
+            batch_window_seconds=local.batch_window_ms / 1000,
+            top_p=local.top_p,
+            repetition_penalty=local.repetition_penalty,
+            seed=local.seed,
             context_window=settings.context_window,
         )

@@ -10,12 +10,14 @@ from bot.extras import is_installed, require
 from bot.llm.base import Backend, BackendError
 from bot.llm.local.load import LOCAL_INSTALL, LOCAL_MODULES
 from bot.llm.local.options import LocalOptions
+from bot.llm.local.settings import LocalSettings
 
 
 class LocalPlugin:
     summary = "a Hugging Face transformers model on this machine, concurrent turns batched"
     auto_order = 10
     how_to_configure = f"for a model on this machine: {LOCAL_INSTALL}"
+    settings_model = LocalSettings
 
     def usable(self, settings: Settings) -> bool:
         return all(is_installed(module) for module in LOCAL_MODULES)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings
 from bot.llm.base import Backend, BackendError, FailureKind
+from bot.llm.openai.settings import OpenAISettings
 
 if TYPE_CHECKING:
     from bot.llm.openai.backend import OpenAIBackend
@@ -26,9 +27,11 @@ class OpenAIPlugin:
     how_to_configure = (
         "set OPENAI_API_KEY for OpenAI, or OPENAI_BASE_URL for an OpenAI-compatible server"
     )
+    settings_model = OpenAISettings
 
     def usable(self, settings: Settings) -> bool:
-        return bool(settings.openai_api_key or settings.openai_base_url)
+        server = settings.of(OpenAISettings)
+        return bool(server.api_key or server.base_url)
 
     def check(self, settings: Settings) -> None:
         if not self.usable(settings):
@@ -42,23 +45,24 @@ class OpenAIPlugin:
         compatible server serves, else OpenAI's default."""
         from bot.llm.openai.backend import DEFAULT_MODEL, OpenAIBackend
 
-        key = settings.openai_api_key
+        server = settings.of(OpenAISettings)
         backend = OpenAIBackend(
-            api_key=key.get_secret_value() if key else None,
-            base_url=settings.openai_base_url,
-            timeout=settings.request_timeout,
-            max_retries=settings.max_retries,
-            name_field=settings.name_style == "field"
-            or (settings.name_style == "auto" and settings.openai_base_url is None),
+            api_key=server.key,
+            base_url=server.base_url,
+            timeout=server.request_timeout,
+            max_retries=server.max_retries,
+            name_field=server.name_style == "field"
+            or (server.name_style == "auto" and server.base_url is None),
         )
         model = settings.model or await self._served_model(backend, settings)
         return backend, model or DEFAULT_MODEL
 
     def problem(self, settings: Settings, error: BackendError | TimeoutError) -> str:
-        where = settings.openai_base_url or "OpenAI"
+        base_url = settings.of(OpenAISettings).base_url
+        where = base_url or "OpenAI"
         if getattr(error, "kind", None) == FailureKind.AUTH:
             fix = "check OPENAI_API_KEY"
-        elif settings.openai_base_url:
+        elif base_url:
             fix = "fix OPENAI_BASE_URL or start the model server"
         else:
             fix = "check the network, or set OPENAI_BASE_URL to use another server"
@@ -66,7 +70,8 @@ class OpenAIPlugin:
 
     async def _served_model(self, backend: OpenAIBackend, settings: Settings) -> str | None:
         """With a compatible server and no PARLEY_MODEL, answer with the first model it serves."""
-        if settings.openai_base_url is None:
+        base_url = settings.of(OpenAISettings).base_url
+        if base_url is None:
             return None
         try:
             served = await backend.served_models()
@@ -77,7 +82,7 @@ class OpenAIPlugin:
             else:
                 log.warning(
                     "%s does not list its models (%s); set PARLEY_MODEL to the model it serves",
-                    settings.openai_base_url,
+                    base_url,
                     error.kind,
                 )
             return None
