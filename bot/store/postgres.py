@@ -17,6 +17,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -133,7 +134,7 @@ SELECT ok FROM claimed
 """
 _CLAIM_TURN = f"""
 WITH locked AS MATERIALIZED (SELECT pg_try_advisory_lock($5) AS got, {_UNHURRIED}), {_CLAIMED}
-SELECT l.got, k.ok, own.system_prompt, own.model, parent.system_prompt, parent.model, w.*
+SELECT $12::int, l.got, k.ok, own.system_prompt, own.model, parent.system_prompt, parent.model, w.*
 FROM locked AS l CROSS JOIN claimed AS k
 LEFT JOIN conversations AS own ON own.key = $2 AND k.ok
 LEFT JOIN conversations AS parent ON parent.key = $6 AND k.ok
@@ -141,15 +142,18 @@ LEFT JOIN LATERAL ({numbered(sql.WINDOW, 7)}) AS w ON k.ok
 ORDER BY w.tokens_before
 """
 """A turn's first round trip: take its lock (without waiting), claim its event, read its settings
-and what is new in its window. A turn that did not get the lock claims nothing."""
+and what is new in its window. A turn that did not get the lock claims nothing. Its place in its
+batch comes first (see _Queued.returns_rows)."""
+_TRY_LOCK = "SELECT $2::int, pg_try_advisory_lock($1)"
 _SETTINGS_AT, _WINDOW_AT = 2, 6
 """Where a _CLAIM_TURN row's settings and window columns start."""
 _BEGIN_TURN = f"""
 WITH unhurried AS MATERIALIZED (SELECT {_UNHURRIED}),
 earlier AS ({numbered(sql.EARLIER_TURN)}), begun AS ({numbered(sql.BEGIN_TURN)})
-SELECT earlier.* FROM unhurried LEFT JOIN earlier ON true
+SELECT $9::int, earlier.* FROM unhurried LEFT JOIN earlier ON true
 """
-"""One row, of NULLs when no dead process left this event's answer half-shown."""
+"""One row (after its place in its batch), of NULLs when no dead process left this event's answer
+half-shown."""
 _ADOPT_ORPHANS = f"""
 UPDATE turns SET owner = $2, updated_at = $3
 WHERE platform = $1 AND state = 'running' AND owner <> $2 AND NOT {_OWNER_ALIVE}
@@ -179,12 +183,42 @@ def lock_id(namespace: str, key: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+@dataclass(frozen=True, slots=True)
+class _Queued:
+    """A statement waiting for its connection, to go in one batch with others of its text."""
+
+    statement: str
+    args: Sequence[object]
+    done: asyncio.Future[list[Sequence[Any]]]
+    lock: int | None = None
+    """The lock a row-returning statement may take: given back when its batch fails (a failed
+    transaction keeps the session locks its statements took)."""
+    returns_rows: bool = False
+    """Its rows come back: it takes its place in the batch as its last parameter and returns it
+    as its first column, which is left off."""
+
+    async def run_alone(self, conn: asyncpg.Connection) -> None:
+        try:
+            if self.lock is not None:
+                await conn.execute("SELECT pg_advisory_unlock($1)", self.lock)
+            if self.returns_rows:
+                rows = await conn.fetch(self.statement, *self.args, 0)
+                self.done.set_result([row[1:] for row in rows])
+            else:
+                await conn.execute(self.statement, *self.args)
+                self.done.set_result([])
+        except Exception as error:
+            self.done.set_exception(error)
+
+
 class _AdvisoryLocks:
     """Session advisory locks for many conversations, held on one dedicated connection; the
     statements that take or give back a turn's lock run there too (one round trip each).
 
-    A lock another replica holds is waited for on a second connection, which blocks until it is
-    given back (never polled); waits there take turns, and a holder never needs it to finish."""
+    Statements queued while the connection is busy go together, one batch per statement text:
+    one round trip and one commit (one disk flush) for every turn in flight meanwhile. A lock
+    another replica holds is waited for on a second connection, which blocks until it is given
+    back (never polled); waits there take turns, and a holder never needs it to finish."""
 
     def __init__(self, connect: Callable[[], Awaitable[asyncpg.Connection]]):
         self._connect = connect
@@ -193,19 +227,33 @@ class _AdvisoryLocks:
         self._waiter: asyncpg.Connection | None = None
         self._waiting = asyncio.Lock()
         self._cleanups: set[asyncio.Task[Any]] = set()
+        self._queued: list[_Queued] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def _connection(self) -> asyncpg.Connection:
+        """The connection, under the guard."""
+        if self._conn is None or self._conn.is_closed():
+            # A lost connection took its locks with it; the server already released them.
+            self._conn = await self._connect()
+        return self._conn
 
     async def fetch(self, statement: str, *args: object) -> list[asyncpg.Record]:
         async with self._guard:
-            if self._conn is None or self._conn.is_closed():
-                # A lost connection took its locks with it; the server already released them.
-                self._conn = await self._connect()
-            return await self._conn.fetch(statement, *args)
+            return await (await self._connection()).fetch(statement, *args)
 
-    async def take(self, lock_id: int, statement: str, *args: object) -> list[asyncpg.Record]:
-        """Run `statement`, whose first row's first column says whether it took the lock, until
-        it does; between tries, wait until the holder gives it back."""
+    async def write(self, statement: str, args: Sequence[object]) -> None:
+        """Run a write in the next batch; it goes through even when the caller is cancelled (it
+        may give a turn's lock back)."""
+        await asyncio.shield(self._queue(statement, args))
+
+    async def take(
+        self, lock_id: int, statement: str, args: Sequence[object]
+    ) -> list[Sequence[Any]]:
+        """Run `statement` (see _Queued.returns_rows), whose first row's first column says
+        whether it took the lock, until it does; between tries, wait until the holder gives the
+        lock back."""
         while True:
-            attempt = asyncio.ensure_future(self.fetch(statement, *args))
+            attempt = self._queue(statement, args, lock_id, returns_rows=True)
             try:
                 rows = await asyncio.shield(attempt)
             except asyncio.CancelledError:
@@ -216,13 +264,73 @@ class _AdvisoryLocks:
                 return rows
             await self._wait_for_release(lock_id)
 
+    async def fetch_in_batch(self, statement: str, args: Sequence[object]) -> list[Sequence[Any]]:
+        """The rows of `statement` (see _Queued.returns_rows), run in the next batch."""
+        return await asyncio.shield(self._queue(statement, args, returns_rows=True))
+
+    def _queue(
+        self,
+        statement: str,
+        args: Sequence[object],
+        lock: int | None = None,
+        *,
+        returns_rows: bool = False,
+    ) -> asyncio.Future[list[Sequence[Any]]]:
+        """Queue a statement for the next batch; its future is never cancelled (callers shield
+        it), so the batch can always settle it."""
+        done = asyncio.get_running_loop().create_future()
+        queued = _Queued(statement, args, done, lock, returns_rows)
+        self._queued.append(queued)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.ensure_future(self._flush())
+        return queued.done
+
+    async def _flush(self) -> None:
+        while self._queued:
+            async with self._guard:
+                statement = self._queued[0].statement
+                batch = [queued for queued in self._queued if queued.statement == statement]
+                self._queued = [queued for queued in self._queued if queued.statement != statement]
+                # In one order (an event or conversation first), so batches cannot deadlock.
+                batch.sort(key=lambda queued: queued.args[0])
+                try:
+                    conn = await self._connection()
+                except _CONNECT_ERRORS as error:
+                    for queued in batch:
+                        queued.done.set_exception(error)
+                    continue
+                try:
+                    await self._run(conn, batch)
+                except Exception as error:
+                    if len(batch) == 1 and batch[0].lock is None:
+                        batch[0].done.set_exception(error)
+                        continue
+                    # The batch is one transaction: one bad statement must not undo the others.
+                    for queued in batch:
+                        await queued.run_alone(conn)
+
+    @staticmethod
+    async def _run(conn: asyncpg.Connection, batch: list[_Queued]) -> None:
+        statement, returns_rows = batch[0].statement, batch[0].returns_rows
+        if not returns_rows:
+            await conn.executemany(statement, [queued.args for queued in batch])
+            for queued in batch:
+                queued.done.set_result([])
+            return
+        numbered_args = [(*queued.args, place) for place, queued in enumerate(batch)]
+        found: list[list[Sequence[Any]]] = [[] for _ in batch]
+        for row in await conn.fetchmany(statement, numbered_args):
+            found[row[0]].append(row[1:])
+        for queued, rows in zip(batch, found, strict=True):
+            queued.done.set_result(rows)
+
     async def _wait_for_release(self, lock_id: int) -> None:
         async with self._waiting:
             if self._waiter is None or self._waiter.is_closed():
                 self._waiter = await self._connect()
             await self._waiter.execute(_WAIT_FOR_RELEASE, lock_id)
 
-    def _unlock_if_taken(self, lock_id: int, attempt: asyncio.Future[list[asyncpg.Record]]) -> None:
+    def _unlock_if_taken(self, lock_id: int, attempt: asyncio.Future[list[Sequence[Any]]]) -> None:
         if not attempt.cancelled() and attempt.exception() is None and attempt.result()[0][0]:
             self.release_in_background(lock_id)
 
@@ -240,7 +348,7 @@ class _AdvisoryLocks:
 
     @asynccontextmanager
     async def hold(self, lock_id: int) -> AsyncIterator[None]:
-        await self.take(lock_id, "SELECT pg_try_advisory_lock($1)", lock_id)
+        await self.take(lock_id, _TRY_LOCK, (lock_id,))
         try:
             yield
         finally:
@@ -248,6 +356,8 @@ class _AdvisoryLocks:
             await asyncio.shield(self.release_in_background(lock_id))
 
     async def close(self) -> None:
+        if self._flusher is not None:
+            await self._flusher
         if self._cleanups:
             await asyncio.gather(*self._cleanups, return_exceptions=True)
         for conn in (self._conn, self._waiter):
@@ -351,17 +461,9 @@ class PostgresStore:
         async with self._turns.lock((key, author_id)):
             locks, held = self._lock_of(key, author_id)
             anchor = self._windows.anchor(str(key), max_tokens)
-            rows = await locks.take(
-                held,
-                _CLAIM_TURN,
-                event_id,
-                str(key),
-                time.time(),
-                self._owner,
-                held,
-                str(key.parent),
-                *sql.window_params(key, max_tokens, anchor),
-            )
+            params = (event_id, str(key), time.time(), self._owner, held, str(key.parent))
+            window = sql.window_params(key, max_tokens, anchor)
+            rows = await locks.take(held, _CLAIM_TURN, (*params, *window))
             claimed = rows[0][1]
             if claimed:
                 self._held[event_id] = (locks, held)
@@ -373,7 +475,7 @@ class PostgresStore:
                     await asyncio.shield(locks.release_in_background(held))
 
     async def _claimed_window(
-        self, key: ConversationKey, max_tokens: int, anchor: int, rows: list[asyncpg.Record]
+        self, key: ConversationKey, max_tokens: int, anchor: int, rows: list[Sequence[Any]]
     ) -> tuple[ConversationSettings, History]:
         first = rows[0]
         settings = sql.merged_settings(
@@ -480,12 +582,16 @@ class PostgresStore:
         locks, lock = held
         ctes.append(numbered(_RELEASE, len(params) + 1))
         params.extend((lock, lock))
-        await locks.fetch(f"WITH {', '.join(ctes)} SELECT * FROM released", *params)
+        await locks.write(f"WITH {', '.join(ctes)} SELECT * FROM released", params)
         self._held.pop(ends.event_id, None)
 
     async def begin_turn(self, record: TurnRecord) -> TurnRecord | None:
         row = sql.turn_row(record, self._owner, time.time())
-        earlier = await self.pool.fetchrow(_BEGIN_TURN, *row)
+        held = self._held.get(record.event_id)
+        if held is not None:  # batched with the other turns in flight on the lock's connection
+            (earlier,) = await held[0].fetch_in_batch(_BEGIN_TURN, row)
+        else:
+            earlier = (await self.pool.fetchrow(_BEGIN_TURN, *row, 0))[1:]
         return sql.turn_record(earlier) if earlier[0] is not None else None
 
     async def show_progress(self, event_id: str, receipt: str | None, shown: str) -> None:
