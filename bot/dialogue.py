@@ -13,6 +13,7 @@ from functools import partial
 from bot import catchup, commands, context
 from bot.access import AccessPolicy
 from bot.first_visit import Visits
+from bot.history import History
 from bot.limits import LimitPolicy, Limits
 from bot.llm.base import Backend, BackendError, GenerationOptions
 from bot.logs import bind_turn
@@ -41,6 +42,7 @@ from bot.types import (
     Author,
     ChatMessage,
     ConversationKey,
+    ConversationSettings,
     Delta,
     HistoryMessage,
     Incoming,
@@ -304,17 +306,24 @@ class DialogueManager:
             if await self._claim(incoming, sink):
                 await self._command(incoming, sink, *parsed)
             return
-        # Per person: someone else's answer in a shared place never holds this turn up.
-        async with self._store.turn_lock(incoming.key, incoming.author.id):
-            first = incoming.missed is not None and await self._visits.first(
-                incoming.key, arrived_first
-            )
-            if not await self._claim(incoming, sink):
+        author = incoming.author.id
+        if parsed is not None:
+            async with self._store.turn_lock(incoming.key, author):
+                if await self._claim(incoming, sink):
+                    await self._command(incoming, sink, *parsed)
+            return
+        first = incoming.missed is not None and await self._visits.first(
+            incoming.key, arrived_first
+        )
+        # Per person: someone else's answer in a shared place never holds this turn up. The
+        # claim reads the turn's settings and window too: one round trip on PostgreSQL.
+        reach = self._reach(self._policy.model)
+        claim = self._store.claimed_turn(incoming.key, author, incoming.event_id, reach)
+        async with claim as read:
+            if read is None:
                 log.debug("redelivered event dropped")
                 return
-            if parsed is not None:
-                await self._command(incoming, sink, *parsed)
-                return
+            await self._claimed(incoming, sink)
             refusal, frugal = await self._limits.admit_turn(incoming)
             if refusal is not None:
                 self.metrics.count_limited(incoming.key.platform, refusal.limit)
@@ -324,7 +333,7 @@ class DialogueManager:
             self.metrics.in_flight.inc()
             try:
                 incoming = await arrived(incoming, first)
-                await self._turn(incoming, sink, frugal=frugal)
+                await self._turn(incoming, sink, read, frugal=frugal)
             finally:
                 self.metrics.in_flight.dec()
 
@@ -332,11 +341,15 @@ class DialogueManager:
         """Claim the event (the first claimant wins, across replicas); the winner's sink then
         does its once-only side effect."""
         if not await self._store.claim_event(incoming.event_id, incoming.key):
+            log.debug("redelivered event dropped")
             return False
+        await self._claimed(incoming, sink)
+        return True
+
+    async def _claimed(self, incoming: Incoming, sink: ReplySink) -> None:
         self._visits.remember(incoming.key)
         if self._sink_is(sink, Claimed):
             await sink.claimed()
-        return True
 
     async def _command(
         self, incoming: Incoming, sink: ReplySink, spec: commands.CommandSpec, args: str
@@ -362,7 +375,15 @@ class DialogueManager:
         )
         await (sink.finish(reply.text) if reply.ok else sink.fail(reply.text))
 
-    async def _turn(self, incoming: Incoming, sink: ReplySink, *, frugal: bool = False) -> None:
+    async def _turn(
+        self,
+        incoming: Incoming,
+        sink: ReplySink,
+        read: tuple[ConversationSettings, History],
+        *,
+        frugal: bool = False,
+    ) -> None:
+        """Answer a claimed turn; `read` is its settings and window for the default model."""
         if not incoming.text.strip() and not incoming.attachments:
             await sink.fail("Ask me something: the message was empty.")
             return
@@ -373,7 +394,7 @@ class DialogueManager:
         if self._moderates("input") and await self._refused_input(incoming, current, sink):
             return
         # History sized for the default model, the system prompt not yet known: build() trims.
-        overrides, history = await self._store.load_turn(key, self._reach(model))
+        overrides, history = read
         # Near a money budget the cheaper model answers, whatever this conversation chose.
         chosen = (frugal and self._policy.budget_fallback_model) or overrides.model
         if chosen and chosen != model:  # another window and tokenizer

@@ -17,6 +17,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -59,28 +60,27 @@ _MIGRATION_LOCK = int.from_bytes(b"parley-m", "big", signed=True)
 """The advisory lock id that serializes migrating replicas."""
 _RECORD_MIGRATION = numbered(schema.RECORD_MIGRATION)
 
-_APPEND_TURN = f"""
-conversation AS ({numbered(sql.APPEND_TURN)})
-INSERT INTO messages (conv_id, role, content, name, author_id, images, tokens, tokens_before,
-                      created_at, tool_calls, tool_call_id)
-SELECT c.id, m.role, m.content, m.name, m.author_id, m.images, m.tokens,
-       c.tokens_total - $13 + m.offset_in_turn, m.created_at, m.tool_calls, m.tool_call_id
-FROM conversation AS c,
-     unnest($14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::int[],
-            $20::bigint[], $21::float8[], $22::text[], $23::text[])
-         AS m(role, content, name, author_id, images, tokens, offset_in_turn, created_at,
-              tool_calls, tool_call_id)
-"""
-"""A whole turn in one statement (one round trip), after the CTEs that end its record and record
-its usage: the upsert locks the conversation row, so appends from other replicas queue and each
-places its messages after the committed total."""
-_APPEND_PARAMETERS = 23
-_TURN_ENDS = {
-    False: "ended AS (DELETE FROM turns WHERE event_id = $24)",
-    True: "ended AS (UPDATE turns SET state = 'interrupted', receipt = NULL, updated_at = $12 "
-    "WHERE event_id = $24)",
-}
+_STORE_TURN = f"""
+conversation AS ({numbered(sql.APPEND_TURN)}), stored AS (
+    INSERT INTO messages (conv_id, role, content, name, author_id, images, tokens, tokens_before,
+                          created_at, tool_calls, tool_call_id)
+    SELECT c.id, m.role, m.content, m.name, m.author_id, m.images, m.tokens,
+           c.tokens_total - $13 + m.offset_in_turn, m.created_at, m.tool_calls, m.tool_call_id
+    FROM conversation AS c,
+         unnest($14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::int[],
+                $20::bigint[], $21::float8[], $22::text[], $23::text[])
+             AS m(role, content, name, author_id, images, tokens, offset_in_turn, created_at,
+                  tool_calls, tool_call_id)
+)"""
+"""A turn's messages in one statement: the upsert locks the conversation row, so appends from
+other replicas queue and each places its messages after the committed total."""
+_TURN_ENDS = {False: sql.END_TURN, True: sql.INTERRUPT_TURN}
 """How `append` ends its turn record in the same statement, by whether it was interrupted."""
+_RELEASE = """held AS MATERIALIZED (SELECT pg_try_advisory_xact_lock(?) AS got),
+released AS MATERIALIZED (SELECT pg_advisory_unlock(?) FROM held)"""
+"""Give a turn's session lock back when the statement commits, not before: the transaction's own
+lock on the same key (granted at once: this session holds it) keeps other replicas out until
+then, so the next turn's read sees this one's messages."""
 _LOAD = numbered(sql.LOAD)
 _WINDOW = numbered(sql.WINDOW)
 _SETTINGS = numbered(sql.SETTINGS)
@@ -108,23 +108,52 @@ _OWNER_ALIVE = f"""EXISTS (
 )"""
 """Whether the process that owns a turn still holds its lock: the server drops the locks of a
 session whose process died, so a dead replica needs no heartbeat to be known as dead."""
-_CLAIM = f"""
-WITH fresh AS (
-    INSERT INTO events (event_id, conversation, claimed_at) VALUES ($1, $2, $3)
+_CLAIMED = f"""
+fresh AS (
+    INSERT INTO events (event_id, conversation, claimed_at)
+    SELECT $1, $2, $3::float8 FROM locked WHERE got
     ON CONFLICT DO NOTHING RETURNING event_id
 ), retried AS (
     UPDATE turns SET owner = $4, state = 'running', updated_at = $3
-    WHERE event_id = $1 AND NOT EXISTS (SELECT 1 FROM fresh)
+    WHERE event_id = $1 AND (SELECT got FROM locked) AND NOT EXISTS (SELECT 1 FROM fresh)
       AND (state = 'interrupted' OR (owner <> $4 AND NOT {_OWNER_ALIVE}))
     RETURNING event_id
-)
-SELECT EXISTS (SELECT 1 FROM fresh) OR EXISTS (SELECT 1 FROM retried)
+), claimed AS (
+    SELECT EXISTS (SELECT 1 FROM fresh) OR EXISTS (SELECT 1 FROM retried) AS ok
+)"""
+"""A new event, or one whose turn never finished (interrupted, or its process is dead); only
+where `locked` says the turn's lock was taken."""
+_UNHURRIED = "set_config('synchronous_commit', 'off', true)"
+"""For a write that a lost commit cannot make wrong: a claim or a turn-in-flight record whose
+commit waits for no disk flush. Write-ahead logging is sequential, so a turn's stored append
+(which does wait) makes both durable; one lost in a database crash belongs to a turn that never
+stored its answer, which a redelivery may then answer."""
+_CLAIM = f"""
+WITH locked AS MATERIALIZED (SELECT true AS got, {_UNHURRIED}), {_CLAIMED}
+SELECT ok FROM claimed
 """
-"""A new event, or one whose turn never finished (interrupted, or its process is dead)."""
+_CLAIM_TURN = f"""
+WITH locked AS MATERIALIZED (SELECT pg_try_advisory_lock($5) AS got, {_UNHURRIED}), {_CLAIMED}
+SELECT $12::int, l.got, k.ok, own.system_prompt, own.model, parent.system_prompt, parent.model, w.*
+FROM locked AS l CROSS JOIN claimed AS k
+LEFT JOIN conversations AS own ON own.key = $2 AND k.ok
+LEFT JOIN conversations AS parent ON parent.key = $6 AND k.ok
+LEFT JOIN LATERAL ({numbered(sql.WINDOW, 7)}) AS w ON k.ok
+ORDER BY w.tokens_before
+"""
+"""A turn's first round trip: take its lock (without waiting), claim its event, read its settings
+and what is new in its window. A turn that did not get the lock claims nothing. Its place in its
+batch comes first (see _Queued.returns_rows)."""
+_TRY_LOCK = "SELECT $2::int, pg_try_advisory_lock($1)"
+_SETTINGS_AT, _WINDOW_AT = 2, 6
+"""Where a _CLAIM_TURN row's settings and window columns start."""
 _BEGIN_TURN = f"""
-WITH earlier AS ({numbered(sql.EARLIER_TURN)}), begun AS ({numbered(sql.BEGIN_TURN)})
-SELECT * FROM earlier
+WITH unhurried AS MATERIALIZED (SELECT {_UNHURRIED}),
+earlier AS ({numbered(sql.EARLIER_TURN)}), begun AS ({numbered(sql.BEGIN_TURN)})
+SELECT $9::int, earlier.* FROM unhurried LEFT JOIN earlier ON true
 """
+"""One row (after its place in its batch), of NULLs when no dead process left this event's answer
+half-shown."""
 _ADOPT_ORPHANS = f"""
 UPDATE turns SET owner = $2, updated_at = $3
 WHERE platform = $1 AND state = 'running' AND owner <> $2 AND NOT {_OWNER_ALIVE}
@@ -132,8 +161,9 @@ RETURNING {sql.TURN_COLUMNS}
 """
 _SHOW_PROGRESS = numbered(sql.SHOW_PROGRESS)
 _END_TURN = numbered(sql.END_TURN)
-_LOCK_POLL_SECONDS = (0.005, 0.2)
-"""First and longest wait between tries for an advisory lock another replica holds."""
+_WAIT_FOR_RELEASE = "SELECT pg_advisory_xact_lock_shared($1)"
+"""Blocks until whoever holds the lock gives it back; the shared lock goes with the statement's
+transaction, so a cancelled wait leaves nothing held."""
 
 _CONNECT_ERRORS = (
     OSError,
@@ -153,36 +183,158 @@ def lock_id(namespace: str, key: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+@dataclass(frozen=True, slots=True)
+class _Queued:
+    """A statement waiting for its connection, to go in one batch with others of its text."""
+
+    statement: str
+    args: Sequence[object]
+    done: asyncio.Future[list[Sequence[Any]]]
+    lock: int | None = None
+    """The lock a row-returning statement may take: given back when its batch fails (a failed
+    transaction keeps the session locks its statements took)."""
+    returns_rows: bool = False
+    """Its rows come back: it takes its place in the batch as its last parameter and returns it
+    as its first column, which is left off."""
+
+    async def run_alone(self, conn: asyncpg.Connection) -> None:
+        try:
+            if self.lock is not None:
+                await conn.execute("SELECT pg_advisory_unlock($1)", self.lock)
+            if self.returns_rows:
+                rows = await conn.fetch(self.statement, *self.args, 0)
+                self.done.set_result([row[1:] for row in rows])
+            else:
+                await conn.execute(self.statement, *self.args)
+                self.done.set_result([])
+        except Exception as error:
+            self.done.set_exception(error)
+
+
 class _AdvisoryLocks:
-    """Session advisory locks for many conversations, held on one dedicated connection."""
+    """Session advisory locks for many conversations, held on one dedicated connection; the
+    statements that take or give back a turn's lock run there too (one round trip each).
+
+    Statements queued while the connection is busy go together, one batch per statement text:
+    one round trip and one commit (one disk flush) for every turn in flight meanwhile. A lock
+    another replica holds is waited for on a second connection, which blocks until it is given
+    back (never polled); waits there take turns, and a holder never needs it to finish."""
 
     def __init__(self, connect: Callable[[], Awaitable[asyncpg.Connection]]):
         self._connect = connect
         self._conn: asyncpg.Connection | None = None
         self._guard = asyncio.Lock()
+        self._waiter: asyncpg.Connection | None = None
+        self._waiting = asyncio.Lock()
         self._cleanups: set[asyncio.Task[Any]] = set()
+        self._queued: list[_Queued] = []
+        self._flusher: asyncio.Task[None] | None = None
 
-    async def _call(self, function: str, lock_id: int) -> bool:
+    async def _connection(self) -> asyncpg.Connection:
+        """The connection, under the guard."""
+        if self._conn is None or self._conn.is_closed():
+            # A lost connection took its locks with it; the server already released them.
+            self._conn = await self._connect()
+        return self._conn
+
+    async def fetch(self, statement: str, *args: object) -> list[asyncpg.Record]:
         async with self._guard:
-            if self._conn is None or self._conn.is_closed():
-                # A lost connection took its locks with it; the server already released them.
-                self._conn = await self._connect()
-            return bool(await self._conn.fetchval(f"SELECT {function}($1)", lock_id))
+            return await (await self._connection()).fetch(statement, *args)
 
-    async def _try(self, lock_id: int) -> bool:
-        attempt = asyncio.ensure_future(self._call("pg_try_advisory_lock", lock_id))
-        try:
-            return await asyncio.shield(attempt)
-        except asyncio.CancelledError:
-            # The try may still succeed on the server: give the lock back if it does.
-            attempt.add_done_callback(partial(self._unlock_if_taken, lock_id))
-            raise
+    async def write(self, statement: str, args: Sequence[object]) -> None:
+        """Run a write in the next batch; it goes through even when the caller is cancelled (it
+        may give a turn's lock back)."""
+        await asyncio.shield(self._queue(statement, args))
 
-    def _unlock_if_taken(self, lock_id: int, attempt: asyncio.Future[bool]) -> None:
-        if not attempt.cancelled() and attempt.exception() is None and attempt.result():
-            self._release_in_background(lock_id)
+    async def take(
+        self, lock_id: int, statement: str, args: Sequence[object]
+    ) -> list[Sequence[Any]]:
+        """Run `statement` (see _Queued.returns_rows), whose first row's first column says
+        whether it took the lock, until it does; between tries, wait until the holder gives the
+        lock back."""
+        while True:
+            attempt = self._queue(statement, args, lock_id, returns_rows=True)
+            try:
+                rows = await asyncio.shield(attempt)
+            except asyncio.CancelledError:
+                # The try may still succeed on the server: give the lock back if it does.
+                attempt.add_done_callback(partial(self._unlock_if_taken, lock_id))
+                raise
+            if rows[0][0]:
+                return rows
+            await self._wait_for_release(lock_id)
 
-    def _release_in_background(self, lock_id: int) -> asyncio.Task[Any]:
+    async def fetch_in_batch(self, statement: str, args: Sequence[object]) -> list[Sequence[Any]]:
+        """The rows of `statement` (see _Queued.returns_rows), run in the next batch."""
+        return await asyncio.shield(self._queue(statement, args, returns_rows=True))
+
+    def _queue(
+        self,
+        statement: str,
+        args: Sequence[object],
+        lock: int | None = None,
+        *,
+        returns_rows: bool = False,
+    ) -> asyncio.Future[list[Sequence[Any]]]:
+        """Queue a statement for the next batch; its future is never cancelled (callers shield
+        it), so the batch can always settle it."""
+        done = asyncio.get_running_loop().create_future()
+        queued = _Queued(statement, args, done, lock, returns_rows)
+        self._queued.append(queued)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.ensure_future(self._flush())
+        return queued.done
+
+    async def _flush(self) -> None:
+        while self._queued:
+            async with self._guard:
+                statement = self._queued[0].statement
+                batch = [queued for queued in self._queued if queued.statement == statement]
+                self._queued = [queued for queued in self._queued if queued.statement != statement]
+                # In one order (an event or conversation first), so batches cannot deadlock.
+                batch.sort(key=lambda queued: queued.args[0])
+                try:
+                    conn = await self._connection()
+                except _CONNECT_ERRORS as error:
+                    for queued in batch:
+                        queued.done.set_exception(error)
+                    continue
+                try:
+                    await self._run(conn, batch)
+                except Exception as error:
+                    if len(batch) == 1 and batch[0].lock is None:
+                        batch[0].done.set_exception(error)
+                        continue
+                    # The batch is one transaction: one bad statement must not undo the others.
+                    for queued in batch:
+                        await queued.run_alone(conn)
+
+    @staticmethod
+    async def _run(conn: asyncpg.Connection, batch: list[_Queued]) -> None:
+        statement, returns_rows = batch[0].statement, batch[0].returns_rows
+        if not returns_rows:
+            await conn.executemany(statement, [queued.args for queued in batch])
+            for queued in batch:
+                queued.done.set_result([])
+            return
+        numbered_args = [(*queued.args, place) for place, queued in enumerate(batch)]
+        found: list[list[Sequence[Any]]] = [[] for _ in batch]
+        for row in await conn.fetchmany(statement, numbered_args):
+            found[row[0]].append(row[1:])
+        for queued, rows in zip(batch, found, strict=True):
+            queued.done.set_result(rows)
+
+    async def _wait_for_release(self, lock_id: int) -> None:
+        async with self._waiting:
+            if self._waiter is None or self._waiter.is_closed():
+                self._waiter = await self._connect()
+            await self._waiter.execute(_WAIT_FOR_RELEASE, lock_id)
+
+    def _unlock_if_taken(self, lock_id: int, attempt: asyncio.Future[list[Sequence[Any]]]) -> None:
+        if not attempt.cancelled() and attempt.exception() is None and attempt.result()[0][0]:
+            self.release_in_background(lock_id)
+
+    def release_in_background(self, lock_id: int) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(self._release(lock_id))
         self._cleanups.add(task)
         task.add_done_callback(self._cleanups.discard)
@@ -190,28 +342,28 @@ class _AdvisoryLocks:
 
     async def _release(self, lock_id: int) -> None:
         try:
-            await self._call("pg_advisory_unlock", lock_id)
+            await self.fetch("SELECT pg_advisory_unlock($1)", lock_id)
         except _CONNECT_ERRORS as error:
             log.warning("could not release a conversation lock (%s); its session ended", error)
 
     @asynccontextmanager
     async def hold(self, lock_id: int) -> AsyncIterator[None]:
-        wait = _LOCK_POLL_SECONDS[0]
-        while not await self._try(lock_id):
-            await asyncio.sleep(wait)
-            wait = min(wait * 2, _LOCK_POLL_SECONDS[1])
+        await self.take(lock_id, _TRY_LOCK, (lock_id,))
         try:
             yield
         finally:
             # Shielded: a cancelled turn must still give the lock back.
-            await asyncio.shield(self._release_in_background(lock_id))
+            await asyncio.shield(self.release_in_background(lock_id))
 
     async def close(self) -> None:
+        if self._flusher is not None:
+            await self._flusher
         if self._cleanups:
             await asyncio.gather(*self._cleanups, return_exceptions=True)
-        if self._conn is not None:
-            await self._conn.close()
-            self._conn = None
+        for conn in (self._conn, self._waiter):
+            if conn is not None:
+                await conn.close()
+        self._conn = self._waiter = None
 
 
 class PostgresStore:
@@ -236,11 +388,13 @@ class PostgresStore:
         self._owner = str(secrets.randbelow(2**31 - 1) + 1)
         self._owner_conn: asyncpg.Connection | None = None
         """Holds this process's owner lock for as long as the store is open."""
+        self._held: dict[str, tuple[_AdvisoryLocks, int]] = {}
+        """The locks of claimed turns by event id, until the turn's last append gives it back."""
 
     async def open(self) -> None:
         try:
             self._pool = await asyncpg.create_pool(
-                self._dsn, min_size=self._min_pool, max_size=self._max_pool
+                self._dsn, min_size=self._min_pool, max_size=self._max_pool, reset=_keep_session
             )
             async with self._pool.acquire() as conn:
                 await _migrate(conn)
@@ -287,14 +441,53 @@ class PostgresStore:
     async def ping(self) -> None:
         await self.pool.fetchval("SELECT 1")
 
+    def _lock_of(self, key: ConversationKey, author_id: str) -> tuple[_AdvisoryLocks, int]:
+        if not self._locks:
+            raise StoreError("the PostgreSQL store is not open")
+        held = lock_id(self._namespace, f"{key}\n{author_id}")
+        return self._locks[held % len(self._locks)], held
+
     @asynccontextmanager
     async def _turn(self, key: ConversationKey, author_id: str) -> AsyncIterator[None]:
         async with self._turns.lock((key, author_id)):
-            if not self._locks:
-                raise StoreError("the PostgreSQL store is not open")
-            held = lock_id(self._namespace, f"{key}\n{author_id}")
-            async with self._locks[held % len(self._locks)].hold(held):
+            locks, held = self._lock_of(key, author_id)
+            async with locks.hold(held):
                 yield
+
+    @asynccontextmanager
+    async def claimed_turn(
+        self, key: ConversationKey, author_id: str, event_id: str, max_tokens: int
+    ) -> AsyncIterator[tuple[ConversationSettings, History] | None]:
+        async with self._turns.lock((key, author_id)):
+            locks, held = self._lock_of(key, author_id)
+            anchor = self._windows.anchor(str(key), max_tokens)
+            params = (event_id, str(key), time.time(), self._owner, held, str(key.parent))
+            window = sql.window_params(key, max_tokens, anchor)
+            rows = await locks.take(held, _CLAIM_TURN, (*params, *window))
+            claimed = rows[0][1]
+            if claimed:
+                self._held[event_id] = (locks, held)
+            try:
+                yield await self._claimed_window(key, max_tokens, anchor, rows) if claimed else None
+            finally:
+                # Given back here unless the turn's last append did it (a refusal, a failure).
+                if not claimed or self._held.pop(event_id, None) is not None:
+                    await asyncio.shield(locks.release_in_background(held))
+
+    async def _claimed_window(
+        self, key: ConversationKey, max_tokens: int, anchor: int, rows: list[Sequence[Any]]
+    ) -> tuple[ConversationSettings, History]:
+        first = rows[0]
+        settings = sql.merged_settings(
+            key,
+            [
+                (str(key), *first[_SETTINGS_AT : _SETTINGS_AT + 2]),
+                (str(key.parent), *first[_SETTINGS_AT + 2 : _WINDOW_AT]),
+            ],
+        )
+        # No conversation yet: the window's join found no row at all.
+        window = [] if first[_WINDOW_AT] is None else [row[_WINDOW_AT:] for row in rows]
+        return settings, await self._settled(key, max_tokens, anchor, window)
 
     def turn_lock(
         self, key: ConversationKey, author_id: str = ""
@@ -319,12 +512,15 @@ class PostgresStore:
             found = await conn.fetch(_SETTINGS, *sql.settings_keys(key))
             params = sql.window_params(key, max_tokens, anchor)
             rows = await conn.fetch(_WINDOW, *params) if max_tokens > 0 else []
-        settings = sql.merged_settings(key, found)
+        return sql.merged_settings(key, found), await self._settled(key, max_tokens, anchor, rows)
+
+    async def _settled(
+        self, key: ConversationKey, max_tokens: int, anchor: int, rows: Sequence[Sequence[Any]]
+    ) -> History:
         if max_tokens <= 0:
-            return settings, History.of(())
+            return History.of(())
         read_whole = partial(self.pool.fetch, _WINDOW, *sql.window_params(key, max_tokens, WHOLE))
-        window = await self._windows.settled(str(key), max_tokens, anchor, rows, read_whole)
-        return settings, window
+        return await self._windows.settled(str(key), max_tokens, anchor, rows, read_whole)
 
     async def get_settings(self, key: ConversationKey) -> ConversationSettings:
         found = await self.pool.fetch(_SETTINGS, *sql.settings_keys(key))
@@ -359,43 +555,44 @@ class PostgresStore:
         ends: TurnEnd | None = None,
         usage: TurnUsage | None = None,
     ) -> None:
-        now = time.time()
-        if not messages:
-            if usage is not None:
-                await self.pool.execute(numbered(sql.RECORD_USAGE), *sql.usage_row(usage, now))
-            if ends is not None:
-                await self._end(ends)
-            return
-        totals = TurnTotals.of(messages, output_tokens)
-        rows = message_rows(0, messages, 0)  # window offsets within the turn, from 0
-        columns = list(zip(*rows, strict=True))
-        ctes: list[str] = []
-        extra: list[object] = []
-        if ends is not None:
-            ctes.append(_TURN_ENDS[ends.interrupted])
-            extra.append(ends.event_id)
-        if usage is not None:
-            start = _APPEND_PARAMETERS + len(extra) + 1
-            ctes.append(f"recorded AS ({numbered(sql.RECORD_USAGE, start)})")
-            extra.extend(sql.usage_row(usage, now))
-        await self.pool.execute(
-            f"WITH {', '.join([*ctes, _APPEND_TURN])}",
-            *sql.append_row(key, totals, now),
-            totals.weight,
-            *(list(column) for column in columns[1:]),
-            *extra,
-        )
+        now, ctes, params = time.time(), list[str](), list[object]()
 
-    async def _end(self, ends: TurnEnd) -> None:
-        if ends.interrupted:
-            await self.pool.execute(numbered(sql.INTERRUPT_TURN), time.time(), ends.event_id)
-        else:
-            await self.end_turn(ends.event_id)
+        def add(name: str, statement: str, values: Sequence[object]) -> None:
+            ctes.append(f"{name} AS ({numbered(statement, len(params) + 1)})")
+            params.extend(values)
+
+        if messages:
+            totals = TurnTotals.of(messages, output_tokens)
+            rows = message_rows(0, messages, 0)  # window offsets within the turn, from 0
+            ctes.append(_STORE_TURN)
+            params.extend(sql.append_row(key, totals, now))
+            params.append(totals.weight)
+            params.extend(list(column) for column in list(zip(*rows, strict=True))[1:])
+        if ends is not None:
+            ended = (now, ends.event_id) if ends.interrupted else (ends.event_id,)
+            add("ended", _TURN_ENDS[ends.interrupted], ended)
+        if usage is not None:
+            add("recorded", sql.RECORD_USAGE, sql.usage_row(usage, now))
+        held = self._held.get(ends.event_id) if ends is not None else None
+        if held is None:
+            if ctes:
+                await self.pool.execute(f"WITH {', '.join(ctes)} SELECT 1", *params)
+            return
+        # The turn's last write gives its lock back in the same round trip.
+        locks, lock = held
+        ctes.append(numbered(_RELEASE, len(params) + 1))
+        params.extend((lock, lock))
+        await locks.write(f"WITH {', '.join(ctes)} SELECT * FROM released", params)
+        self._held.pop(ends.event_id, None)
 
     async def begin_turn(self, record: TurnRecord) -> TurnRecord | None:
         row = sql.turn_row(record, self._owner, time.time())
-        earlier = await self.pool.fetchrow(_BEGIN_TURN, *row)
-        return sql.turn_record(earlier) if earlier is not None else None
+        held = self._held.get(record.event_id)
+        if held is not None:  # batched with the other turns in flight on the lock's connection
+            (earlier,) = await held[0].fetch_in_batch(_BEGIN_TURN, row)
+        else:
+            earlier = (await self.pool.fetchrow(_BEGIN_TURN, *row, 0))[1:]
+        return sql.turn_record(earlier) if earlier[0] is not None else None
 
     async def show_progress(self, event_id: str, receipt: str | None, shown: str) -> None:
         await self.pool.execute(_SHOW_PROGRESS, receipt, shown, time.time(), event_id)
@@ -586,6 +783,11 @@ class PostgresStore:
             await conn.executemany(_RECOUNT_WINDOW, [(conv_id,) for conv_id in conv_ids])
             await conn.executemany(_RECOUNT_TOTALS, [(conv_id,) for conv_id in conv_ids])
         return len(deleted)
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """A pooled connection goes back as it is: none holds session state (locks, LISTEN, SET), so
+    asyncpg's reset would be a wasted round trip per use."""
 
 
 async def _migrate(conn: asyncpg.Connection) -> None:

@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -231,6 +231,14 @@ class SqliteStore:
         self, key: ConversationKey, author_id: str = ""
     ) -> AbstractAsyncContextManager[None]:
         return self._turns.lock((key, author_id))
+
+    @asynccontextmanager
+    async def claimed_turn(
+        self, key: ConversationKey, author_id: str, event_id: str, max_tokens: int
+    ) -> AsyncIterator[tuple[ConversationSettings, History] | None]:
+        async with self.turn_lock(key, author_id):
+            claimed = await self.claim_event(event_id, key)
+            yield await self.load_turn(key, max_tokens) if claimed else None
 
     # -- reads --------------------------------------------------------------------------------
 

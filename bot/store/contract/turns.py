@@ -6,7 +6,8 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.types import ChatMessage, ConversationKey
+from bot.history import History
+from bot.types import ChatMessage, ConversationKey, ConversationSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,14 @@ class Locks(Protocol):
     ) -> AbstractAsyncContextManager[None]:
         """Serialize one person's turns in one conversation, in arrival order (across replicas
         where shared); other people's turns there do not wait."""
+        ...
+
+    def claimed_turn(
+        self, key: ConversationKey, author_id: str, event_id: str, max_tokens: int
+    ) -> AbstractAsyncContextManager[tuple[ConversationSettings, History] | None]:
+        """`turn_lock`, `claim_event` and `load_turn` at once (PostgreSQL: one round trip): the
+        turn's settings and window while it holds its lock, or None when its event was claimed
+        before. An `append` ending the turn (`TurnEnd`) may give the shared lock back early."""
         ...
 
 
