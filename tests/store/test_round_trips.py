@@ -11,10 +11,10 @@ import asyncio
 from pathlib import Path
 
 from bench.core import InstantBackend, NullSink, incoming
-from bot.config import Settings
 from bot.wiring import open_runtime
 from tests.support.pg_proxy import counted
 from tests.support.postgres import postgres_schema
+from tests.support.settings import make_settings
 
 ROUND_TRIPS_PER_TURN = 3
 """Claim with the window (taking the conversation's lock), record the turn in flight, append
@@ -29,7 +29,7 @@ async def _round_trips_per_turn(tmp_path: Path, conversations: int, together: bo
     """Round trips per warm turn, over TURNS turns in each conversation; `together`: the
     conversations' turns run side by side (so batched), else one after another."""
     async with postgres_schema() as direct, counted(direct) as (counter, dsn):
-        settings = Settings(
+        settings = make_settings(
             data_dir=tmp_path,
             database_url=dsn,
             openai_base_url="http://unused",
