@@ -35,6 +35,7 @@ from bot.replies import (
     relay,
 )
 from bot.store.base import Store, TurnEnd, TurnRecord, TurnUsage
+from bot.store.locks import KeyedLock
 from bot.tools.approvals import GONE
 from bot.tools.loop import Toolbox, TurnTools
 from bot.types import (
@@ -131,6 +132,8 @@ class DialogueManager:
         self.metrics = metrics or Metrics()
         self._tasks: set[asyncio.Task[None]] = set()
         self._visits = Visits(store.knows)
+        self._arrivals = KeyedLock()
+        """Each person's turns in a place, in arrival order, before the store's own lock."""
         self._active: dict[ConversationKey, list[_ActiveTurn]] = {}
         """The answers being written in each conversation: one per person at most."""
         self._repairs: dict[str, Repair] = {}
@@ -312,13 +315,20 @@ class DialogueManager:
                 if await self._claim(incoming, sink):
                     await self._command(incoming, sink, *parsed)
             return
-        first = incoming.missed is not None and await self._visits.first(
-            incoming.key, arrived_first
-        )
         # Per person: someone else's answer in a shared place never holds this turn up. The
-        # claim reads the turn's settings and window too: one round trip on PostgreSQL.
+        # arrival lock is taken before anything is awaited (asyncio.Lock queues in call order),
+        # so a first turn asking the store whether Parley was here keeps its place.
+        async with self._arrivals.lock((incoming.key, author)):
+            first = incoming.missed is not None and await self._visits.first(
+                incoming.key, arrived_first
+            )
+            await self._claimed_turn(incoming, sink, first)
+
+    async def _claimed_turn(self, incoming: Incoming, sink: ReplySink, first: bool) -> None:
+        """An ordinary turn: the claim reads its settings and window too (one round trip on
+        PostgreSQL), then limits, the first visit's reading, and the answer."""
         reach = self._reach(self._policy.model)
-        claim = self._store.claimed_turn(incoming.key, author, incoming.event_id, reach)
+        claim = self._store.claimed_turn(incoming.key, incoming.author.id, incoming.event_id, reach)
         async with claim as read:
             if read is None:
                 log.debug("redelivered event dropped")
