@@ -310,15 +310,15 @@ class DialogueManager:
                 await self._command(incoming, sink, *parsed)
             return
         author = incoming.author.id
-        if parsed is not None:
-            async with self._store.turn_lock(incoming.key, author):
-                if await self._claim(incoming, sink):
-                    await self._command(incoming, sink, *parsed)
-            return
         # Per person: someone else's answer in a shared place never holds this turn up. The
         # arrival lock is taken before anything is awaited (asyncio.Lock queues in call order),
         # so a first turn asking the store whether Parley was here keeps its place.
         async with self._arrivals.lock((incoming.key, author)):
+            if parsed is not None:
+                async with self._store.turn_lock(incoming.key, author):
+                    if await self._claim(incoming, sink):
+                        await self._command(incoming, sink, *parsed)
+                return
             first = incoming.missed is not None and await self._visits.first(
                 incoming.key, arrived_first
             )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
+
 from bot.commands import SPECS, Who
 from bot.replies import STOPPED_MARK
 from bot.wiring import open_runtime
@@ -187,3 +190,21 @@ async def test_stop_stops_the_askers_answer_and_an_admins_stops_all(peer_setting
         await turns[2]
     assert own.final == everyone.final == "Stopped."
     assert all(sink.final.endswith(STOPPED_MARK) for sink in answers.values())
+
+
+async def test_a_command_sent_right_after_a_first_turn_waits_for_that_turn(
+    peer_settings, openai_peer
+):
+    async def nothing_missed(first: bool) -> tuple:
+        return ()
+
+    async with open_runtime(peer_settings) as runtime:
+        # The first turn here asks the store whether Parley was here before; the reset sent
+        # right after it must still run after it, as it arrived.
+        first = replace(message("hello"), missed=nothing_missed)
+        await asyncio.gather(
+            runtime.dialogue.submit(first, RecordingSink()),
+            runtime.dialogue.submit(message("/reset"), RecordingSink()),
+        )
+        await ask(runtime, "after")
+    assert [m["role"] for m in openai_peer.requests[-1]["messages"]] == ["system", "user"]
