@@ -343,27 +343,31 @@ class DiscordDoor:
             and self._settings.threads == "auto"
             and isinstance(channel, discord.TextChannel)
         )
-        continued = None
-        if opens_thread:  # a thread opened from a message has the message's id
+        starts_chain = kind is Kind.MENTION and self._starts_chain(incoming.key)
+        # A reply into a conversation kept in the channel (a chain, or one whose thread Discord
+        # refused) continues it there.
+        continued = await self._chain_of(message) if opens_thread or starts_chain else None
+        opens_thread = opens_thread and continued is None
+        if continued is not None:
+            incoming = replace(incoming, key=continued)
+        elif opens_thread:  # a thread opened from a message has the message's id
             thread_key = replace(incoming.key, thread=str(message.id))
             incoming = replace(incoming, key=thread_key, kind=Kind.THREAD)
-        elif kind is Kind.MENTION and self._starts_chain(incoming.key):
-            continued = await self._chain_of(message)
+        elif starts_chain and commands.parse(incoming) is None:
             # A command typed to start a chain is meant for the channel (its settings, say).
-            if continued is not None or commands.parse(incoming) is None:
-                incoming = replace(incoming, key=continued or chain_key(incoming.key, message.id))
-        chained = is_chain(incoming.key)
-        if chained:
+            incoming = replace(incoming, key=chain_key(incoming.key, message.id))
+        linked = continued is not None or is_chain(incoming.key)
+        if linked:
             await self._link(incoming.key, message.id)
         sink: ChannelReply
         if opens_thread:
             name = " ".join(incoming.text.split())[:THREAD_NAME_CHARS] or "Parley"
-            sink = ThreadReply(message, name, **options)
+            sink = ThreadReply(message, name, link=partial(self._link, incoming.key), **options)
         else:
             sink = ChannelReply(
                 channel,
                 reply_to=message,
-                on_posted=partial(self._link, incoming.key) if chained else None,
+                on_posted=partial(self._link, incoming.key) if linked else None,
                 **options,
             )
         if not opens_thread and continued is None:  # the store is a continued chain's memory

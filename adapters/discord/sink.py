@@ -312,18 +312,30 @@ class ChannelReply(_AsksApproval, _PiecewiseReply):
 
 class ThreadReply(ChannelReply):
     """An answer in a thread opened from the question once the core claimed the event (so a
-    redelivery opens none); in the channel, as a reply, when Discord refuses the thread."""
+    redelivery opens none); in the channel, as a reply, when Discord refuses the thread. Then
+    `link` notes the question and the answer's messages as the conversation's, so a reply to
+    them continues it in the channel."""
 
-    def __init__(self, question: discord.Message, name: str, **options: Any) -> None:
+    def __init__(
+        self,
+        question: discord.Message,
+        name: str,
+        *,
+        link: Callable[[int], Awaitable[None]],
+        **options: Any,
+    ) -> None:
         super().__init__(question.channel, reply_to=question, **options)
         self._question = question
         self._name = name
+        self._link = link
 
     async def claimed(self) -> None:
         try:
             thread = await self._question.create_thread(name=self._name)
         except discord.HTTPException as error:
             log.warning("could not open a thread (HTTP %s); answering in the channel", error.status)
+            self._on_posted = self._link
+            await self._link(self._question.id)
             return
         self._channel, self._reply_to = thread, None
 

@@ -107,6 +107,29 @@ async def test_a_mention_opens_a_thread_where_the_conversation_continues(
     assert not history_reads(peer)
 
 
+async def test_a_thread_discord_refuses_leaves_the_conversation_in_the_channel(
+    world: World, settings_for: Any
+) -> None:
+    peer = world.peer
+    peer.refuses_threads = True
+    async with serving(peer, settings_for(discord_threads="auto"), ScriptedBackend()) as running:
+        question = await ask(peer, world.general, world.alice, "plan the launch")
+        (answer,) = peer.bot_messages(world.general)
+        assert answer["message_reference"]["message_id"] == question["id"]
+        await peer.post_message(
+            world.general, world.alice, "and the budget?", reply_to=int(answer["id"])
+        )
+        await answer_to(peer, world.general, "echo: and the budget?")
+    prompt = [(m.role, m.content) for m in last_prompt(running.backend)[1:]]
+    assert prompt == [
+        (Role.USER, "plan the launch"),
+        (Role.ASSISTANT, "echo: plan the launch"),
+        (Role.USER, "and the budget?"),
+    ]
+    tried = [r for r in peer.calls("POST", f"/channels/{world.general}/") if "/threads" in r.path]
+    assert len(tried) == 1, "the reply continues in the channel: no second thread is tried"
+
+
 async def test_a_reply_to_the_bot_needs_no_mention(world: World, settings_for: Any) -> None:
     peer = world.peer
     async with serving(peer, settings_for(), ScriptedBackend()) as running:

@@ -46,6 +46,9 @@ class DiscordPeer:
         """When set, message edits fail with this HTTP status (e.g. 403 for an archived thread)."""
         self.edit_outages = 0
         """How many next message edits fail with 503 (Discord briefly unavailable)."""
+        self.refuses_threads = False
+        """Refuse to start threads with 403 Missing Permissions, as for a bot lacking the right."""
+        """How many next message edits fail with 503 (Discord briefly unavailable)."""
         self.rejects_token = False
         """Answer GET /users/@me with 401, as Discord does for a reset token."""
         self.gateway = Gateway(self._welcome, self.changed)

@@ -71,6 +71,8 @@ async def get_message(peer: DiscordPeer, parts: list[str], body: Any, query: Any
 
 async def start_thread(peer: DiscordPeer, parts: list[str], body: Any, query: Any) -> web.Response:
     parent_id, message_id = int(parts[1]), int(parts[3])
+    if peer.refuses_threads:
+        return error(403, "Missing Permissions", 50013)
     thread = peer.store_thread(message_id, parent_id, body["name"], peer.bot.id)
     await peer.dispatch("THREAD_CREATE", {**thread, "newly_created": True}, peer.guild_id)
     return json_response(thread)
