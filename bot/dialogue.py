@@ -325,16 +325,23 @@ class DialogueManager:
             await self._claimed_turn(incoming, sink, first)
 
     async def _claimed_turn(self, incoming: Incoming, sink: ReplySink, first: bool) -> None:
-        """An ordinary turn: the claim reads its settings and window too (one round trip on
-        PostgreSQL), then limits, the first visit's reading, and the answer."""
+        """An ordinary turn: the claim reads its settings, window and rate limits' counters too
+        (one round trip on PostgreSQL), then limits, the first visit's reading, and the answer."""
         reach = self._reach(self._policy.model)
-        claim = self._store.claimed_turn(incoming.key, incoming.author.id, incoming.event_id, reach)
+        limits = self._limits.counted(incoming)
+        claim = self._store.claimed_turn(
+            incoming.key,
+            incoming.author.id,
+            incoming.event_id,
+            reach,
+            limits.check if limits is not None else None,
+        )
         async with claim as read:
             if read is None:
                 log.debug("redelivered event dropped")
                 return
             await self._claimed(incoming, sink)
-            refusal, frugal = await self._limits.admit_turn(incoming)
+            refusal, frugal = await self._limits.judge(incoming, limits, read.counters)
             if refusal is not None:
                 self.metrics.count_limited(incoming.key.platform, refusal.limit)
                 if refusal.first:  # later refusals in the window stay silent: no flood of posts
@@ -343,7 +350,7 @@ class DialogueManager:
             self.metrics.in_flight.inc()
             try:
                 incoming = await arrived(incoming, first)
-                await self._turn(incoming, sink, read, frugal=frugal)
+                await self._turn(incoming, sink, read.settings, read.history, frugal=frugal)
             finally:
                 self.metrics.in_flight.dec()
 
@@ -389,11 +396,12 @@ class DialogueManager:
         self,
         incoming: Incoming,
         sink: ReplySink,
-        read: tuple[ConversationSettings, History],
+        overrides: ConversationSettings,
+        history: History,
         *,
         frugal: bool = False,
     ) -> None:
-        """Answer a claimed turn; `read` is its settings and window for the default model."""
+        """Answer a claimed turn, given its settings and its window for the default model."""
         if not incoming.text.strip() and not incoming.attachments:
             await sink.fail("Ask me something: the message was empty.")
             return
@@ -404,7 +412,6 @@ class DialogueManager:
         if self._moderates("input") and await self._refused_input(incoming, current, sink):
             return
         # History sized for the default model, the system prompt not yet known: build() trims.
-        overrides, history = read
         # Near a money budget the cheaper model answers, whatever this conversation chose.
         chosen = (frugal and self._policy.budget_fallback_model) or overrides.model
         if chosen and chosen != model:  # another window and tokenizer

@@ -1,8 +1,9 @@
 """Rate limits and daily token and money budgets, read from the store so every replica sees the
 same totals.
 
-Windows are fixed (this minute, this UTC day, this UTC calendar month); a check and its count are
-two steps, so replicas racing at the edge can overshoot a limit by a turn or two, never by more.
+Windows are fixed (this minute, this UTC day, this UTC calendar month). A turn's counters are
+read and counted with its claim, in one step (`CounterCheck`); replicas racing at the edge can
+still each count one turn past a limit, never more.
 Money is summed from the per-turn usage records (micro-dollars), so no counter can drift from them.
 """
 
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.prices import MICROS_PER_USD
-from bot.store.base import SpentQuery, UsageLedger
+from bot.store.base import Counter, CounterCheck, SpentQuery, UsageLedger
 from bot.types import Incoming
 
 MINUTE = 60
@@ -73,12 +74,21 @@ class Refusal:
 
 
 @dataclass(frozen=True, slots=True)
-class _Counter:
+class _Limit:
     scope: str
     limit: int
     ends: float
     """When its window ends (Unix time): the refusal says how long until then."""
     refusal: str
+
+
+@dataclass(frozen=True, slots=True)
+class CountedLimits:
+    """A turn's turn and token limits at one moment, and the counters its claim reads for them."""
+
+    now: float
+    capped: tuple[_Limit, ...]
+    check: CounterCheck
 
 
 class Limits:
@@ -97,32 +107,56 @@ class Limits:
         refusal, _ = await self.admit_turn(incoming)
         return refusal
 
+    def counted(self, incoming: Incoming) -> CountedLimits | None:
+        """The turn and token limits of a turn arriving now (None when none is set): the store
+        reads their counters, and counts the turn, as it claims the turn."""
+        if not self._policy.counted:
+            return None
+        now = self._clock()
+        turns, tokens = self._counters(incoming, now)
+        counters = [
+            *(Counter(limit.scope, limit.limit, counts=True) for limit in turns),
+            *(Counter(limit.scope, limit.limit) for limit in tokens),
+            *(Counter(_told(incoming, limit)) for limit in [*turns, *tokens]),
+        ]
+        return CountedLimits(now, (*turns, *tokens), CounterCheck(tuple(counters)))
+
     async def admit_turn(self, incoming: Incoming) -> tuple[Refusal | None, bool]:
         """`admit`, and whether an admitted turn is near a money budget (past the policy's
         `frugal_at` share of it), where a cheaper model may answer."""
         if not self._policy.active:
             return None, False
-        now = self._clock()
-        turns, tokens = self._counters(incoming, now)
-        counters = turns + tokens
-        told = {counter.scope: _told(incoming, counter) for counter in counters}
-        used = await self._store.count_usage([*told, *told.values()]) if counters else {}
-        for counter in counters:
-            if used.get(counter.scope, 0) >= counter.limit:
-                refusal = await self._refuse(incoming, counter, now, used.get(told[counter.scope]))
-                return refusal, False
+        limits = self.counted(incoming)
+        found: dict[str, int] = {}
+        if limits is not None:
+            check = limits.check
+            found = await self._store.count_usage([c.scope for c in check.counters])
+            if check.admits(found):
+                await self._store.add_usage(check.raised())
+        return await self.judge(incoming, limits, found)
+
+    async def judge(
+        self, incoming: Incoming, limits: CountedLimits | None, found: dict[str, int]
+    ) -> tuple[Refusal | None, bool]:
+        """`admit_turn` for a turn whose claim read (and counted) its `counted` limits: `found`
+        holds the counters as they were before."""
+        if not self._policy.active:
+            return None, False
+        now = limits.now if limits is not None else self._clock()
+        for counter in limits.capped if limits is not None else ():
+            if found.get(counter.scope, 0) >= counter.limit:
+                told = found.get(_told(incoming, counter))
+                return await self._refuse(incoming, counter, now, told), False
         money = await self._money(incoming, now)
         for counter, spent in money:
             if spent >= counter.limit:
                 told_count = await self._store.count_usage([_told(incoming, counter)])
                 return await self._refuse(incoming, counter, now, sum(told_count.values())), False
-        if turns:
-            await self._store.add_usage({counter.scope: 1 for counter in turns})
         share = self._policy.frugal_at
         return None, any(spent >= counter.limit * share for counter, spent in money)
 
     async def _refuse(
-        self, incoming: Incoming, counter: _Counter, now: float, told: int | None
+        self, incoming: Incoming, counter: _Limit, now: float, told: int | None
     ) -> Refusal:
         first = not told
         if first:
@@ -132,7 +166,7 @@ class Limits:
         message = f"{counter.refusal} {again} {_until(counter.ends - now)}."
         return Refusal(counter.scope.split(":")[1], message, first)
 
-    async def _money(self, incoming: Incoming, now: float) -> list[tuple[_Counter, int]]:
+    async def _money(self, incoming: Incoming, now: float) -> list[tuple[_Limit, int]]:
         """The money budgets set, each with what was spent in its window (micro-dollars)."""
         policy = self._policy
         if not policy.priced:
@@ -172,7 +206,7 @@ class Limits:
         for (limit, scope, ends, whose, when), amount in zip(budgets, spent, strict=True):
             if limit is None or (whose is _TEAMS and space is None):
                 continue
-            counter = _Counter(scope, round(limit * MICROS_PER_USD), ends, f"{whose} {when}.")
+            counter = _Limit(scope, round(limit * MICROS_PER_USD), ends, f"{whose} {when}.")
             found.append((counter, amount))
         return found
 
@@ -184,7 +218,7 @@ class Limits:
         if budgets:
             await self._store.add_usage({counter.scope: tokens for counter in budgets})
 
-    def _counters(self, incoming: Incoming, now: float) -> tuple[list[_Counter], list[_Counter]]:
+    def _counters(self, incoming: Incoming, now: float) -> tuple[list[_Limit], list[_Limit]]:
         policy, key = self._policy, incoming.key
         minute, day = int(now // MINUTE), int(now // DAY)
         minute_ends, day_ends = (minute + 1) * MINUTE, (day + 1) * DAY
@@ -192,7 +226,7 @@ class Limits:
         turns, tokens = [], []
         if policy.user_turns_per_minute:
             turns.append(
-                _Counter(
+                _Limit(
                     f"turns:user:{user}:{minute}",
                     policy.user_turns_per_minute,
                     minute_ends,
@@ -201,7 +235,7 @@ class Limits:
             )
         if policy.conversation_turns_per_minute:
             turns.append(
-                _Counter(
+                _Limit(
                     f"turns:conversation:{key}:{minute}",
                     policy.conversation_turns_per_minute,
                     minute_ends,
@@ -210,7 +244,7 @@ class Limits:
             )
         if policy.user_daily_tokens:
             tokens.append(
-                _Counter(
+                _Limit(
                     f"tokens:user:{user}:{day}",
                     policy.user_daily_tokens,
                     day_ends,
@@ -219,7 +253,7 @@ class Limits:
             )
         if policy.space_daily_tokens and incoming.space is not None:
             tokens.append(
-                _Counter(
+                _Limit(
                     f"tokens:space:{key.platform}:{incoming.space}:{day}",
                     policy.space_daily_tokens,
                     day_ends,
@@ -229,7 +263,7 @@ class Limits:
         return turns, tokens
 
 
-def _told(incoming: Incoming, counter: _Counter) -> str:
+def _told(incoming: Incoming, counter: _Limit) -> str:
     """The counter of refusals told to this user by this limit in this window (the counter's
     scope names its window), shared by replicas like the limits themselves."""
     return f"told:{incoming.key.platform}:{incoming.author.id}:{counter.scope}"

@@ -19,15 +19,33 @@ from bot.store.contract.tools import (
     ToolAudit,
     ToolCallRecord,
 )
-from bot.store.contract.turns import Events, Locks, TurnEnd, TurnRecord, TurnsInFlight
-from bot.store.contract.usage import SpentQuery, TurnUsage, UsageLedger, UsageQuery, UsageRow
+from bot.store.contract.turns import (
+    ClaimedTurn,
+    Events,
+    Locks,
+    TurnEnd,
+    TurnRecord,
+    TurnsInFlight,
+)
+from bot.store.contract.usage import (
+    Counter,
+    CounterCheck,
+    SpentQuery,
+    TurnUsage,
+    UsageLedger,
+    UsageQuery,
+    UsageRow,
+)
 
 __all__ = [
     "UNSET",
     "ApprovalRecord",
     "ApprovalRequests",
     "AuditQuery",
+    "ClaimedTurn",
     "Conversations",
+    "Counter",
+    "CounterCheck",
     "Events",
     "ExportFilter",
     "Feedback",

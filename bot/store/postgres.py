@@ -30,6 +30,8 @@ from bot.store.base import (
     UNSET,
     ApprovalRecord,
     AuditQuery,
+    ClaimedTurn,
+    CounterCheck,
     ExportFilter,
     PlaceMemoryInfo,
     Rating,
@@ -133,20 +135,35 @@ WITH locked AS MATERIALIZED (SELECT true AS got, {_UNHURRIED}), {_CLAIMED}
 SELECT ok FROM claimed
 """
 _CLAIM_TURN = f"""
-WITH locked AS MATERIALIZED (SELECT pg_try_advisory_lock($5) AS got, {_UNHURRIED}), {_CLAIMED}
-SELECT $12::int, l.got, k.ok, own.system_prompt, own.model, parent.system_prompt, parent.model, w.*
+WITH locked AS MATERIALIZED (SELECT pg_try_advisory_lock($5) AS got, {_UNHURRIED}), {_CLAIMED},
+limits AS MATERIALIZED (
+    SELECT c.scope, c.cap, c.counts, coalesce(u.amount, 0) AS amount
+    FROM claimed AS k
+    CROSS JOIN unnest($12::text[], $13::bigint[], $14::bool[]) AS c(scope, cap, counts)
+    LEFT JOIN usage AS u ON u.scope = c.scope
+    WHERE k.ok
+), counted AS (
+    INSERT INTO usage (scope, amount, updated_at)
+    SELECT scope, 1, $3 FROM limits
+    WHERE counts AND NOT EXISTS (SELECT 1 FROM limits WHERE amount >= cap)
+    ORDER BY scope
+    ON CONFLICT (scope) DO UPDATE SET amount = usage.amount + 1, updated_at = excluded.updated_at
+)
+SELECT $15::int, l.got, k.ok, own.system_prompt, own.model, parent.system_prompt, parent.model,
+       (SELECT array_agg(scope) FROM limits), (SELECT array_agg(amount) FROM limits), w.*
 FROM locked AS l CROSS JOIN claimed AS k
 LEFT JOIN conversations AS own ON own.key = $2 AND k.ok
 LEFT JOIN conversations AS parent ON parent.key = $6 AND k.ok
 LEFT JOIN LATERAL ({numbered(sql.WINDOW, 7)}) AS w ON k.ok
 ORDER BY w.tokens_before
 """
-"""A turn's first round trip: take its lock (without waiting), claim its event, read its settings
-and what is new in its window. A turn that did not get the lock claims nothing. Its place in its
-batch comes first (see _Queued.returns_rows)."""
+"""A turn's first round trip: take its lock (without waiting), claim its event, read its settings,
+its rate limits' counters (counting the turn when none is at its cap: `CounterCheck`) and what is
+new in its window. A turn that did not get the lock claims nothing. Its place in its batch comes
+first (see _Queued.returns_rows)."""
 _TRY_LOCK = "SELECT $2::int, pg_try_advisory_lock($1)"
-_SETTINGS_AT, _WINDOW_AT = 2, 6
-"""Where a _CLAIM_TURN row's settings and window columns start."""
+_SETTINGS_AT, _COUNTERS_AT, _WINDOW_AT = 2, 6, 8
+"""Where a _CLAIM_TURN row's settings, counters and window columns start."""
 _BEGIN_TURN = f"""
 WITH unhurried AS MATERIALIZED (SELECT {_UNHURRIED}),
 earlier AS ({numbered(sql.EARLIER_TURN)}), begun AS ({numbered(sql.BEGIN_TURN)})
@@ -456,14 +473,25 @@ class PostgresStore:
 
     @asynccontextmanager
     async def claimed_turn(
-        self, key: ConversationKey, author_id: str, event_id: str, max_tokens: int
-    ) -> AsyncIterator[tuple[ConversationSettings, History] | None]:
+        self,
+        key: ConversationKey,
+        author_id: str,
+        event_id: str,
+        max_tokens: int,
+        check: CounterCheck | None = None,
+    ) -> AsyncIterator[ClaimedTurn | None]:
         async with self._turns.lock((key, author_id)):
             locks, held = self._lock_of(key, author_id)
             anchor = self._windows.anchor(str(key), max_tokens)
             params = (event_id, str(key), time.time(), self._owner, held, str(key.parent))
             window = sql.window_params(key, max_tokens, anchor)
-            rows = await locks.take(held, _CLAIM_TURN, (*params, *window))
+            counters = check.counters if check is not None else ()
+            limits = (
+                [counter.scope for counter in counters],
+                [counter.cap for counter in counters],
+                [counter.counts for counter in counters],
+            )
+            rows = await locks.take(held, _CLAIM_TURN, (*params, *window, *limits))
             claimed = rows[0][1]
             if claimed:
                 self._held[event_id] = (locks, held)
@@ -476,18 +504,20 @@ class PostgresStore:
 
     async def _claimed_window(
         self, key: ConversationKey, max_tokens: int, anchor: int, rows: list[Sequence[Any]]
-    ) -> tuple[ConversationSettings, History]:
+    ) -> ClaimedTurn:
         first = rows[0]
         settings = sql.merged_settings(
             key,
             [
                 (str(key), *first[_SETTINGS_AT : _SETTINGS_AT + 2]),
-                (str(key.parent), *first[_SETTINGS_AT + 2 : _WINDOW_AT]),
+                (str(key.parent), *first[_SETTINGS_AT + 2 : _COUNTERS_AT]),
             ],
         )
+        scopes, amounts = first[_COUNTERS_AT:_WINDOW_AT]
+        found = dict(zip(scopes, amounts, strict=True)) if scopes else {}
         # No conversation yet: the window's join found no row at all.
         window = [] if first[_WINDOW_AT] is None else [row[_WINDOW_AT:] for row in rows]
-        return settings, await self._settled(key, max_tokens, anchor, window)
+        return ClaimedTurn(settings, await self._settled(key, max_tokens, anchor, window), found)
 
     def turn_lock(
         self, key: ConversationKey, author_id: str = ""

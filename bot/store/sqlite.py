@@ -30,6 +30,8 @@ from bot.store.base import (
     UNSET,
     ApprovalRecord,
     AuditQuery,
+    ClaimedTurn,
+    CounterCheck,
     ExportFilter,
     PlaceMemoryInfo,
     Rating,
@@ -234,11 +236,21 @@ class SqliteStore:
 
     @asynccontextmanager
     async def claimed_turn(
-        self, key: ConversationKey, author_id: str, event_id: str, max_tokens: int
-    ) -> AsyncIterator[tuple[ConversationSettings, History] | None]:
+        self,
+        key: ConversationKey,
+        author_id: str,
+        event_id: str,
+        max_tokens: int,
+        check: CounterCheck | None = None,
+    ) -> AsyncIterator[ClaimedTurn | None]:
         async with self.turn_lock(key, author_id):
-            claimed = await self.claim_event(event_id, key)
-            yield await self.load_turn(key, max_tokens) if claimed else None
+            if not await self.claim_event(event_id, key):
+                yield None
+                return
+            found = {}
+            if check is not None:
+                found = await self._writer.call(partial(_checked, check, time.time()))
+            yield ClaimedTurn(*await self.load_turn(key, max_tokens), found)
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -610,6 +622,17 @@ def _reclaim(conn: sqlite3.Connection, claims: list[_Claim]) -> set[str]:
         ).fetchall()
         claimed.update(row[0] for row in rows)
     return claimed
+
+
+def _checked(check: CounterCheck, now: float, conn: sqlite3.Connection) -> dict[str, int]:
+    """The check's counters as they were; the counting ones raised when it admits the turn."""
+    scopes = [counter.scope for counter in check.counters]
+    stored = dict(conn.execute(sql.count_usage(len(scopes)), scopes).fetchall())
+    found = {scope: stored.get(scope, 0) for scope in scopes}
+    if check.admits(found):
+        rows = [(scope, amount, now) for scope, amount in check.raised().items()]
+        conn.executemany(sql.ADD_USAGE, rows)
+    return found
 
 
 def _execute(statement: str, params: Sequence[object], conn: sqlite3.Connection) -> None:

@@ -11,6 +11,8 @@ import pytest
 from bot.store import schema
 from bot.store.base import (
     UNSET,
+    Counter,
+    CounterCheck,
     ExportFilter,
     Rating,
     SpentQuery,
@@ -331,6 +333,38 @@ async def test_usage_counters_add_up_and_unknown_ones_are_absent(store: Store) -
     await store.add_usage({"a": 2})
     await asyncio.gather(*(store.add_usage({"c": 1}) for _ in range(20)))
     assert await store.count_usage(["a", "b", "c", "missing"]) == {"a": 3, "b": 5, "c": 20}
+
+
+async def test_a_claimed_turn_reads_its_counters_and_counts_itself_below_the_caps(
+    store: Store,
+) -> None:
+    check = CounterCheck(
+        (Counter("turns", cap=2, counts=True), Counter("tokens", cap=100), Counter("told"))
+    )
+    await store.add_usage({"tokens": 40})
+    seen = []
+    for event in ("e1", "e2", "e3"):
+        async with store.claimed_turn(KEY, "alice", event, 100, check) as read:
+            assert read is not None
+            seen.append(read.counters)
+    async with store.claimed_turn(KEY, "alice", "e1", 100, check) as redelivered:
+        assert redelivered is None  # a claimed event reads and counts nothing
+    assert seen == [
+        {"turns": 0, "tokens": 40, "told": 0},
+        {"turns": 1, "tokens": 40, "told": 0},
+        {"turns": 2, "tokens": 40, "told": 0},  # at its cap: this turn did not count
+    ]
+    assert await store.count_usage(["turns", "tokens", "told"]) == {"turns": 2, "tokens": 40}
+
+
+async def test_a_counter_at_its_cap_stops_the_others_counting(store: Store) -> None:
+    check = CounterCheck((Counter("user", cap=5, counts=True), Counter("budget", cap=10)))
+    await store.add_usage({"budget": 10})
+    async with store.claimed_turn(KEY, "alice", "e1", 100, check) as read:
+        assert read is not None and not check.admits(read.counters)
+    async with store.claimed_turn(KEY, "alice", "e2", 100) as unchecked:
+        assert unchecked is not None and unchecked.counters == {}
+    assert await store.count_usage(["user"]) == {}
 
 
 # -- export -----------------------------------------------------------------------------------

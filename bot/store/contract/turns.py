@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from bot.history import History
+from bot.store.contract.usage import CounterCheck
 from bot.types import ChatMessage, ConversationKey, ConversationSettings
 
 
@@ -32,6 +33,16 @@ class TurnEnd:
     interrupted: bool = False
 
 
+class ClaimedTurn(NamedTuple):
+    """What a claimed turn reads with its claim."""
+
+    settings: ConversationSettings
+    history: History
+    """Its window for the `max_tokens` asked."""
+    counters: dict[str, int]
+    """Each counter its `CounterCheck` read, as it was before the turn counted (0 when new)."""
+
+
 class Events(Protocol):
     async def claim_event(self, event_id: str, key: ConversationKey | None = None) -> bool:
         """True only for the first claimant of this platform event id, across replicas.
@@ -51,11 +62,17 @@ class Locks(Protocol):
         ...
 
     def claimed_turn(
-        self, key: ConversationKey, author_id: str, event_id: str, max_tokens: int
-    ) -> AbstractAsyncContextManager[tuple[ConversationSettings, History] | None]:
-        """`turn_lock`, `claim_event` and `load_turn` at once (PostgreSQL: one round trip): the
-        turn's settings and window while it holds its lock, or None when its event was claimed
-        before. An `append` ending the turn (`TurnEnd`) may give the shared lock back early."""
+        self,
+        key: ConversationKey,
+        author_id: str,
+        event_id: str,
+        max_tokens: int,
+        check: CounterCheck | None = None,
+    ) -> AbstractAsyncContextManager[ClaimedTurn | None]:
+        """`turn_lock`, `claim_event`, `load_turn` and the rate limits' `check` at once
+        (PostgreSQL: one round trip): what the turn reads while it holds its lock, or None when
+        its event was claimed before. An `append` ending the turn (`TurnEnd`) may give the
+        shared lock back early."""
         ...
 
 

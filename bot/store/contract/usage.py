@@ -25,6 +25,38 @@ class TurnUsage:
 
 
 @dataclass(frozen=True, slots=True)
+class Counter:
+    """A usage counter a turn's limits read when the turn is claimed."""
+
+    scope: str
+    cap: int | None = None
+    """The turn may go ahead only while the counter is below this; None: only read."""
+    counts: bool = False
+    """The turn adds one to it when it goes ahead."""
+
+
+@dataclass(frozen=True, slots=True)
+class CounterCheck:
+    """Counters read, and the counting ones raised by one, in one step with a turn's claim: raised
+    only when every capped counter is below its cap (the turn goes ahead). What comes back is
+    each counter as it was before; replicas racing at a cap may each still count one turn."""
+
+    counters: tuple[Counter, ...]
+
+    def admits(self, found: Mapping[str, int]) -> bool:
+        """Whether counters at these values let the turn go ahead."""
+        return all(
+            found.get(counter.scope, 0) < counter.cap
+            for counter in self.counters
+            if counter.cap is not None
+        )
+
+    def raised(self) -> dict[str, int]:
+        """What an admitted turn adds."""
+        return {counter.scope: 1 for counter in self.counters if counter.counts}
+
+
+@dataclass(frozen=True, slots=True)
 class UsageQuery:
     """Which recorded turns `usage_report` sums, grouped by space, channel, user or model."""
 
