@@ -1,8 +1,9 @@
 """Benchmark: 8 concurrent conversations through LocalBackend's batch vs the same 8 one by one.
 
     python -m bench.local
-    python -m bench.local --join    # a newcomer joining 7 decoding rows, float32 and bfloat16
-    python -m bench.local --join --dtype int8     # the same in one dtype (--int8 also works)
+    python -m bench.local --join    # a newcomer joining 7 decoding rows, each way below
+    python -m bench.local --join --dtype int8     # the same one way (--int8 also works)
+    python -m bench.local --versus float32+bf16-prompts   # prompts read in bfloat16 vs float32
     python -m bench.local --versus int8 --hidden 896 --layers 4   # int8 vs float32, 0.5B-wide
     python -m bench.local --versus bfloat16       # bfloat16 vs float32: speed, greedy agreement
 
@@ -31,7 +32,14 @@ from bot.types import ChatMessage, Role
 from tests.support.settings import make_settings
 from tests.support.tiny_model import build_tiny_model
 
-DTYPES = ["float32", "bfloat16", "int8"]
+WAYS = {
+    "float32": {"local_dtype": "float32", "local_prefill_dtype": "model"},
+    "float32+bf16-prompts": {"local_dtype": "float32", "local_prefill_dtype": "bfloat16"},
+    "bfloat16": {"local_dtype": "bfloat16"},
+    "int8": {"local_dtype": "int8"},
+}
+"""How the model runs: its dtype, and for float32 whether prompts are read in bfloat16 (what
+`PARLEY_LOCAL_PREFILL_DTYPE=auto` picks on a CPU that computes bfloat16 natively)."""
 
 QUESTIONS = [
     "hi",
@@ -50,38 +58,49 @@ def options(**settings: object) -> LocalOptions:
     return LocalOptions.from_settings(make_settings(**settings))
 
 
-async def run_turn(backend: LocalBackend, question: str, new_tokens: int) -> int:
-    """Generate exactly `new_tokens` for one conversation; return the tokens generated."""
+async def run_turn(backend: LocalBackend, question: str, new_tokens: int) -> tuple[int, str]:
+    """Generate exactly `new_tokens` for one conversation; the tokens generated and the text."""
     messages = [ChatMessage(Role.SYSTEM, "Be brief."), ChatMessage(Role.USER, question)]
     options = GenerationOptions(model="", max_tokens=new_tokens, temperature=0.0)
-    generated = 0
+    generated, text = 0, []
     async for delta in backend.generate(backend.request(messages, options, ignore_eos=True)):
+        text.append(delta.text)
         if delta.usage is not None:
             generated = delta.usage.output_tokens
-    return generated
+    return generated, "".join(text)
 
 
-async def throughput(backend: LocalBackend, new_tokens: int, *, together: bool) -> float:
-    """Aggregate generated tokens/s of all conversations, concurrently or one after another."""
+async def throughput(
+    backend: LocalBackend, new_tokens: int, *, together: bool
+) -> tuple[float, list[str]]:
+    """Aggregate generated tokens/s of all conversations, concurrently or one after another;
+    and their answers."""
     started = time.perf_counter()
     if together:
-        counts = await asyncio.gather(*(run_turn(backend, q, new_tokens) for q in QUESTIONS))
+        turns = await asyncio.gather(*(run_turn(backend, q, new_tokens) for q in QUESTIONS))
     else:
-        counts = [await run_turn(backend, q, new_tokens) for q in QUESTIONS]
+        turns = [await run_turn(backend, q, new_tokens) for q in QUESTIONS]
+    seconds = time.perf_counter() - started
+    counts = [count for count, _ in turns]
     assert sum(counts) == new_tokens * len(QUESTIONS)
-    return sum(counts) / (time.perf_counter() - started)
+    return sum(counts) / seconds, [text for _, text in turns]
 
 
 async def measure(model_dir: Path, new_tokens: int, rounds: int) -> None:
-    """Alternate the two ways `rounds` times: a shared, noisy CPU then hurts both alike."""
+    """Alternate the two ways `rounds` times: a shared, noisy CPU then hurts both alike. Greedy
+    answers batched must be those one after another: a batch must not change an answer."""
     backend = await LocalBackend.load(options(model=str(model_dir), local_max_batch=8))
     sequential: list[float] = []
     batched: list[float] = []
+    differing = 0
     try:
         await run_turn(backend, "warm up", 4)
         for round_number in range(1, rounds + 1):
-            sequential.append(await throughput(backend, new_tokens, together=False))
-            batched.append(await throughput(backend, new_tokens, together=True))
+            speed, alone = await throughput(backend, new_tokens, together=False)
+            sequential.append(speed)
+            speed, together = await throughput(backend, new_tokens, together=True)
+            batched.append(speed)
+            differing += sum(a != b for a, b in zip(alone, together, strict=True))
             print(
                 f"round {round_number}: one after another {sequential[-1]:6.1f} tokens/s, "
                 f"batched {batched[-1]:6.1f} tokens/s"
@@ -89,15 +108,21 @@ async def measure(model_dir: Path, new_tokens: int, rounds: int) -> None:
     finally:
         await backend.aclose()
 
-    one_by_one, together = statistics.median(sequential), statistics.median(batched)
+    one_by_one, together_speed = statistics.median(sequential), statistics.median(batched)
+    prompts = f", prompts read in {backend.prefill_dtype}" if backend.prefill_dtype else ""
     print(
         f"conversations: {len(QUESTIONS)}, new tokens each: {new_tokens} (greedy, EOS ignored), "
-        f"{backend.dtype}, {load_average()}"
+        f"{backend.dtype}{prompts}, {load_average()}"
+    )
+    print(
+        f"batched answers identical to one after another: "
+        f"{rounds * len(QUESTIONS) - differing} of {rounds * len(QUESTIONS)}"
     )
     print(f"one after another:   {one_by_one:6.1f} tokens/s (median of {rounds})")
-    print(f"concurrent, batched: {together:6.1f} tokens/s (median of {rounds})")
+    print(f"concurrent, batched: {together_speed:6.1f} tokens/s (median of {rounds})")
     print(
-        f"speed-up: {together / one_by_one:.2f}x (largest batch {backend.scheduler.largest_batch})"
+        f"speed-up: {together_speed / one_by_one:.2f}x "
+        f"(largest batch {backend.scheduler.largest_batch})"
     )
 
 
@@ -114,10 +139,8 @@ async def measure_versus(model_dir: Path, other: str, new_tokens: int, rounds: i
     speeds: dict[str, dict[str, list[float]]] = {}
     answers: dict[str, list[str]] = {}
     backends = {
-        dtype: await LocalBackend.load(
-            options(model=str(model_dir), local_max_batch=8, local_dtype=dtype)
-        )
-        for dtype in ("float32", other)
+        way: await LocalBackend.load(options(model=str(model_dir), local_max_batch=8, **WAYS[way]))
+        for way in ("float32", other)
     }
     try:
         for backend in backends.values():
@@ -126,9 +149,10 @@ async def measure_versus(model_dir: Path, other: str, new_tokens: int, rounds: i
             for dtype, backend in backends.items():
                 runs = speeds.setdefault(dtype, {"alone": [], "batched": []})
                 started = time.perf_counter()
-                alone = await run_turn(backend, QUESTIONS[1], new_tokens)
+                alone, _ = await run_turn(backend, QUESTIONS[1], new_tokens)
                 runs["alone"].append(alone / (time.perf_counter() - started))
-                runs["batched"].append(await throughput(backend, new_tokens, together=True))
+                batched, _ = await throughput(backend, new_tokens, together=True)
+                runs["batched"].append(batched)
         for dtype, backend in backends.items():
             answers[dtype] = [await greedy_answer(backend, q, new_tokens) for q in QUESTIONS]
     finally:
@@ -137,7 +161,7 @@ async def measure_versus(model_dir: Path, other: str, new_tokens: int, rounds: i
     median = {d: {k: statistics.median(v) for k, v in runs.items()} for d, runs in speeds.items()}
     for dtype, figures in median.items():
         print(
-            f"{dtype:8s} alone {figures['alone']:7.1f} tokens/s, "
+            f"{dtype:20s} alone {figures['alone']:7.1f} tokens/s, "
             f"8 batched {figures['batched']:7.1f} tokens/s (median of {rounds})"
         )
     for way in ("alone", "batched"):
@@ -230,7 +254,7 @@ async def measure_joining(model_dir: Path, rounds: int, dtypes: list[str]) -> No
     print(load_average())
     for dtype in dtypes:
         backend = await LocalBackend.load(
-            options(model=str(model_dir), local_max_batch=8, local_dtype=dtype)
+            options(model=str(model_dir), local_max_batch=8, **WAYS[dtype])
         )
         try:
             await run_turn(backend, "warm up", 4)
@@ -246,7 +270,7 @@ async def measure_joining(model_dir: Path, rounds: int, dtypes: list[str]) -> No
                     waits.append(wait)
                     gaps.append(gap)
                 print(
-                    f"{dtype:8s} {prompt_tokens:4d}-token newcomer joining 7 rows: first token "
+                    f"{dtype:20s} {prompt_tokens:4d}-token newcomer joining 7 rows: first token "
                     f"{spread(waits)} ms (alone {spread(alone)}), others' longest gap "
                     f"{spread(gaps)} ms; median (range) of {rounds}"
                 )
@@ -266,11 +290,11 @@ def main() -> None:
     parser.add_argument(
         "--dtype",
         nargs="+",
-        choices=DTYPES,
-        default=["float32", "bfloat16"],
-        help="the dtypes --join measures, one after another",
+        choices=list(WAYS),
+        default=["float32", "float32+bf16-prompts", "bfloat16"],
+        help="the ways --join measures, one after another",
     )
-    parser.add_argument("--versus", choices=DTYPES[1:], help="this dtype against float32")
+    parser.add_argument("--versus", choices=list(WAYS)[1:], help="this way against float32")
     parser.add_argument("--int8", action="store_true", help="--dtype int8, or --versus int8")
     args = parser.parse_args()
     if args.int8:

@@ -15,6 +15,8 @@ from bot.llm.local.batch import PREFILL_CHUNK
 from bot.llm.local.prompt import PLAIN_STOPS
 from tests.local.helpers import GREEDY, collect, conversation, text_of
 
+PREFILL_DTYPES = pytest.mark.parametrize("prefill", ["model", "bfloat16"])
+"""Prompts read in the model's float32, or in bfloat16 (each on its own): alike to a row."""
 QUESTIONS = [
     "hi",
     "What is the capital of France?",
@@ -37,7 +39,8 @@ def reference_answer(model_dir: Path, prompt_ids: tuple[int, ...], max_new_token
 async def test_streams_several_deltas_that_add_up_to_the_greedy_answer(
     load_backend, chat_model_dir: Path
 ) -> None:
-    backend = await load_backend(chat_model_dir)
+    # float32 throughout, as the reference: bfloat16 prompts may round to another answer.
+    backend = await load_backend(chat_model_dir, local_prefill_dtype="model")
     messages = conversation("What is the capital of France?", name="alice")
 
     deltas = await collect(backend.stream(messages, GREEDY))
@@ -52,10 +55,13 @@ async def test_streams_several_deltas_that_add_up_to_the_greedy_answer(
     assert 0 < last.usage.output_tokens <= 24
 
 
+@PREFILL_DTYPES
 async def test_concurrent_conversations_are_batched_and_answer_as_if_alone(
-    load_backend, chat_model_dir: Path
+    load_backend, chat_model_dir: Path, prefill: str
 ) -> None:
-    backend = await load_backend(chat_model_dir, local_batch_window_ms=50)
+    backend = await load_backend(
+        chat_model_dir, local_batch_window_ms=50, local_prefill_dtype=prefill
+    )
     chats = [conversation(q, name=f"user{i}") for i, q in enumerate(QUESTIONS)]
 
     alone = [text_of(await collect(backend.stream(chat, GREEDY))) for chat in chats]
@@ -68,10 +74,13 @@ async def test_concurrent_conversations_are_batched_and_answer_as_if_alone(
     assert len(lengths) == len(chats)  # every row padded differently
 
 
+@PREFILL_DTYPES
 async def test_a_turn_joining_a_running_batch_answers_as_if_alone(
-    load_backend, chat_model_dir: Path
+    load_backend, chat_model_dir: Path, prefill: str
 ) -> None:
-    backend = await load_backend(chat_model_dir, local_batch_window_ms=0)
+    backend = await load_backend(
+        chat_model_dir, local_batch_window_ms=0, local_prefill_dtype=prefill
+    )
     first, late = conversation(QUESTIONS[3]), conversation(QUESTIONS[1])
     long_run = dataclasses.replace(
         backend.request(first, GREEDY),
@@ -110,7 +119,7 @@ async def test_stop_strings_end_the_answer_and_are_trimmed(
 async def test_a_base_model_without_template_uses_the_plain_fallback(
     load_backend, plain_model_dir: Path
 ) -> None:
-    backend = await load_backend(plain_model_dir)
+    backend = await load_backend(plain_model_dir, local_prefill_dtype="model")
     messages = conversation("What is the capital of France?", name="alice")
     request = backend.request(messages, GREEDY)
     prompt = AutoTokenizer.from_pretrained(plain_model_dir).decode(request.prompt_ids)
@@ -213,11 +222,15 @@ async def test_ping_and_aclose(load_backend, chat_model_dir: Path) -> None:
         await collect(backend.stream(conversation("hi"), GREEDY))
 
 
+@PREFILL_DTYPES
 async def test_a_long_prompt_joins_in_chunks_and_leaves_without_changing_any_answer(
-    load_backend, chat_model_dir: Path
+    load_backend, chat_model_dir: Path, prefill: str
 ) -> None:
-    backend = await load_backend(chat_model_dir, local_batch_window_ms=50)
+    backend = await load_backend(
+        chat_model_dir, local_batch_window_ms=50, local_prefill_dtype=prefill
+    )
     backend.scheduler.prefill_seconds = 0.0  # the smallest chunks: this tiny model is fast
+    backend.scheduler.alone_chunk = 64  # in bfloat16 too (the size must not change meanwhile)
     long_answer = GenerationOptions(model="", max_tokens=120, temperature=0.0)
     runners = [
         backend.request(conversation(q), long_answer, ignore_eos=True) for q in QUESTIONS[:3]

@@ -10,7 +10,7 @@ import pytest
 
 from bot.llm.base import GenerationOptions
 from bot.llm.local.backend import LocalBackend, LocalOptions, ModelLoadError
-from bot.llm.local.load import choose_dtype, load_model
+from bot.llm.local.load import choose_dtype, choose_prefill_dtype, load_model
 from bot.types import ChatMessage, Role
 from tests.support.settings import make_settings
 
@@ -36,6 +36,24 @@ async def test_an_explicit_dtype_is_honoured(chat_model_dir: Path) -> None:
     backend = await LocalBackend.load(options)
     await backend.aclose()
     assert backend.dtype == "bfloat16"
+
+
+async def test_prompts_are_read_in_bfloat16_where_the_cpu_has_it_and_as_asked(
+    chat_model_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import torch
+
+    native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    assert choose_prefill_dtype("auto", "cpu", "float32") == ("bfloat16" if native else None)
+    assert choose_prefill_dtype("bfloat16", "cpu", "float32") == "bfloat16"
+    assert choose_prefill_dtype("model", "cpu", "float32") is None
+    assert choose_prefill_dtype("bfloat16", "cpu", "int8") is None  # quantized layers: as is
+    caplog.set_level(logging.INFO, logger="bot.llm")
+    options = local_options(model=str(chat_model_dir), local_prefill_dtype="bfloat16")
+    backend = await LocalBackend.load(options)
+    await backend.aclose()
+    line = next(r.getMessage() for r in caplog.records if "loaded" in r.getMessage())
+    assert "as float32 (prompts read in bfloat16)" in line
 
 
 async def load_error(**settings: object) -> str:

@@ -54,6 +54,7 @@ class LocalBackend:
         self._options = options
         self.device = loaded.device
         self.dtype = loaded.dtype
+        self.prefill_dtype = loaded.prefill_dtype
 
     @classmethod
     async def load(cls, options: LocalOptions) -> LocalBackend:
@@ -72,6 +73,7 @@ class LocalBackend:
             pad_id=_pad_id(tokenizer),
             max_batch=options.max_batch,
             window_seconds=options.batch_window_seconds,
+            prefill_dtype=loaded.prefill_dtype,
         )
         return cls(loaded, scheduler, options)
 

@@ -50,6 +50,8 @@ class LoadedModel:
     tokenizer: Any
     device: str
     dtype: str
+    prefill_dtype: str | None = None
+    """bfloat16 when prompts are read in it (PARLEY_LOCAL_PREFILL_DTYPE), else None."""
 
 
 def load_model(options: LocalOptions) -> LoadedModel:
@@ -66,16 +68,18 @@ def load_model(options: LocalOptions) -> LoadedModel:
     model.to(device).eval()
     if dtype == INT8:
         _quantize_int8(model)
+    prefill = choose_prefill_dtype(options.prefill_dtype, device, dtype)
     parameters = sum(p.numel() for p in model.parameters())
     log.info(
-        "local model %s loaded on %s as %s: %.1fM parameters in %.1f s",
+        "local model %s loaded on %s as %s%s: %.1fM parameters in %.1f s",
         source,
         device,
         dtype,
+        f" (prompts read in {prefill})" if prefill else "",
         parameters / 1e6,
         time.perf_counter() - started,
     )
-    return LoadedModel(model, tokenizer, device, dtype)
+    return LoadedModel(model, tokenizer, device, dtype, prefill)
 
 
 def choose_device(wanted: str) -> str:
@@ -99,6 +103,19 @@ def choose_device(wanted: str) -> str:
     if torch.backends.mps.is_available():
         return "mps"
     return "cpu"
+
+
+def choose_prefill_dtype(wanted: str, device: str, dtype: str) -> str | None:
+    """bfloat16 for a float32 model's prompts when asked, or by default on a CPU that computes
+    bfloat16 natively (AVX512-BF16 or AMX); None: prompts are read in the model's dtype."""
+    import torch
+
+    if wanted == "model" or dtype != "float32":
+        return None
+    if wanted == "bfloat16":
+        return "bfloat16"
+    native = device == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    return "bfloat16" if native else None
 
 
 def choose_dtype(wanted: str, device: str) -> str:

@@ -24,6 +24,8 @@ class LocalOptions:
     """auto, cpu, cuda or mps (PARLEY_LOCAL_DEVICE)."""
     dtype: str
     """auto, float32, float16, bfloat16 or int8 (PARLEY_LOCAL_DTYPE)."""
+    prefill_dtype: str
+    """auto, model or bfloat16 (PARLEY_LOCAL_PREFILL_DTYPE)."""
     max_batch: int
     """Turns decoded together at most (PARLEY_LOCAL_MAX_BATCH)."""
     batch_window_seconds: float
@@ -41,6 +43,7 @@ class LocalOptions:
             model=settings.model or DEFAULT_LOCAL_MODEL,
             device=local.device,
             dtype=local.dtype,
+            prefill_dtype=local.prefill_dtype,
             max_batch=local.max_batch,
             batch_window_seconds=local.batch_window_ms / 1000,
             top_p=local.top_p,
