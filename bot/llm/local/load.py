@@ -114,8 +114,15 @@ def choose_prefill_dtype(wanted: str, device: str, dtype: str) -> str | None:
         return None
     if wanted == "bfloat16":
         return "bfloat16"
-    native = device == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-    return "bfloat16" if native else None
+    return "bfloat16" if device == "cpu" and _native_bfloat16(torch) else None
+
+
+def _native_bfloat16(torch: Any) -> bool:
+    """Whether oneDNN runs bfloat16 on this CPU's own instructions (torch has no public check)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a torch build without it
+        return False
 
 
 def choose_dtype(wanted: str, device: str) -> str:
