@@ -160,7 +160,10 @@ ORDER BY w.tokens_before
 """A turn's first round trip: take its lock (without waiting), claim its event, read its settings,
 its rate limits' counters (counting the turn when none is at its cap: `CounterCheck`) and what is
 new in its window. A turn that did not get the lock claims nothing. Its place in its batch comes
-first (see _Queued.returns_rows)."""
+first (see _Queued.returns_rows). A batch is one transaction, so it holds the counters it raised
+until it commits: two replicas' batches raising the same two counters in opposite orders can
+deadlock, which the server breaks after its deadlock_timeout, and the failed batch's turns are
+claimed again one by one (_flush)."""
 _TRY_LOCK = "SELECT $2::int, pg_try_advisory_lock($1)"
 _SETTINGS_AT, _COUNTERS_AT, _WINDOW_AT = 2, 6, 8
 """Where a _CLAIM_TURN row's settings, counters and window columns start."""
