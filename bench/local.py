@@ -204,26 +204,32 @@ async def first_token_after(backend: LocalBackend, request: GenerationRequest) -
 
 async def joining(backend: LocalBackend, prompt_tokens: int) -> tuple[float, float]:
     """A newcomer with a prompt this long joins 7 decoding rows: (its time to first token, the
-    others' longest gap between tokens from its arrival to its first token), in seconds."""
+    others' longest gap between tokens from its arrival until each has its first token after
+    the newcomer's: the stall ends only when they step again), in seconds."""
     many = GenerationOptions(model="", max_tokens=4096, temperature=0.0)
     runners = [
         backend.generate(backend.request([ChatMessage(Role.USER, q)], many, ignore_eos=True))
         for q in QUESTIONS[:7]
     ]
     arrivals: list[list[float]] = [[] for _ in runners]
-    decoding = asyncio.Event()
+    decoding, stepped = asyncio.Event(), asyncio.Event()
+    first = float("inf")
+    """When the newcomer had its first token; then `stepped` once each of the others has one."""
 
     async def drain(index: int) -> None:
         async for _ in runners[index]:
             arrivals[index].append(time.perf_counter())
             if min(map(len, arrivals)) >= 5:  # all seven are decoding
                 decoding.set()
+            if all(times[-1] > first for times in arrivals):
+                stepped.set()
 
     tasks = [asyncio.create_task(drain(i)) for i in range(len(runners))]
     await decoding.wait()
     request = prompt_of(backend, prompt_tokens)
     joined = time.perf_counter()
     first = joined + await first_token_after(backend, request)
+    await asyncio.wait_for(stepped.wait(), timeout=30)
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -231,9 +237,10 @@ async def joining(backend: LocalBackend, prompt_tokens: int) -> tuple[float, flo
         await runner.aclose()
     gaps = []
     for times in arrivals:
-        window = [joined, *[t for t in times if joined < t <= first + 0.05]]
+        after = next((t for t in times if t > first), first)
+        window = [joined, *[t for t in times if joined < t <= first], after]
         gaps.extend(b - a for a, b in itertools.pairwise(window))
-    return first - joined, max(gaps, default=first - joined)
+    return first - joined, max(gaps)
 
 
 def spread(seconds: list[float]) -> str:
