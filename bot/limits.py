@@ -90,6 +90,8 @@ class Limits:
         self._policy = policy
         self._store = store
         self._clock = clock
+        self._active, self._counted = policy.active, policy.counted
+        """Asked every turn of a policy that never changes: worked out once."""
 
     async def admit(self, incoming: Incoming) -> Refusal | None:
         """None when the turn may go ahead (and it is counted); else why not, and whether this
@@ -100,7 +102,7 @@ class Limits:
     async def admit_turn(self, incoming: Incoming) -> tuple[Refusal | None, bool]:
         """`admit`, and whether an admitted turn is near a money budget (past the policy's
         `frugal_at` share of it), where a cheaper model may answer."""
-        if not self._policy.active:
+        if not self._active:
             return None, False
         now = self._clock()
         turns, tokens = self._counters(incoming, now)
@@ -178,7 +180,7 @@ class Limits:
 
     async def spent(self, incoming: Incoming, tokens: int) -> None:
         """Count a finished turn's tokens against the daily budgets."""
-        if tokens <= 0:
+        if tokens <= 0 or not self._counted:
             return
         _, budgets = self._counters(incoming, self._clock())
         if budgets:

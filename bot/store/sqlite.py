@@ -16,12 +16,13 @@ import asyncio
 import sqlite3
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from types import TracebackType
 from typing import Any, TypeVar
 
 from bot.history import History
@@ -166,6 +167,37 @@ class _BatchWorker:
                 return
 
 
+class _ClaimedTurn:
+    """`claimed_turn`: the turn's lock held while its claim and read run, then until the turn
+    ends. A class rather than a generator, as every turn enters one."""
+
+    __slots__ = ("_claimed", "_lock")
+
+    def __init__(
+        self,
+        lock: AbstractAsyncContextManager[None],
+        claimed: Callable[[], Awaitable[tuple[ConversationSettings, History] | None]],
+    ) -> None:
+        self._lock = lock
+        self._claimed = claimed
+
+    async def __aenter__(self) -> tuple[ConversationSettings, History] | None:
+        await self._lock.__aenter__()
+        try:
+            return await self._claimed()
+        except BaseException:
+            await self._lock.__aexit__(None, None, None)
+            raise
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self._lock.__aexit__(kind, error, traceback)
+
+
 def _open_failure(path: Path, error: BaseException) -> StoreError:
     return StoreError(
         f"cannot open the SQLite database {path} ({error}); check PARLEY_DATABASE_URL"
@@ -235,17 +267,21 @@ class SqliteStore:
     ) -> AbstractAsyncContextManager[None]:
         return self._turns.lock((key, author_id))
 
-    @asynccontextmanager
-    async def claimed_turn(
+    def claimed_turn(
         self, key: ConversationKey, author_id: str, event_id: str, max_tokens: int
-    ) -> AsyncIterator[tuple[ConversationSettings, History] | None]:
-        async with self.turn_lock(key, author_id):
-            # One request: the writer reads the turn's settings and window right after its claim,
-            # in the claim's transaction, so a turn waits for one batch, not a write then a read.
-            anchor = self._windows.anchor(str(key), max_tokens)
-            read = partial(_read_turn, key, max_tokens, anchor)
-            found = await self._claim(event_id, str(key), read)
-            yield None if found is None else await self._window(key, max_tokens, anchor, found)
+    ) -> AbstractAsyncContextManager[tuple[ConversationSettings, History] | None]:
+        claimed = partial(self._claimed, key, event_id, max_tokens)
+        return _ClaimedTurn(self.turn_lock(key, author_id), claimed)
+
+    async def _claimed(
+        self, key: ConversationKey, event_id: str, max_tokens: int
+    ) -> tuple[ConversationSettings, History] | None:
+        # One request: the writer reads the turn's settings and window right after its claim, in
+        # the claim's transaction, so a turn waits for one batch, not for a write then a read.
+        anchor = self._windows.anchor(str(key), max_tokens)
+        read = partial(_read_turn, key, max_tokens, anchor)
+        found = await self._claim(event_id, str(key), read)
+        return None if found is None else await self._window(key, max_tokens, anchor, found)
 
     # -- reads --------------------------------------------------------------------------------
 
