@@ -22,7 +22,6 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from types import TracebackType
 from typing import Any, TypeVar
 
 from bot.history import History
@@ -189,13 +188,8 @@ class _ClaimedTurn:
             await self._lock.__aexit__(None, None, None)
             raise
 
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self._lock.__aexit__(kind, error, traceback)
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self._lock.__aexit__(*exc_info)
 
 
 def _open_failure(path: Path, error: BaseException) -> StoreError:
