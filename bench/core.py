@@ -17,7 +17,8 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from bot.config import Settings
@@ -259,17 +260,49 @@ async def main() -> None:
 
 
 async def short_and_raw(directory: str, turns: int, rounds: int = 3) -> None:
-    """Short windows at 1,000 conversations against sqlite3 alone, alternating, medians."""
+    """Short windows at 1,000 conversations against sqlite3 alone, alternating, medians: the core
+    with CPython's collector as it starts and as `parley` tunes it once started. Also the CPU
+    time per turn (the process's, every thread), steadier than turns/s on a shared machine."""
     turns_each = max(1, turns // 1000)
-    core, raw = [], []
+    counted = 1000 * turns_each
+    runs: dict[str, list[tuple[float, float]]] = {"default GC": [], "tuned GC": [], "alone": []}
     for _ in range(rounds):
-        core.append(await throughput(fresh_settings(directory), 1000, turns_each))
-        raw.append(raw_sqlite_turns(directory, 1000, turns_each, group=100))
-    ratios = ", ".join(f"{c:,.0f} / {r:,.0f}" for c, r in zip(core, raw, strict=True))
+        for label in ("default GC", "tuned GC"):
+            with serving_gc() if label == "tuned GC" else nullcontext():
+                cpu = time.process_time()
+                rate = await throughput(fresh_settings(directory), 1000, turns_each)
+                runs[label].append((rate, (time.process_time() - cpu) / counted))
+        cpu = time.process_time()
+        rate = raw_sqlite_turns(directory, 1000, turns_each, group=100)
+        runs["alone"].append((rate, (time.process_time() - cpu) / counted))
     print("Short windows, 1,000 conversations, saturated, the core / sqlite3 alone running the")
-    print(f"same statements with 100 turns per commit, {rounds} rounds: {ratios} turns/s")
-    ratio = statistics.median(core) / statistics.median(raw)
-    print(f"  medians {statistics.median(core):,.0f} / {statistics.median(raw):,.0f}: {ratio:.2f}x")
+    print(f"same statements with 100 turns per commit, {rounds} rounds, medians:")
+    alone_rate, alone_cpu = medians(runs["alone"])
+    for label in ("default GC", "tuned GC"):
+        pairs = ", ".join(
+            f"{c:,.0f} / {r:,.0f}"
+            for (c, _), (r, _) in zip(runs[label], runs["alone"], strict=True)
+        )
+        rate, cpu = medians(runs[label])
+        print(f"  {label}: {pairs} turns/s; medians {rate:,.0f} / {alone_rate:,.0f}: ", end="")
+        print(f"{rate / alone_rate:.2f}x; CPU per turn {cpu * 1e6:.0f} / {alone_cpu * 1e6:.0f} µs")
+
+
+def medians(runs: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    """The median turns/s and the median CPU per turn of some runs."""
+    return statistics.median(r for r, _ in runs), statistics.median(c for _, c in runs)
+
+
+@contextmanager
+def serving_gc() -> Iterator[None]:
+    """The collector as `parley` tunes it once started (bot/gc_tuning.py), then as it was."""
+    threshold = gc.get_threshold()
+    tune_for_serving()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
 
 
 async def full_windows(directory: str, turns: int, stored: int, cache_sizes: Sequence[int]) -> None:

@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from functools import partial
+from functools import lru_cache, partial
 
 from bot import catchup, commands, context
 from bot.access import AccessPolicy
@@ -141,6 +141,9 @@ class DialogueManager:
         """Which sink classes are which protocols: a protocol check takes about 11 µs on 3.11."""
         self._accepting = True
         self._interrupting = False
+        self._system = lru_cache(maxsize=64)(self._system_message)
+        """The counted system message by (prompt, model): the same few prompts every turn, and
+        a local model's count renders its chat template."""
 
     @property
     def in_flight(self) -> int:
@@ -347,12 +350,12 @@ class DialogueManager:
                 if refusal.first:  # later refusals in the window stay silent: no flood of posts
                     await sink.fail(refusal.message)
                 return
-            self.metrics.in_flight.inc()
+            self.metrics.turn_began()
             try:
                 incoming = await arrived(incoming, first)
                 await self._turn(incoming, sink, read.settings, read.history, frugal=frugal)
             finally:
-                self.metrics.in_flight.dec()
+                self.metrics.turn_ended()
 
     async def _claim(self, incoming: Incoming, sink: ReplySink) -> bool:
         """Claim the event (the first claimant wins, across replicas); the winner's sink then
@@ -418,25 +421,25 @@ class DialogueManager:
             model = chosen
             current = self._counted(current, model)
             _, history = await self._store.load_turn(key, self._reach(model))
-        system = self._counted(
-            ChatMessage(Role.SYSTEM, overrides.system_prompt or self._policy.system_prompt), model
-        )
+        system = self._system(overrides.system_prompt or self._policy.system_prompt, model)
         prior = [self._counted(message, model) for message in incoming.prior]
         count = partial(self._count, model=model)
-        room = self.window(model) - self.reply_tokens(model)
+        reply = self.reply_tokens(model)
+        room = self.window(model) - reply
+        history_room = max(0, room - current.tokens)  # beside the reply and the question
         # Memory of the place: matching kept messages in a note before the question (its budget).
         recall = await self.memory.recall(
-            key, incoming.text, incoming.event_id, count, self._room(model, current)
+            key, incoming.text, incoming.event_id, count, history_room
         )
         messages = context.build(
             system,
-            history.within(self._room(model, current)).followed_by(prior),
+            history.within(history_room).followed_by(prior),
             current,
             room - recall.tokens,
             count,
         )
         messages = recall.added(messages)
-        options = GenerationOptions(model, self.reply_tokens(model), self._policy.temperature)
+        options = GenerationOptions(model, reply, self._policy.temperature)
         tools = self._tools.for_turn(incoming, sink) if self._tools is not None else None
         options = tools.options(options, self._backend) if tools is not None else options
         event_id = incoming.event_id
@@ -631,6 +634,11 @@ class DialogueManager:
                 del self._active[incoming.key]
 
     def _user_message(self, incoming: Incoming) -> ChatMessage:
+        if not incoming.attachments:  # the usual turn: its text alone
+            author = incoming.author
+            return ChatMessage(
+                Role.USER, incoming.text.strip(), name=author.name, author_id=author.id
+            )
         notes = [self._attachment_text(attachment) for attachment in incoming.attachments]
         content = "\n\n".join([incoming.text.strip(), *filter(None, notes)]).strip()
         images = tuple(a.image_url for a in incoming.attachments if a.image_url)
@@ -662,16 +670,15 @@ class DialogueManager:
         so the window the store holds in memory serves each)."""
         return max(0, self.window(model) - self.reply_tokens(model))
 
-    def _room(self, model: str, current: ChatMessage) -> int:
-        """Tokens the history may take beside the reply and the current message."""
-        return max(0, self._reach(model) - current.tokens)
-
     def reply_tokens(self, model: str) -> int:
         """Tokens kept for the reply: as configured, else the default within a quarter of the
         window."""
         if self._policy.max_tokens is not None:
             return self._policy.max_tokens
         return min(DEFAULT_REPLY_TOKENS, self.window(model) // 4)
+
+    def _system_message(self, prompt: str, model: str) -> ChatMessage:
+        return self._counted(ChatMessage(Role.SYSTEM, prompt), model)
 
     def _count(self, message: ChatMessage, model: str) -> int:
         return self._backend.count_tokens([message], model)

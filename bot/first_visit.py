@@ -3,7 +3,7 @@ before is read once: not again by a second turn that arrives while the first is 
 
 from __future__ import annotations
 
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
 from bot.types import ConversationKey
@@ -21,19 +21,21 @@ class Visits:
     ) -> None:
         self._stored = stored
         self._size = size
-        self._in_hand: Counter[ConversationKey] = Counter()
+        self._in_hand: dict[ConversationKey, int] = {}
         self._known: OrderedDict[ConversationKey, None] = OrderedDict()
 
     def arrive(self, key: ConversationKey) -> bool:
         """Count a turn in, in arrival order; True when it may be the first here (no turn was in
         hand for this conversation, and this process has not seen it known)."""
-        first = key not in self._in_hand and key not in self._known
-        self._in_hand[key] += 1
-        return first
+        in_hand = self._in_hand.get(key, 0)
+        self._in_hand[key] = in_hand + 1
+        return not in_hand and key not in self._known
 
     def leave(self, key: ConversationKey) -> None:
-        self._in_hand[key] -= 1
-        if not self._in_hand[key]:
+        in_hand = self._in_hand[key] - 1
+        if in_hand:
+            self._in_hand[key] = in_hand
+        else:
             del self._in_hand[key]
 
     async def first(self, key: ConversationKey, arrived_first: bool) -> bool:

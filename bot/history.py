@@ -15,6 +15,8 @@ from bot.types import ChatMessage, Role
 _ANSWERS = (Role.ASSISTANT, Role.TOOL)
 """Roles a kept history never starts with: an answer (or a tool exchange) without its question
 confuses models."""
+_FEW = 8
+"""Messages up to which `Timeline.extend` adds one at a time."""
 MESSAGE_BYTES = 256
 """About what a message held in memory costs besides its text (measured with tracemalloc: the
 message object, its strings' headers, its timestamp, its place in the running sums)."""
@@ -31,12 +33,23 @@ def _running(values: Iterable[int], start: int) -> Iterator[int]:
     return islice(accumulate(values, initial=start), 1, None)
 
 
+def _fitting(weights: array[int], start: int, end: int, max_weight: int) -> int:
+    """Where the newest messages of [start, end) whose weights fit `max_weight` begin, given
+    the running sums of their weights."""
+    if max_weight <= 0:
+        return end
+    return bisect_left(weights, weights[end] - max_weight, start, end)
+
+
 def footprint(message: ChatMessage) -> int:
     """Approximate bytes a message held in memory takes."""
     size = MESSAGE_BYTES + len(message.content) + len(message.name or "")
     size += len(message.author_id or "")
-    size += sum(len(image) for image in message.images)
-    return size + sum(len(call.arguments) + len(call.name) + 40 for call in message.tool_calls)
+    if message.images:  # most messages have none: no generator for them
+        size += sum(len(image) for image in message.images)
+    if message.tool_calls:
+        size += sum(len(call.arguments) + len(call.name) + 40 for call in message.tool_calls)
+    return size
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +84,7 @@ class History:
 
     def within(self, max_weight: int) -> History:
         """The newest messages whose weights fit `max_weight` (what Store.load returns)."""
-        if max_weight <= 0:
-            start = self.end
-        else:
-            floor = self._weights[self.end] - max_weight
-            start = bisect_left(self._weights, floor, self.start, self.end)
+        start = _fitting(self._weights, self.start, self.end, max_weight)
         return History(self._messages, self._weights, self._tokens, self._askers, start, self.end)
 
     def newest_fitting(self, room: int) -> list[ChatMessage]:
@@ -115,6 +124,9 @@ class Timeline:
 
     def extend(self, messages: Iterable[ChatMessage]) -> None:
         added = list(messages)
+        if len(added) <= _FEW:
+            self._extend_by_few(added)
+            return
         first = len(self._messages)
         self._askers.extend(
             first + index for index, m in enumerate(added) if m.role not in _ANSWERS
@@ -125,9 +137,21 @@ class Timeline:
         self._tokens.extend(_running(tokens, self._tokens[-1]))
         self.bytes += sum(map(footprint, added))
 
+    def _extend_by_few(self, added: list[ChatMessage]) -> None:
+        """`extend` one message at a time: what a turn adds (its question and answer) costs less
+        so than through the iterators that serve a whole window."""
+        messages, weights, tokens = self._messages, self._weights, self._tokens
+        for message in added:
+            if message.role not in _ANSWERS:
+                self._askers.append(len(messages))
+            messages.append(message)
+            weights.append(weights[-1] + weight(message.tokens))
+            tokens.append(tokens[-1] + message.tokens)
+            self.bytes += footprint(message)
+
     def keep_within(self, max_weight: int) -> None:
         """Drop the oldest messages beyond the newest whose weights fit `max_weight`."""
-        start = self.view().within(max_weight).start
+        start = _fitting(self._weights, self._start, len(self._messages), max_weight)
         self.bytes -= sum(footprint(m) for m in self._messages[self._start : start])
         self._start = start
         if start > 64 and start * 2 > len(self._messages):
@@ -136,6 +160,12 @@ class Timeline:
     def view(self) -> History:
         end = len(self._messages)
         return History(self._messages, self._weights, self._tokens, self._askers, self._start, end)
+
+    def within(self, max_weight: int) -> History:
+        """`view().within(max_weight)` without the intermediate view."""
+        end = len(self._messages)
+        start = _fitting(self._weights, self._start, end, max_weight)
+        return History(self._messages, self._weights, self._tokens, self._askers, start, end)
 
     def _compact(self) -> None:
         """Let the dropped messages go: new storage, so existing views keep the old."""

@@ -100,6 +100,8 @@ class Limits:
         self._policy = policy
         self._store = store
         self._clock = clock
+        self._active, self._counted = policy.active, policy.counted
+        """Asked every turn of a policy that never changes: worked out once."""
 
     async def admit(self, incoming: Incoming) -> Refusal | None:
         """None when the turn may go ahead (and it is counted); else why not, and whether this
@@ -110,7 +112,7 @@ class Limits:
     def counted(self, incoming: Incoming) -> CountedLimits | None:
         """The turn and token limits of a turn arriving now (None when none is set): the store
         reads their counters, and counts the turn, as it claims the turn."""
-        if not self._policy.counted:
+        if not self._counted:
             return None
         now = self._clock()
         turns, tokens = self._counters(incoming, now)
@@ -124,7 +126,7 @@ class Limits:
     async def admit_turn(self, incoming: Incoming) -> tuple[Refusal | None, bool]:
         """`admit`, and whether an admitted turn is near a money budget (past the policy's
         `frugal_at` share of it), where a cheaper model may answer."""
-        if not self._policy.active:
+        if not self._active:
             return None, False
         limits = self.counted(incoming)
         found: dict[str, int] = {}
@@ -140,7 +142,7 @@ class Limits:
     ) -> tuple[Refusal | None, bool]:
         """`admit_turn` for a turn whose claim read (and counted) its `counted` limits: `found`
         holds the counters as they were before."""
-        if not self._policy.active:
+        if not self._active:
             return None, False
         now = limits.now if limits is not None else self._clock()
         for counter in limits.capped if limits is not None else ():
@@ -212,7 +214,7 @@ class Limits:
 
     async def spent(self, incoming: Incoming, tokens: int) -> None:
         """Count a finished turn's tokens against the daily budgets."""
-        if tokens <= 0:
+        if tokens <= 0 or not self._counted:
             return
         _, budgets = self._counters(incoming, self._clock())
         if budgets:

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 from bot.cli import parley_version
 from bot.prices import MICROS_PER_USD
@@ -21,6 +23,9 @@ class Metrics:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self.registry = CollectorRegistry()
+        self._pending: dict[tuple[Any, tuple[str, ...]], int] = {}
+        """Whole counts not yet added to their counters: (counter, labels) -> amount."""
+        self.registry.register(_Fold(self._fold))  # first, so it runs before any is read
         self.turns = Counter(
             "parley_turns",
             "Turns handled, by platform and outcome",
@@ -65,6 +70,8 @@ class Metrics:
         self.in_flight = Gauge(
             "parley_turns_in_flight", "Turns being answered now", registry=self.registry
         )
+        self._in_flight = 0
+        self.in_flight.set_function(lambda: self._in_flight)
         self.active = Gauge(
             "parley_conversations_active",
             f"Conversations with a turn in the last {ACTIVE_WINDOW_SECONDS // 60} minutes",
@@ -127,8 +134,29 @@ class Metrics:
             child = self._children[key] = metric.labels(*labels)
         return child
 
+    def _count(self, counter: Counter, amount: int, *labels: str) -> None:
+        """Add a whole amount at the next collection: a dict entry now, not a locked increment."""
+        key = (counter, labels)
+        pending = self._pending.get(key)
+        if pending is None:  # the series (and its _created time) begins at its first count
+            self._child(counter, *labels)
+            pending = 0
+        self._pending[key] = pending + amount
+
+    def _fold(self) -> None:
+        pending, self._pending = self._pending, {}
+        for (counter, labels), amount in pending.items():
+            self._child(counter, *labels).inc(amount)
+
+    def turn_began(self) -> None:
+        """A turn is being answered (parley_turns_in_flight)."""
+        self._in_flight += 1
+
+    def turn_ended(self) -> None:
+        self._in_flight -= 1
+
     def count_turn(self, platform: str, outcome: str) -> None:
-        self._child(self.turns, platform, outcome).inc()
+        self._count(self.turns, 1, platform, outcome)
 
     def count_tool_call(self, tool: str, outcome: str) -> None:
         self._child(self.tool_calls, tool, outcome).inc()
@@ -160,15 +188,16 @@ class Metrics:
             self._child(self.backend_errors, error_kind).inc()
             self._child(self.model_errors, platform, model, error_kind).inc()
         if usage is not None:
-            self._child(self.tokens, "in").inc(usage.input_tokens)
-            self._child(self.tokens, "out").inc(usage.output_tokens)
+            self._count(self.tokens, usage.input_tokens, "in")
+            self._count(self.tokens, usage.output_tokens, "out")
 
     def priced(self, usage: TurnUsage) -> None:
         """Count a recorded turn's tokens and cost under its platform and model."""
         labels = (usage.platform, usage.model)
-        self._child(self.model_tokens, *labels, "in").inc(usage.input_tokens)
-        self._child(self.model_tokens, *labels, "cached").inc(usage.cached_tokens)
-        self._child(self.model_tokens, *labels, "out").inc(usage.output_tokens)
+        self._count(self.model_tokens, usage.input_tokens, *labels, "in")
+        self._count(self.model_tokens, usage.cached_tokens, *labels, "cached")
+        self._count(self.model_tokens, usage.output_tokens, *labels, "out")
+        # Added at once: a sum of fractions folded later could differ in its last digits.
         self._child(self.cost, *labels).inc(usage.cost_micros / MICROS_PER_USD)
 
     def saw(self, conversation: str) -> None:
@@ -193,3 +222,19 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _Fold(Collector):
+    """Collected before every metric (registered first, and a registry collects in order): adds
+    the counts turns made since the last collection, so whatever reads the registry (a scrape,
+    the admin page, a test) reads them all. A turn counts a dozen things; a scrape is rare."""
+
+    def __init__(self, fold: Callable[[], None]) -> None:
+        self._fold = fold
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> list[Metric]:
+        self._fold()
+        return []

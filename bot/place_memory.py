@@ -142,8 +142,10 @@ class PlaceMemory:
         """The kept messages matching the question (not the asking message itself), oldest first,
         as many as fit a NOTE_SHARE of `room` tokens (what the conversation could take)."""
         place = place_of(key)
+        if not await self.remembers(place):  # first: most places keep nothing to search
+            return Recall()
         terms = search_terms(question)
-        if not terms or not await self.remembers(place):
+        if not terms:
             return Recall()
         assert place is not None
         found = await self._store.search_place(place, terms, RECALLED, exclude=asked_id)

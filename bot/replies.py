@@ -172,12 +172,19 @@ class _Throttle:
         self._dirty = asyncio.Event()
         self._updating = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._starting: asyncio.Handle | None = None
 
     def show(self, text: str) -> None:
         self._text = text
         self._dirty.set()
-        if self._task is None:
-            self._task = asyncio.create_task(self._run())
+        if self._task is None and self._starting is None:
+            # The updates start once the stream lets the loop run: an answer that arrives whole
+            # (an instant model, a cached reply) then costs no task.
+            self._starting = asyncio.get_running_loop().call_soon(self._start)
+
+    def _start(self) -> None:
+        self._starting = None
+        self._task = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -198,6 +205,9 @@ class _Throttle:
     async def close(self) -> None:
         """Stop updating; an update already on its way to the platform is let through first,
         so the sink knows what it has shown before it finishes."""
+        if self._starting is not None:
+            self._starting.cancel()
+            self._starting = None
         if self._task is None:
             return
         async with self._updating:

@@ -19,12 +19,25 @@ class ConversationKey:
     space: str
     channel: str
     thread: str | None = None
+    # A turn hashes its key about 20 times and spells it about 14 (locks, caches, the store's
+    # rows): both are worked out once, when the key is made.
+    _text: str = field(init=False, repr=False, compare=False)
+    _hash: int = field(init=False, repr=False, compare=False)
 
-    def __str__(self) -> str:
+    def __post_init__(self) -> None:
         parts = [self.platform, self.space, self.channel]
         if self.thread:
             parts.append(self.thread)
-        return ":".join(parts)
+        object.__setattr__(self, "_text", ":".join(parts))
+        object.__setattr__(
+            self, "_hash", hash((self.platform, self.space, self.channel, self.thread))
+        )
+
+    def __str__(self) -> str:
+        return self._text
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @property
     def parent(self) -> ConversationKey:

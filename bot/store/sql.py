@@ -346,10 +346,14 @@ async def export_conversations(
         after = page[-1][0]
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False)
+"""json.dumps(..., ensure_ascii=False) builds an encoder per call; a turn's record needs one."""
+
+
 def turn_row(record: TurnRecord, owner: str, now: float) -> tuple[object, ...]:
     """The values of a new turns row, in the table's column order (receipt and shown empty)."""
     key = record.key
-    question = json.dumps([message_dict(m) for m in record.question], ensure_ascii=False)
+    question = _JSON.encode([message_dict(m) for m in record.question])
     return (record.event_id, str(key), key.platform, owner, "running", question, now, now)
 
 

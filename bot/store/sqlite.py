@@ -16,9 +16,9 @@ import asyncio
 import sqlite3
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -79,6 +79,9 @@ class _Claim:
     claimed_at: float
     owner: str
     future: asyncio.Future[object]
+    then: Callable[[sqlite3.Connection], object] | None = None
+    """Run in the same transaction once the claim is won (a turn's read): the claim's outcome is
+    then what it returns, and None when the claim is lost."""
 
 
 _Request = _Call | _Claim
@@ -165,6 +168,32 @@ class _BatchWorker:
                 return
 
 
+class _ClaimedTurn:
+    """`claimed_turn`: the turn's lock held while its claim and read run, then until the turn
+    ends. A class rather than a generator, as every turn enters one."""
+
+    __slots__ = ("_claimed", "_lock")
+
+    def __init__(
+        self,
+        lock: AbstractAsyncContextManager[None],
+        claimed: Callable[[], Awaitable[ClaimedTurn | None]],
+    ) -> None:
+        self._lock = lock
+        self._claimed = claimed
+
+    async def __aenter__(self) -> ClaimedTurn | None:
+        await self._lock.__aenter__()
+        try:
+            return await self._claimed()
+        except BaseException:
+            await self._lock.__aexit__(None, None, None)
+            raise
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self._lock.__aexit__(*exc_info)
+
+
 def _open_failure(path: Path, error: BaseException) -> StoreError:
     return StoreError(
         f"cannot open the SQLite database {path} ({error}); check PARLEY_DATABASE_URL"
@@ -234,23 +263,31 @@ class SqliteStore:
     ) -> AbstractAsyncContextManager[None]:
         return self._turns.lock((key, author_id))
 
-    @asynccontextmanager
-    async def claimed_turn(
+    def claimed_turn(
         self,
         key: ConversationKey,
         author_id: str,
         event_id: str,
         max_tokens: int,
         check: CounterCheck | None = None,
-    ) -> AsyncIterator[ClaimedTurn | None]:
-        async with self.turn_lock(key, author_id):
-            if not await self.claim_event(event_id, key):
-                yield None
-                return
-            found = {}
-            if check is not None:
-                found = await self._writer.call(partial(_checked, check, time.time()))
-            yield ClaimedTurn(*await self.load_turn(key, max_tokens), found)
+    ) -> AbstractAsyncContextManager[ClaimedTurn | None]:
+        claimed = partial(self._claimed, key, event_id, max_tokens, check)
+        return _ClaimedTurn(self.turn_lock(key, author_id), claimed)
+
+    async def _claimed(
+        self, key: ConversationKey, event_id: str, max_tokens: int, check: CounterCheck | None
+    ) -> ClaimedTurn | None:
+        # One request: the writer counts the turn and reads its settings and window right after
+        # its claim, in the claim's transaction, so a turn waits for one batch, not a write and
+        # a read.
+        anchor = self._windows.anchor(str(key), max_tokens)
+        read = partial(_read_claimed, key, max_tokens, anchor, check, time.time())
+        found = await self._claim(event_id, str(key), read)
+        if found is None:
+            return None
+        counters, turn = found
+        settings, history = await self._window(key, max_tokens, anchor, turn)
+        return ClaimedTurn(settings, history, counters)
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -266,7 +303,18 @@ class SqliteStore:
         self, key: ConversationKey, max_tokens: int
     ) -> tuple[ConversationSettings, History]:
         anchor = self._windows.anchor(str(key), max_tokens)
-        settings, rows = await self._reader.call(partial(_read_turn, key, max_tokens, anchor))
+        found = await self._reader.call(partial(_read_turn, key, max_tokens, anchor))
+        return await self._window(key, max_tokens, anchor, found)
+
+    async def _window(
+        self,
+        key: ConversationKey,
+        max_tokens: int,
+        anchor: int,
+        found: tuple[ConversationSettings, list[tuple[Any, ...]]],
+    ) -> tuple[ConversationSettings, History]:
+        """A turn's settings and window from what `_read_turn` read from `anchor`."""
+        settings, rows = found
         if max_tokens <= 0:
             return settings, History.of(())
         read_whole = partial(self._read, sql.WINDOW, sql.window_params(key, max_tokens, WHOLE))
@@ -306,12 +354,19 @@ class SqliteStore:
     # -- writes -------------------------------------------------------------------------------
 
     async def claim_event(self, event_id: str, key: ConversationKey | None = None) -> bool:
+        return bool(await self._claim(event_id, str(key) if key is not None else None))
+
+    async def _claim(
+        self,
+        event_id: str,
+        conversation: str | None,
+        then: Callable[[sqlite3.Connection], T] | None = None,
+    ) -> Any:
         if not isinstance(event_id, str):
             raise TypeError(f"event_id must be a str, not {type(event_id).__name__}")
         future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
-        conversation = str(key) if key is not None else None
-        self._writer.submit(_Claim(event_id, conversation, time.time(), self._owner, future))
-        return bool(await future)
+        self._writer.submit(_Claim(event_id, conversation, time.time(), self._owner, future, then))
+        return await future
 
     async def append(
         self,
@@ -491,24 +546,45 @@ def _read_batch(conn: sqlite3.Connection, batch: list[_Request]) -> list[object]
     return outcomes
 
 
+class _RequestFailed(Exception):
+    """A request failed in a batch run without savepoints: run it again with them."""
+
+
 def _write_batch(conn: sqlite3.Connection, batch: list[_Request]) -> list[object]:
-    """Apply a batch in one transaction, each request in a savepoint; runs on the writer thread."""
-    outcomes: list[object] = [None] * len(batch)
+    """Apply a batch in one transaction; runs on the writer thread.
+
+    The requests run as they are: should one fail, the transaction is rolled back and run again
+    with a savepoint per request, so a failing request fails alone while the common batch pays
+    no savepoints (two statements a request).
+    """
     try:
-        conn.execute("BEGIN IMMEDIATE")
-        claims: list[tuple[int, _Claim]] = []
-        for index, request in enumerate(batch):
-            if isinstance(request, _Claim):
-                claims.append((index, request))
-            else:
-                outcomes[index] = _apply_alone(conn, request.apply)
-        if claims:
-            _claim_all(conn, claims, outcomes)
-        conn.execute("COMMIT")
+        try:
+            return _transaction(conn, batch, _apply_bare)
+        except _RequestFailed:
+            conn.execute("ROLLBACK")
+            return _transaction(conn, batch, _apply_alone)
     except sqlite3.Error as error:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         return [_Failed(_write_failure(error)) for _ in batch]
+
+
+def _transaction(
+    conn: sqlite3.Connection,
+    batch: list[_Request],
+    apply: Callable[[sqlite3.Connection, Callable[[sqlite3.Connection], object]], object],
+) -> list[object]:
+    outcomes: list[object] = [None] * len(batch)
+    conn.execute("BEGIN IMMEDIATE")
+    claims: list[tuple[int, _Claim]] = []
+    for index, request in enumerate(batch):
+        if isinstance(request, _Claim):
+            claims.append((index, request))
+        else:
+            outcomes[index] = apply(conn, request.apply)
+    if claims:
+        _claim_all(conn, claims, outcomes)
+    conn.execute("COMMIT")
     return outcomes
 
 
@@ -566,6 +642,13 @@ def _migrate(conn: sqlite3.Connection) -> None:
         raise
 
 
+def _apply_bare(conn: sqlite3.Connection, apply: Callable[[sqlite3.Connection], object]) -> object:
+    try:
+        return apply(conn)
+    except Exception as error:
+        raise _RequestFailed from error
+
+
 def _apply_alone(conn: sqlite3.Connection, apply: Callable[[sqlite3.Connection], object]) -> object:
     """Run one request inside a savepoint so its failure rolls back only its own changes."""
     conn.execute("SAVEPOINT request")
@@ -586,7 +669,7 @@ def _claim_all(
     winners: dict[str, tuple[int, _Claim]] = {}
     for index, claim in claims:
         if claim.event_id in winners:
-            outcomes[index] = False
+            outcomes[index] = False if claim.then is None else None
         else:
             winners[claim.event_id] = (index, claim)
     params = [(c.event_id, c.conversation, c.claimed_at) for _, c in winners.values()]
@@ -603,8 +686,20 @@ def _claim_all(
     retried = [c for _, c in winners.values() if c.event_id not in claimed]
     if retried:
         claimed.update(_reclaim(conn, retried))
-    for event_id, (index, _) in winners.items():
-        outcomes[index] = event_id in claimed
+    for event_id, (index, claim) in winners.items():
+        won = event_id in claimed
+        if claim.then is None:
+            outcomes[index] = won
+        elif won:
+            outcomes[index] = _then(conn, claim.then)
+
+
+def _then(conn: sqlite3.Connection, then: Callable[[sqlite3.Connection], object]) -> object:
+    """What a won claim runs next (a read): its failure is the claim's alone."""
+    try:
+        return then(conn)
+    except Exception as error:
+        return _Failed(error)
 
 
 def _reclaim(conn: sqlite3.Connection, claims: list[_Claim]) -> set[str]:
@@ -622,6 +717,20 @@ def _reclaim(conn: sqlite3.Connection, claims: list[_Claim]) -> set[str]:
         ).fetchall()
         claimed.update(row[0] for row in rows)
     return claimed
+
+
+def _read_claimed(
+    key: ConversationKey,
+    max_tokens: int,
+    anchor: int,
+    check: CounterCheck | None,
+    now: float,
+    conn: sqlite3.Connection,
+) -> tuple[dict[str, int], tuple[ConversationSettings, list[tuple[Any, ...]]]]:
+    """What a claimed turn reads in its claim's transaction: its counters (counting it), its
+    settings and window."""
+    counters = _checked(check, now, conn) if check is not None else {}
+    return counters, _read_turn(key, max_tokens, anchor, conn)
 
 
 def _checked(check: CounterCheck, now: float, conn: sqlite3.Connection) -> dict[str, int]:

@@ -81,7 +81,7 @@ class WindowCache:
         held.timeline.keep_within(held.reach)
         held.last_id, held.anchor = _last(rows)
         self._keep(key, held)
-        return held.timeline.view().within(reach)
+        return held.timeline.within(reach)
 
     async def settled(
         self,

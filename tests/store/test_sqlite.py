@@ -54,6 +54,24 @@ async def test_a_failing_write_fails_alone_in_its_batch(store: SqliteStore) -> N
     assert len(await store.load(key(3), 100)) == 2
 
 
+async def test_a_claimed_turn_reads_in_its_claims_batch_even_beside_a_failing_write(
+    store: SqliteStore,
+) -> None:
+    await store.append(key(1), turn("before"))
+
+    async def claimed(event_id: str) -> list[str] | None:
+        async with store.claimed_turn(key(1), "u1", event_id, 100) as read:
+            return None if read is None else [message.content for message in read[1]]
+
+    broken = [ChatMessage("narrator", "bad", tokens=1)]  # type: ignore[arg-type]
+    results = await asyncio.gather(
+        claimed("evt"), store.append(key(2), broken), claimed("evt"), return_exceptions=True
+    )
+    assert results[0] == ["before", "before"]
+    assert isinstance(results[1], sqlite3.IntegrityError)
+    assert results[2] is None  # the same event again: claimed before
+
+
 async def test_writes_complete_in_submission_order(store: SqliteStore) -> None:
     finished: list[int] = []
 
