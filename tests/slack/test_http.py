@@ -28,6 +28,7 @@ async def test_a_request_without_a_usable_timestamp_is_a_quiet_401(
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="adapters.slack.app")
     async with running_slack(tmp_path) as slack:
+        caplog.clear()  # what starting said (an unpriced model, say) is not this request's
         headers = {"Content-Type": "application/json", "X-Slack-Signature": "v0=abc"}
         if timestamp is not None:
             headers["X-Slack-Request-Timestamp"] = timestamp
