@@ -180,12 +180,13 @@ class SlackDoor:
     async def _dispatch(self, request: AsyncBoltRequest) -> BoltResponse:
         """Bolt's dispatch, the first request alone: bolt authorizes with auth.test until one
         answer has come back (then keeps it), so a first burst of 200 events made 201 calls."""
-        if self._dispatched:
-            return await self.bolt.async_dispatch(request)
-        async with self._first_dispatch:
-            response = await self.bolt.async_dispatch(request)
-            self._dispatched = True
-        return response
+        if not self._dispatched:
+            async with self._first_dispatch:
+                if not self._dispatched:  # the first: the others wait for it, not each other
+                    response = await self.bolt.async_dispatch(request)
+                    self._dispatched = True
+                    return response
+        return await self.bolt.async_dispatch(request)
 
     def _signed(self, request: web.Request, body: bytes) -> bool:
         """Checked before bolt, which fails with a 500 on a non-numeric timestamp."""
