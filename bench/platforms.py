@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import math
 import os
 import re
@@ -403,7 +404,6 @@ def _discord_answer(requests: list[Recorded], sent: float, expected: str) -> Ans
     if final is None:
         return None
     first = writes[0]
-    # An edit without content is the feedback buttons going on, not the answer being shown.
     edits = [r for r in writes if r.method == "PATCH"]
     typing = [r for r in requests if r.path.endswith("/typing") and r.at >= sent]
     return Answer(
@@ -524,6 +524,15 @@ def _thread_of(peer: SlackPeer, call: Call) -> str | None:
     return message.thread_ts if message is not None else None
 
 
+def _markdown_of(call: Call) -> str | None:
+    """The Markdown a call shows: in a markdown block if any (`text` is then the notification's
+    fallback), else its markdown_text."""
+    blocks = call.params.get("blocks")
+    blocks = json.loads(blocks) if isinstance(blocks, str) else blocks or []
+    shown = [block["text"] for block in blocks if block.get("type") == "markdown"]
+    return shown[0] if shown else call.params.get("markdown_text")
+
+
 def _slack_answer(calls: list[Call], sent: float, expected: str) -> Answer | None:
     """Replays the thread's writes since `sent`, message by message (several answers may stream
     into one thread at once): what the user saw of this answer, and when."""
@@ -531,10 +540,10 @@ def _slack_answer(calls: list[Call], sent: float, expected: str) -> Answer | Non
     first = final = placeholder = None
     writes: list[Call] = []
     for call in calls:
-        if call.at < sent or call.params.get("blocks"):  # blocks: the feedback buttons going on
+        if call.at < sent:
             continue
         message = call.params.get("ts") or call.answer.get("ts") or ""
-        piece = call.params.get("markdown_text") or call.params.get("text") or ""
+        piece = _markdown_of(call) or call.params.get("text") or ""
         if call.method in {"chat.postMessage", "chat.update", "chat.startStream"}:
             shown[message] = piece
         else:

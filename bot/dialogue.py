@@ -9,6 +9,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import lru_cache, partial
+from typing import cast
 
 from bot import catchup, commands, context
 from bot.access import AccessPolicy
@@ -447,9 +448,18 @@ class DialogueManager:
         if earlier is not None:  # a redelivery of a turn a dead process left half-shown
             await self._finish_orphan(earlier, keep_question=False)
         recorder = self._recorder(event_id, sink)
+        rateable = self._sink_is(sink, Rateable)
+        answered = _Answered(self._store, key, cast(Rateable, sink)) if rateable else None
         try:
             result = await self._stream(
-                incoming, messages, options, sink, recorder, tools=tools, shape=recall.shape()
+                incoming,
+                messages,
+                options,
+                sink,
+                recorder,
+                tools=tools,
+                shape=recall.shape(),
+                finish_rated=answered.finish if answered is not None else None,
             )
         except Exception:
             await self._store.end_turn(event_id)
@@ -470,6 +480,8 @@ class DialogueManager:
             result.text[tools.spoken :] if tools is not None else result.text,
             author_id=incoming.author.id,
             tokens=result.usage.output_tokens if result.usage else 0,
+            # A rated answer is kept as of its ratings' record: a rating finds it by that time.
+            created_at=answered.at if answered is not None and answered.at else time.time(),
         )
         answer = answer if answer.tokens else self._counted(answer, model)
         reported = result.usage
@@ -488,9 +500,8 @@ class DialogueManager:
         )
         self.metrics.priced(record)
         await self._limits.spent(incoming, used.input_tokens + answer.tokens)
-        if result.outcome is Outcome.COMPLETE and self._sink_is(sink, Rateable):
-            answer_ids = await sink.offer_rating()
-            await self._store.record_answer(key, answer_ids, answer.created_at)
+        if answered is not None and result.outcome is Outcome.COMPLETE:
+            await answered.offer_later(answer.created_at)
 
     async def _catch_up(self, incoming: Incoming, sink: ReplySink, name: str, args: str) -> None:
         """A summary or translation: limited, streamed and counted like a turn; the history it
@@ -609,6 +620,7 @@ class DialogueManager:
         *,
         shape: Callable[[AsyncGenerator[Delta, None]], AsyncGenerator[Delta, None]] | None = None,
         tools: TurnTools | None = None,
+        finish_rated: Callable[[str], Awaitable[object]] | None = None,
     ) -> RelayResult:
         current_task = asyncio.current_task()
         assert current_task is not None
@@ -627,7 +639,7 @@ class DialogueManager:
                 assert self._moderator is not None
                 flagged = partial(self._count_moderated, incoming, "output")
                 stream = checked_answer(stream, self._moderator, flagged)
-            return await relay(stream, sink, active.halt, on_shown)
+            return await relay(stream, sink, active.halt, on_shown, finish_rated)
         finally:
             turns.remove(active)
             if not turns:
@@ -685,6 +697,36 @@ class DialogueManager:
 
     def _counted(self, message: ChatMessage, model: str) -> ChatMessage:
         return message.with_tokens(self._count(message, model))
+
+
+class _Answered:
+    """A rateable answer's controls and message ids: kept (with the time) as its sink shows
+    the controls with the final text, or offered once the answer is stored."""
+
+    def __init__(self, store: Store, key: ConversationKey, sink: Rateable) -> None:
+        self._store = store
+        self._key = key
+        self._sink = sink
+        self._rated = False
+        self.at: float | None = None
+        """When the ids were kept: the answer is stored as of then."""
+
+    async def finish(self, text: str) -> None:
+        """The answer's final text, with the controls where the sink can."""
+        self._rated = await self._sink.finish_rated(text, self._record)
+
+    async def offer_later(self, created_at: float) -> None:
+        """The controls that could not go on with the final text, now that it is stored."""
+        if not self._rated:
+            answer_ids = await self._sink.offer_rating()
+            await self._store.record_answer(self._key, answer_ids, created_at)
+
+    async def _record(self, answer_ids: tuple[str, ...]) -> None:
+        self.at = time.time()
+        try:
+            await self._store.record_answer(self._key, answer_ids, self.at)
+        except Exception:  # the answer matters more than its ratings: it is shown regardless
+            log.warning("could not keep the answer's ids for its ratings", exc_info=True)
 
 
 async def arrived(incoming: Incoming, first: bool) -> Incoming:

@@ -59,6 +59,12 @@ class PriceTable:
             return 0
         return self._from_table(model, usage, cached)
 
+    def warm(self, model: str) -> None:
+        """Look the model up now: genai-prices reads its table on first use (about 0.1 s of
+        CPU), which would otherwise hold up the first turns and every turn beside them."""
+        if self._maintained and model not in self._overrides:
+            self._found(model)
+
     def _from_table(self, model: str, usage: Usage, cached: int) -> int:
         from genai_prices import Usage as Tokens
 

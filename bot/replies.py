@@ -61,9 +61,21 @@ class Resumable(Protocol):
         ...
 
 
+Record = Callable[[tuple[str, ...]], Awaitable[None]]
+"""Keeps the ids of the messages showing an answer (what a click on its controls names)."""
+
+
 @runtime_checkable
 class Rateable(Protocol):
-    """A sink that can put rating controls (thumbs up / down) on a finished answer."""
+    """A sink that can put rating controls (thumbs up / down) on a complete answer."""
+
+    async def finish_rated(self, text: str, record: Record) -> bool:
+        """`finish` for a complete answer, with the controls in the request that shows its
+        final text where the platform allows (no edit after it): `record` is awaited first with
+        the ids of the messages showing the answer (what a click names), so a click finds it.
+        False when the controls did not go on: `offer_rating` may add them once the answer is
+        kept. Raises DeliveryFailed as `finish` does."""
+        ...
 
     async def offer_rating(self) -> tuple[str, ...]:
         """Add the controls to the answer shown; the ids of the messages showing it (what a
@@ -221,8 +233,10 @@ async def relay(
     sink: ReplySink,
     halt: Halt,
     on_shown: Shown | None = None,
+    finish_rated: Callable[[str], Awaitable[object]] | None = None,
 ) -> RelayResult:
-    """Start the sink and pump a backend stream into it.
+    """Start the sink and pump a backend stream into it; a complete answer's text goes to
+    `finish_rated` when given (the sink's, with rating controls), else to `sink.finish`.
 
     A halt (cancellation with `halt` requested) keeps what was shown, marked with its reason.
     """
@@ -266,11 +280,12 @@ async def relay(
         return RelayResult(shown, outcome, usage, None, first_text_at, delivered)
     await throttle.close()
     text = "".join(parts)
-    delivered = await _show_final(sink.finish, text or EMPTY_ANSWER)
+    finish = finish_rated if finish_rated is not None and text else sink.finish
+    delivered = await _show_final(finish, text or EMPTY_ANSWER)
     return RelayResult(text, Outcome.COMPLETE, usage, None, first_text_at, delivered)
 
 
-async def _show_final(show: Callable[[str], Awaitable[None]], text: str) -> bool:
+async def _show_final(show: Callable[[str], Awaitable[object]], text: str) -> bool:
     """Show the final text (sink.finish or sink.fail); False when the sink gave up on it."""
     try:
         await show(text)

@@ -153,12 +153,14 @@ async def open_runtime(
         backend = GuardedBackend(backend, breaker)
         metrics = Metrics()
         tools = await stack.enter_async_context(open_toolbox(settings, store, metrics))
+        prices = price_table(settings, capabilities)
+        prices.warm(model)
         dialogue = DialogueManager(
             dialogue_policy(settings, model, switchable=capabilities.switches_models),
             store,
             backend,
             limits=limit_policy(settings),
-            prices=price_table(settings, capabilities),
+            prices=prices,
             moderator=moderator,
             metrics=metrics,
             tools=tools,

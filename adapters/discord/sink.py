@@ -27,6 +27,7 @@ from bot.replies import (
     ApprovalOutcome,
     ApprovalRequest,
     DeliveryFailed,
+    Record,
     split_message,
 )
 
@@ -39,6 +40,9 @@ MAX_LEN = 2000
 NO_MENTIONS = discord.AllowedMentions.none()
 TYPING_REFRESH_SECONDS = 8.0
 """Discord shows a typing indicator for about 10 s per request."""
+TYPING_DELAY_SECONDS = 1.0
+"""How long an answer may take to show its first words before the typing indicator goes on:
+most show theirs sooner (0.1-0.7 s, under load too)."""
 _ARCHIVED_THREAD = 50083
 FINAL_DEADLINE_SECONDS = 60.0
 """How long an answer's final text is retried (past discord.py's own 429 and 5xx retries)
@@ -71,25 +75,34 @@ class _PiecewiseReply:
         """Post piece `index`; return what `_edit` needs to change it later."""
         raise NotImplementedError
 
-    async def _edit(self, index: int, handle: Any, text: str) -> None:
+    async def _edit(
+        self, index: int, handle: Any, text: str, view: discord.ui.View | None = None
+    ) -> None:
+        """Change piece `index`, `view` going under it if given."""
         raise NotImplementedError
 
-    async def _render(self, text: str, *, final: bool = False) -> None:
-        """Show the text; the final text is retried until it lands, else DeliveryFailed."""
+    async def _render(
+        self, text: str, *, final: bool = False, view: discord.ui.View | None = None
+    ) -> None:
+        """Show the text (`view` under its last message, which must already show); the final
+        text is retried until it lands, else DeliveryFailed."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + FINAL_DEADLINE_SECONDS
         wait = _FINAL_BACKOFF[0]
-        while not await self._try_render(text) and final:
+        while not await self._try_render(text, view) and final:
             if self._gone or loop.time() + wait > deadline:
                 raise DeliveryFailed("the final text could not be shown on Discord")
             await asyncio.sleep(wait)
             wait = min(wait * 2, _FINAL_BACKOFF[1])
 
-    async def _try_render(self, text: str) -> bool:
-        """Bring every message up to the text; False after a platform error (logged)."""
+    async def _try_render(self, text: str, view: discord.ui.View | None = None) -> bool:
+        """Bring every message up to the text, `view` going on the last one (edited for it even
+        if its text is the same); False after a platform error (logged)."""
         if self._gone or not text.strip():
             return not self._gone
-        for index, piece in enumerate(split_message(text, self.max_len)):
+        pieces = split_message(text, self.max_len)
+        for index, piece in enumerate(pieces):
+            controls = view if index == len(pieces) - 1 else None
             try:
                 if index >= len(self._shown):
                     handle = await self._create(index, piece)
@@ -97,8 +110,8 @@ class _PiecewiseReply:
                     self._shown.append(piece)
                     if self._on_posted is not None:
                         await self._on_posted(handle.id)
-                elif self._shown[index] != piece:
-                    await self._edit(index, self._handles[index], piece)
+                elif self._shown[index] != piece or controls is not None:
+                    await self._edit(index, self._handles[index], piece, controls)
                     self._shown[index] = piece
             except discord.HTTPException as error:
                 self._on_error(error)
@@ -179,9 +192,11 @@ class ChannelReply(_AsksApproval, _PiecewiseReply):
         edits: ChannelWrites | None = None,
         feedback: discord.ui.View | None = None,
         approvals: Approvals | None = None,
+        typing_delay: float = TYPING_DELAY_SECONDS,
     ) -> None:
         super().__init__(min_edit_interval, on_posted)
         self._init_approvals(approvals)
+        self._typing_delay = typing_delay
         self._channel = channel
         self._reply_to = reply_to
         self._feedback = feedback
@@ -220,6 +235,18 @@ class ChannelReply(_AsksApproval, _PiecewiseReply):
             }
         )
 
+    async def finish_rated(self, text: str, record: Record) -> bool:
+        """The final text with the feedback buttons under its last message, in the same edit,
+        when that message already shows; else (a new last message) `finish`."""
+        final = reveal_links(text) or EMPTY_ANSWER
+        if self._feedback is None or len(split_message(final, self.max_len)) > len(self._shown):
+            await self.finish(text)
+            return False
+        self._spend()
+        await record(self._answer_ids())
+        await self._render(final, final=True, view=self._feedback)
+        return True
+
     async def offer_rating(self) -> tuple[str, ...]:
         """The feedback buttons under the answer's last message; the ids of all its messages."""
         if self._feedback is None or not self._handles:
@@ -231,6 +258,9 @@ class ChannelReply(_AsksApproval, _PiecewiseReply):
         except discord.HTTPException as error:
             log.info("could not add the feedback buttons: HTTP %s", error.status)
             return ()
+        return self._answer_ids()
+
+    def _answer_ids(self) -> tuple[str, ...]:
         return tuple(answer_id(self._channel.id, handle.id) for handle in self._handles)
 
     async def start(self) -> None:
@@ -238,6 +268,9 @@ class ChannelReply(_AsksApproval, _PiecewiseReply):
         self._typing = asyncio.create_task(self._keep_typing())
 
     async def _keep_typing(self) -> None:
+        # Only for an answer slow to show its first words (a slow model, a tool step): a quick
+        # one needs no indicator, and the request costs Parley as much CPU as an edit.
+        await asyncio.sleep(self._typing_delay)
         while True:
             try:
                 await self._channel.typing()
@@ -253,9 +286,9 @@ class ChannelReply(_AsksApproval, _PiecewiseReply):
                 await self._typing
             self._typing = None
 
-    async def _try_render(self, text: str) -> bool:
+    async def _try_render(self, text: str, view: discord.ui.View | None = None) -> bool:
         await self._stop_typing()
-        return await super()._try_render(text)
+        return await super()._try_render(text, view)
 
     async def _post_request(self, text: str, view: discord.ui.View) -> discord.Message:
         """In the answer's place: a reply to the question (or in its thread); no typing while
@@ -306,8 +339,18 @@ class ChannelReply(_AsksApproval, _PiecewiseReply):
             suppress_embeds=self._suppress_embeds,  # kept by later edits
         )
 
-    async def _edit(self, index: int, handle: discord.Message, text: str) -> None:
-        await handle.edit(content=text, allowed_mentions=NO_MENTIONS)
+    async def _edit(
+        self, index: int, handle: discord.Message, text: str, view: discord.ui.View | None = None
+    ) -> None:
+        if view is None:
+            await handle.edit(content=text, allowed_mentions=NO_MENTIONS)
+        else:
+            await handle.edit(
+                content=text,
+                view=view,
+                allowed_mentions=NO_MENTIONS,
+                suppress=self._suppress_embeds,
+            )
 
 
 class ThreadReply(ChannelReply):
@@ -402,9 +445,13 @@ class InteractionReply(_AsksApproval, _PiecewiseReply):
         )
 
     async def _edit(
-        self, index: int, handle: discord.InteractionMessage | discord.WebhookMessage, text: str
+        self,
+        index: int,
+        handle: discord.InteractionMessage | discord.WebhookMessage,
+        text: str,
+        view: discord.ui.View | None = None,
     ) -> None:
-        await handle.edit(content=text, allowed_mentions=NO_MENTIONS)
+        await handle.edit(content=text, allowed_mentions=NO_MENTIONS, **_with_view(view))
 
     async def _post_request(self, text: str, view: discord.ui.View) -> discord.WebhookMessage:
         """A follow-up to the command, as private as its answer."""
@@ -442,8 +489,17 @@ class RestoredInteractionReply(_PiecewiseReply):
         )
         return message.id
 
-    async def _edit(self, index: int, handle: int, text: str) -> None:
-        await self._webhook.edit_message(handle, content=text, allowed_mentions=NO_MENTIONS)
+    async def _edit(
+        self, index: int, handle: int, text: str, view: discord.ui.View | None = None
+    ) -> None:
+        await self._webhook.edit_message(
+            handle, content=text, allowed_mentions=NO_MENTIONS, **_with_view(view)
+        )
+
+
+def _with_view(view: discord.ui.View | None) -> dict[str, Any]:
+    """`view=` for a discord.py call, left out without one (None would remove any controls)."""
+    return {} if view is None else {"view": view}
 
 
 def restored(client: discord.Client, receipt: str) -> ChannelReply | RestoredInteractionReply:

@@ -7,6 +7,7 @@ tracks for a graceful shutdown.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import replace
@@ -21,6 +22,8 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.set_suggested_prompts.async_set_suggested_prompts import (
     AsyncSetSuggestedPrompts,
 )
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -93,6 +96,17 @@ def _what(body: bytes) -> str:
         return "request"
 
 
+def _configured(
+    client: AsyncWebClient, api_url: str, session: aiohttp.ClientSession
+) -> AsyncWebClient:
+    """Bolt's client (the one its listeners' clients copy) at the API URL, with the door's
+    session and slack_sdk's retries."""
+    client.base_url = api_url
+    client.session = session
+    client.retry_handlers = retry_handlers()
+    return client
+
+
 def _identity(context: AsyncBoltContext) -> BotIdentity:
     return BotIdentity(user_id=context.bot_user_id or "", bot_id=context.bot_id)
 
@@ -112,14 +126,15 @@ class SlackDoor:
         # One session for every Web API call: without it slack_sdk opens (and closes) a session,
         # and so a TCP and TLS connection, per call: most of a streamed answer's CPU at scale.
         self._session = aiohttp.ClientSession()
-        self.client = AsyncWebClient(
-            token=_secret(settings.bot_token),
-            base_url=settings.api_url,
-            session=self._session,
-            retry_handlers=retry_handlers(),
-        )
         secret = _secret(settings.signing_secret)
-        self.bolt = AsyncApp(name="parley", client=self.client, signing_secret=secret)
+        # The token, not a client: given a client too, bolt warns at every start that the token
+        # (SLACK_BOT_TOKEN, which it reads from the environment itself) goes unused.
+        self.bolt = AsyncApp(
+            name="parley", token=_secret(settings.bot_token), signing_secret=secret
+        )
+        self.client = _configured(self.bolt.client, settings.api_url, self._session)
+        self._first_dispatch = asyncio.Lock()
+        self._dispatched = False
         self._verifier = SignatureVerifier(secret) if secret else None  # None: Socket Mode
         self._people = People(self.client)
         self._files = SlackFiles(
@@ -154,13 +169,24 @@ class SlackDoor:
         if not self.ready:
             return web.Response(status=503, headers={"Retry-After": STARTING_RETRY_AFTER})
         try:
-            response = await self.bolt.async_dispatch(await to_bolt_request(request))
+            response = await self._dispatch(await to_bolt_request(request))
         except Exception as error:
             # Bolt reads a payload's shape before any listener runs (e.g. a `user` that is not a
             # string): skip what it cannot read. A 200, since a redelivery would fail the same way.
             log.warning("skipped a malformed Slack %s: %s", _what(body), type(error).__name__)
             return web.Response(status=200)
         return await to_aiohttp_response(response)
+
+    async def _dispatch(self, request: AsyncBoltRequest) -> BoltResponse:
+        """Bolt's dispatch, the first request alone: bolt authorizes with auth.test until one
+        answer has come back (then keeps it), so a first burst of 200 events made 201 calls."""
+        if not self._dispatched:
+            async with self._first_dispatch:
+                if not self._dispatched:  # the first: the others wait for it, not each other
+                    response = await self.bolt.async_dispatch(request)
+                    self._dispatched = True
+                    return response
+        return await self.bolt.async_dispatch(request)
 
     def _signed(self, request: web.Request, body: bytes) -> bool:
         """Checked before bolt, which fails with a 500 on a non-numeric timestamp."""

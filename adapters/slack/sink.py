@@ -22,7 +22,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from adapters.slack import approvals
 from adapters.slack.format import neutralise, settled, to_mrkdwn
 from bot.pacing import ChannelWrites
-from bot.replies import ApprovalOutcome, ApprovalRequest, DeliveryFailed, split_message
+from bot.replies import ApprovalOutcome, ApprovalRequest, DeliveryFailed, Record, split_message
 
 log = logging.getLogger(__name__)
 
@@ -72,26 +72,32 @@ def answer_id(channel: str, ts: str) -> str:
     return f"slack:{channel}:{ts}"
 
 
-def feedback_blocks(markdown: str) -> list[dict[str, Any]]:
-    """The answer's last message as blocks: its Markdown, then thumbs up / down under it."""
+def feedback_controls() -> dict[str, Any]:
+    """The thumbs up / down under an answer, as a block."""
 
     def button(label: str, value: str) -> dict[str, Any]:
         return {"text": {"type": "plain_text", "text": label}, "value": value}
 
-    return [
-        {"type": "markdown", "text": markdown},
-        {
-            "type": "context_actions",
-            "elements": [
-                {
-                    "type": "feedback_buttons",
-                    "action_id": FEEDBACK_ACTION,
-                    "positive_button": button("Good answer", LIKED),
-                    "negative_button": button("Bad answer", DISLIKED),
-                }
-            ],
-        },
-    ]
+    return {
+        "type": "context_actions",
+        "elements": [
+            {
+                "type": "feedback_buttons",
+                "action_id": FEEDBACK_ACTION,
+                "positive_button": button("Good answer", LIKED),
+                "negative_button": button("Bad answer", DISLIKED),
+            }
+        ],
+    }
+
+
+def markdown_block(markdown: str) -> dict[str, Any]:
+    return {"type": "markdown", "text": markdown}
+
+
+def feedback_blocks(markdown: str) -> list[dict[str, Any]]:
+    """The answer's last message as blocks: its Markdown, then thumbs up / down under it."""
+    return [markdown_block(markdown), feedback_controls()]
 
 
 async def _offer_rating(
@@ -244,12 +250,28 @@ class MessageSink(_AsksApproval):
     async def fail(self, message: str) -> None:
         await self._show(f"_{message}_", final=True)
 
+    async def finish_rated(self, text: str, record: Record) -> bool:
+        """The final text, its last message's Markdown in a block over the feedback buttons, in
+        the same chat.update, when that message already shows; else (a new last message)
+        `finish`."""
+        pieces = split_message(text, self.max_len)
+        if len(pieces) > len(self._messages):
+            await self.finish(text)
+            return False
+        await record(tuple(answer_id(self._channel, ts) for ts, _ in self._messages))
+        await self._show(text, final=True, blocks=feedback_blocks(neutralise(pieces[-1])))
+        return True
+
     async def offer_rating(self) -> tuple[str, ...]:
         shown = [ts for ts, _ in self._messages]
         return await _offer_rating(self._client, self._channel, shown, self._last_piece)
 
-    async def _show(self, text: str, *, final: bool) -> None:
-        """Bring every message up to the text; the final text must land (or DeliveryFailed)."""
+    async def _show(
+        self, text: str, *, final: bool, blocks: list[dict[str, Any]] | None = None
+    ) -> None:
+        """Bring every message up to the text; the final text must land (or DeliveryFailed).
+        `blocks` go on the last message, which shows them (chat.update even if its text is the
+        same)."""
         pieces = split_message(text, self.max_len)
         if final:
             self._last_piece = neutralise(pieces[-1]) if pieces else ""
@@ -262,9 +284,12 @@ class MessageSink(_AsksApproval):
                 continue
             ts, shown = self._messages[index]
             rendered = to_mrkdwn(piece)
-            if rendered == shown:
+            extra = {"blocks": blocks} if blocks is not None and index == len(pieces) - 1 else {}
+            if rendered == shown and not extra:
                 continue
-            edit = partial(self._client.chat_update, channel=self._channel, ts=ts, text=rendered)
+            edit = partial(
+                self._client.chat_update, channel=self._channel, ts=ts, text=rendered, **extra
+            )
             if final:
                 _spend(self._writes, self._channel)
                 await _must(edit, "showing the final text")
@@ -389,16 +414,21 @@ class StreamSink(_AsksApproval):
             return
         last = len(self._streams) - 1
         _, sent = self._streams[last]
-        if await self._send(last, f"{sent}\n\n_{neutralise(message)}_", must=True):
-            await self._close(last, must=True)
+        await self._close(last, f"{sent}\n\n_{neutralise(message)}_", must=True)
+
+    async def finish_rated(self, text: str, record: Record) -> bool:
+        """The final text, the feedback buttons going under it with the last chat.stopStream."""
+        if self._fallback is None and not self._stopped_by_user:
+            await self._show(text, final=True, record=record)
+        if self._fallback is not None:
+            return await self._fallback.finish_rated(text, record)
+        return not self._stopped_by_user and self._closed == len(self._streams) > 0
 
     async def offer_rating(self) -> tuple[str, ...]:
+        """Only an answer that fell back to a message may take the controls after its text."""
         if self._fallback is not None:
             return await self._fallback.offer_rating()
-        if self._stopped_by_user or self._closed != len(self._streams) or not self._streams:
-            return ()
-        shown = [ts for ts, _ in self._streams]
-        return await _offer_rating(self._client, self._channel, shown, self._streams[-1][1])
+        return ()
 
     async def _deliver(self, text: str, *, final: bool) -> None:
         if self._fallback is None and not self._stopped_by_user:
@@ -406,22 +436,23 @@ class StreamSink(_AsksApproval):
         if self._fallback is not None:
             await (self._fallback.finish(text) if final else self._fallback.update(text))
 
-    async def _show(self, text: str, *, final: bool) -> None:
+    async def _show(self, text: str, *, final: bool, record: Record | None = None) -> None:
+        """Stream the text; complete pieces are closed, the last one with the feedback buttons
+        when `record` is given (their ids recorded first)."""
         pieces = split_message(text, self.max_len)
+        last = len(pieces) - 1
         for index in range(self._closed, len(pieces)):
-            complete = final or index < len(pieces) - 1
             piece = pieces[index]
-            target = neutralise(piece if complete else settled(piece[: self._live_limit]))
-            if not await self._send(index, target, must=final):
+            if not (final or index < last):  # the live end: only what is settled goes out
+                await self._send(index, neutralise(settled(piece[: self._live_limit])))
                 return
-            if complete and not await self._close(index, must=final):
+            rated = record if index == last else None
+            if not await self._close(index, neutralise(piece), must=final, record=rated):
                 return
 
-    async def _send(self, index: int, target: str, *, must: bool = False) -> bool:
-        """Bring stream `index` up to `target`; False when the answer cannot go on streaming.
-
-        With `must` (the final text) a failure is retried, then raised as DeliveryFailed.
-        """
+    async def _send(self, index: int, target: str) -> bool:
+        """Bring stream `index` up to `target` (an append waits while the channel is busy; a
+        start goes regardless); False when the answer cannot go on streaming."""
         starting = index == len(self._streams)
         try:
             if starting:
@@ -438,32 +469,70 @@ class StreamSink(_AsksApproval):
                 self._streams.append((response["ts"], target))
                 return True
             ts, sent = self._streams[index]
-            if len(target) > len(sent) and (must or _take(self._writes, self._channel)):
-                if must:  # the final text goes regardless, and counts
-                    _spend(self._writes, self._channel)
-                append = partial(
-                    self._client.chat_appendStream,
-                    channel=self._channel,
-                    ts=ts,
-                    markdown_text=target[len(sent) :],
+            # Text that does not continue the stream (after a status line) waits for its end.
+            if (
+                len(target) > len(sent)
+                and target.startswith(sent)
+                and _take(self._writes, self._channel)
+            ):
+                await self._client.chat_appendStream(
+                    channel=self._channel, ts=ts, markdown_text=target[len(sent) :]
                 )
-                await (_must(append, "streaming the final text") if must else append())
                 self._streams[index] = (ts, target)
             return True
         except PLATFORM_HICCUPS as error:
             return self._handle(error, starting=starting)
 
-    async def _close(self, index: int, *, must: bool = False) -> bool:
-        ts, _ = self._streams[index]
-        _spend(self._writes, self._channel)
-        stop = partial(self._client.chat_stopStream, channel=self._channel, ts=ts)
+    async def _close(
+        self, index: int, target: str, *, must: bool = False, record: Record | None = None
+    ) -> bool:
+        """End stream `index` at `target`, the rest of the text going with chat.stopStream
+        (and the feedback buttons under it, after `record` has the streams' ids, if given);
+        False when it could not."""
+        # A piece not yet streamed: its start carries the text (unless it fell back or failed).
+        starting = index == len(self._streams)
+        if starting and not (await self._send(index, target) and index < len(self._streams)):
+            return False
+        ts, sent = self._streams[index]
+        # A stream only grows: text that does not continue what it shows (a tool's status line
+        # streamed while the tool ran) replaces it once the stream has stopped.
+        rest = target[len(sent) :] if target.startswith(sent) else None
+        if record is not None:
+            await record(tuple(answer_id(self._channel, ts) for ts, _ in self._streams))
+        controls = [feedback_controls()] if record is not None else []
+        _spend(self._writes, self._channel)  # goes regardless, and counts
+        stop = partial(
+            self._client.chat_stopStream,
+            channel=self._channel,
+            ts=ts,
+            markdown_text=rest or None,
+            blocks=controls if rest is not None and controls else None,
+        )
         try:
             await (_must(stop, "stopping a stream") if must else stop())
+            if rest is None:
+                await self._replace(ts, target, controls, must=must)
         except PLATFORM_HICCUPS as error:
             self._handle(error, starting=False)
             return False
+        self._streams[index] = (ts, target)
         self._closed = index + 1
         return True
+
+    async def _replace(
+        self, ts: str, markdown: str, controls: list[dict[str, Any]], *, must: bool
+    ) -> None:
+        """A stopped stream's message shows `markdown` instead (in a block, over `controls`)."""
+        _spend(self._writes, self._channel)
+        update = partial(
+            self._client.chat_update,
+            channel=self._channel,
+            ts=ts,
+            # With blocks, `text` is only the notification's fallback: mrkdwn, as chat.update needs.
+            text=to_mrkdwn(markdown),
+            blocks=[markdown_block(markdown), *controls],
+        )
+        await (_must(update, "showing the final text") if must else update())
 
     def _handle(self, error: Exception, *, starting: bool) -> bool:
         if _error_code(error) == STOPPED_BY_USER:

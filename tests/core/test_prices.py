@@ -43,3 +43,12 @@ def test_an_unknown_model_costs_nothing_and_is_named_once(caplog):
     assert costs == [0, 0, 0]
     warnings = [record.getMessage() for record in caplog.records]
     assert len(warnings) == 1 and '[prices."my-own-model-xyz"]' in warnings[0]
+
+
+def test_warming_looks_the_model_up_at_start_so_no_turn_does(caplog):
+    table = PriceTable({}, maintained=True)
+    with caplog.at_level(logging.WARNING, logger="bot.prices"):
+        table.warm("my-warmed-model-xyz")
+        named_at_start = len(caplog.records)
+        assert table.cost("my-warmed-model-xyz", Usage(10, 10)) == 0
+    assert named_at_start == 1 and len(caplog.records) == 1

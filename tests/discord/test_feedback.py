@@ -72,3 +72,27 @@ async def test_a_click_from_someone_outside_the_allowlist_is_not_kept(
         token = await peer.click(world.general, int(answer["id"]), world.alice, LIKE_ID)
         await peer.wait_for(lambda: token in peer.interaction_responses)
         assert [(r.likes, r.dislikes) for r in await running.runtime.store.ratings()] == [(1, 0)]
+
+
+async def test_a_streamed_answer_gets_its_buttons_with_its_final_text(
+    world: World, settings_for: Any
+) -> None:
+    peer = world.peer
+    streamed = ScriptedBackend(chunks=5, duration=0.5)  # shown, then edited, then final
+    async with serving(peer, settings_for(), streamed) as running:
+        await ask(peer, world.general, world.alice, "name a colour")
+        answer = await peer.wait_for(
+            lambda: next((m for m in peer.bot_messages(world.general) if m.get("components")), None)
+        )
+        edits = peer.calls("PATCH", f"/channels/{world.general}/messages/{answer['id']}")
+        # The final edit carries the buttons; nothing edits the answer after it.
+        assert edits[-1].body["content"] == "echo: name a colour"
+        assert edits[-1].body["components"] and all("components" not in e.body for e in edits[:-1])
+        token = await peer.click(world.general, int(answer["id"]), world.alice, LIKE_ID)
+        await peer.wait_for(lambda: token in peer.interaction_responses)
+        store = running.runtime.store
+        for _ in range(250):
+            if [(r.likes, r.dislikes) for r in await store.ratings()] == [(1, 0)]:
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"ratings {await store.ratings()}")

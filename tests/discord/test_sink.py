@@ -84,6 +84,20 @@ async def test_typing_shows_until_the_first_words(world: World, client: discord.
     assert len(typing) == 1 and typing[0].at <= create.at
 
 
+async def test_an_answer_shown_before_the_typing_delay_sends_no_typing(
+    world: World, client: discord.Client
+) -> None:
+    peer = world.peer
+    question = await user_message(world, client, "hi")
+    channel = client.get_channel(world.general)
+    sink = ChannelReply(channel, reply_to=question, min_edit_interval=1, typing_delay=3600)
+    await sink.start()
+    await sink.update("Hel")
+    await sink.finish("Hello")
+    assert [m["content"] for m in peer.bot_messages(world.general)] == ["Hello"]
+    assert not peer.calls("POST", f"/channels/{world.general}/typing")
+
+
 async def test_an_archived_thread_is_logged_and_the_answer_reported_undelivered(
     world: World, client: discord.Client, caplog: pytest.LogCaptureFixture
 ) -> None:

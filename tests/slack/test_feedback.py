@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from adapters.slack.sink import LIKED
 from tests.slack.harness import ALICE, DM, running_slack
 
 
@@ -17,8 +18,9 @@ async def test_every_answer_gets_feedback_buttons_and_a_click_is_kept_once_per_p
         await slack.sender.event(slack.message("name a colour", ts=root))
         await peer.wait_for(lambda: any(m.blocks for m in peer.messages.values()))
         (answer,) = peer.thread(DM, root)
-        markdown, actions = answer.blocks or []
-        assert markdown == {"type": "markdown", "text": "echo: name a colour"}
+        # A streamed answer: the buttons go under its text with the stream's end, no update after.
+        assert answer.text == "echo: name a colour" and not peer.called("chat.update")
+        (actions,) = answer.blocks or []
         (buttons,) = actions["elements"]
         assert actions["type"] == "context_actions" and buttons["type"] == "feedback_buttons"
 
@@ -67,3 +69,27 @@ async def test_a_click_from_someone_outside_the_allowlist_is_not_kept(tmp_path: 
         assert told.params["user"] == "U0BOB" and told.params["channel"] == DM
         assert told.params["text"] == "You can't use Parley here, so the rating was not kept."
         assert await slack.runtime.store.ratings() == []
+
+
+async def test_an_updated_answer_gets_its_buttons_with_its_final_text(tmp_path: Path) -> None:
+    async with running_slack(tmp_path, slack_streaming=False) as slack:
+        peer = slack.peer
+        root = slack.ts()
+        await slack.sender.event(slack.message("name a colour", ts=root))
+        await peer.wait_for(lambda: any(m.blocks for m in peer.messages.values()))
+        (answer,) = peer.thread(DM, root)
+        markdown, actions = answer.blocks or []
+        assert markdown == {"type": "markdown", "text": "echo: name a colour"}
+        assert actions["elements"][0]["type"] == "feedback_buttons"
+        # The placeholder, then one update: the final text and the buttons together.
+        (update,) = peer.called("chat.update")
+        assert update.params["text"] == "echo: name a colour"
+        status = await slack.sender.feedback(
+            user=ALICE, channel=DM, message_ts=answer.ts, value=LIKED
+        )
+        assert status == 200
+        for _ in range(250):  # the click is kept after the ack
+            if [(r.likes, r.dislikes) for r in await slack.runtime.store.ratings()] == [(1, 0)]:
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"ratings {await slack.runtime.store.ratings()}")

@@ -28,6 +28,7 @@ async def test_a_request_without_a_usable_timestamp_is_a_quiet_401(
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="adapters.slack.app")
     async with running_slack(tmp_path) as slack:
+        caplog.clear()  # what starting said (an unpriced model, say) is not this request's
         headers = {"Content-Type": "application/json", "X-Slack-Signature": "v0=abc"}
         if timestamp is not None:
             headers["X-Slack-Request-Timestamp"] = timestamp
@@ -132,3 +133,13 @@ async def test_events_while_the_token_is_checked_get_503_then_are_answered(
     finally:
         peer.auth_answers.set()
         await peer.stop()
+
+
+async def test_a_first_burst_of_events_is_authorized_with_one_auth_test(tmp_path: Path) -> None:
+    async with running_slack(tmp_path) as slack:
+        events = [slack.message(f"question {n}", ts=slack.ts()) for n in range(8)]
+        statuses = await asyncio.gather(*(slack.sender.event(event) for event in events))
+        assert [status for status, _ in statuses] == [200] * 8
+        await slack.peer.wait_for(lambda: len(slack.peer.called("chat.stopStream")) == 8)
+        # Bolt asks auth.test until its first answer is back; the others waited for that one.
+        assert len(slack.peer.called("auth.test")) == 1

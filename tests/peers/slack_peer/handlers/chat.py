@@ -23,17 +23,20 @@ def post_message(peer: SlackPeer, params: dict[str, Any]) -> dict[str, Any]:
     if channel in peer.not_in_channel:
         return {"ok": False, "error": "not_in_channel"}
     ts = peer.next_ts()
-    markdown = "markdown_text" in params
-    text = params.get("markdown_text") if markdown else params.get("text", "")
+    blocks = _blocks(params.get("blocks"))
+    shown = _markdown_block(blocks)
+    markdown = "markdown_text" in params or shown is not None
+    text = shown if shown is not None else params.get("markdown_text", params.get("text", ""))
     peer.messages[(channel, ts)] = Message(
-        channel,
-        ts,
-        text or "",
-        params.get("thread_ts"),
-        markdown=markdown,
-        blocks=_blocks(params.get("blocks")),
+        channel, ts, text or "", params.get("thread_ts"), markdown=markdown, blocks=blocks
     )
     return {"ok": True, "channel": channel, "ts": ts}
+
+
+def _markdown_block(blocks: list[dict[str, Any]] | None) -> str | None:
+    """With blocks Slack shows them (`text` is the notification); a markdown block as Markdown."""
+    shown = [b["text"] for b in blocks or [] if b.get("type") == "markdown"]
+    return shown[0] if shown else None
 
 
 def post_ephemeral(peer: SlackPeer, params: dict[str, Any]) -> dict[str, Any]:
@@ -57,10 +60,9 @@ def update(peer: SlackPeer, params: dict[str, Any]) -> dict[str, Any]:
     if len(params.get("text", "")) > UPDATE_LIMIT:
         return {"ok": False, "error": "msg_too_long"}
     message.blocks = _blocks(params.get("blocks"))
-    # With blocks Slack shows them (`text` is the notification); a markdown block as Markdown.
-    shown = [b["text"] for b in message.blocks or [] if b.get("type") == "markdown"]
-    message.text = shown[0] if shown else params.get("text", "")
-    message.markdown = bool(shown)
+    shown = _markdown_block(message.blocks)
+    message.text = shown if shown is not None else params.get("text", "")
+    message.markdown = shown is not None
     message.edits += 1
     return {"ok": True, "channel": message.channel, "ts": message.ts}
 
@@ -105,4 +107,6 @@ def stop_stream(peer: SlackPeer, params: dict[str, Any]) -> dict[str, Any]:
         return {"ok": False, "error": "message_not_in_streaming_state"}
     message.text += params.get("markdown_text", "")
     message.streaming = False
+    if "blocks" in params:  # shown under the streamed text
+        message.blocks = _blocks(params["blocks"])
     return {"ok": True, "channel": message.channel, "ts": message.ts}
