@@ -173,7 +173,12 @@ class _AsksApproval:
             return
         text = approval_lines.settled(request, outcome, decider(by))
         try:
-            await message.edit(content=text, view=None, allowed_mentions=NO_MENTIONS)
+            await message.edit(
+                content=text,
+                view=None,
+                allowed_mentions=NO_MENTIONS,
+                **_previews_kept(message, True),
+            )
         except discord.HTTPException as error:
             log.warning("could not settle a request: HTTP %s, code %s", error.status, error.code)
 
@@ -252,8 +257,11 @@ class ChannelReply(_AsksApproval, _PiecewiseReply):
         if self._feedback is None or not self._handles:
             return ()
         try:
-            await self._handles[-1].edit(
-                view=self._feedback, allowed_mentions=NO_MENTIONS, suppress=self._suppress_embeds
+            handle = self._handles[-1]
+            await handle.edit(
+                view=self._feedback,
+                allowed_mentions=NO_MENTIONS,
+                **_previews_kept(handle, self._suppress_embeds),
             )
         except discord.HTTPException as error:
             log.info("could not add the feedback buttons: HTTP %s", error.status)
@@ -342,15 +350,12 @@ class ChannelReply(_AsksApproval, _PiecewiseReply):
     async def _edit(
         self, index: int, handle: discord.Message, text: str, view: discord.ui.View | None = None
     ) -> None:
-        if view is None:
-            await handle.edit(content=text, allowed_mentions=NO_MENTIONS)
-        else:
-            await handle.edit(
-                content=text,
-                view=view,
-                allowed_mentions=NO_MENTIONS,
-                suppress=self._suppress_embeds,
-            )
+        await handle.edit(
+            content=text,
+            allowed_mentions=NO_MENTIONS,
+            **_previews_kept(handle, self._suppress_embeds),
+            **_with_view(view),
+        )
 
 
 class ThreadReply(ChannelReply):
@@ -495,6 +500,15 @@ class RestoredInteractionReply(_PiecewiseReply):
         await self._webhook.edit_message(
             handle, content=text, allowed_mentions=NO_MENTIONS, **_with_view(view)
         )
+
+
+def _previews_kept(message: discord.PartialMessage, suppress: bool) -> dict[str, Any]:
+    """`suppress=` for an edit of a channel message, which otherwise sends suppress=False and
+    turns link previews back on; a partial, webhook or interaction message's edit takes no such
+    flag and leaves the message's own as it is."""
+    other = (discord.WebhookMessage, discord.InteractionMessage)
+    channel = isinstance(message, discord.Message) and not isinstance(message, other)
+    return {"suppress": suppress} if channel else {}
 
 
 def _with_view(view: discord.ui.View | None) -> dict[str, Any]:
