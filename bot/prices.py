@@ -60,11 +60,11 @@ class PriceTable:
         return self._from_table(model, usage, cached)
 
     def _from_table(self, model: str, usage: Usage, cached: int) -> int:
+        found = self._found(model)
+        if found is None:  # before the import, which costs a lookup each turn
+            return 0
         from genai_prices import Usage as Tokens
 
-        found = self._found(model)
-        if found is None:
-            return 0
         provider, priced = found
         tokens = Tokens(
             input_tokens=usage.input_tokens,
