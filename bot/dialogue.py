@@ -353,7 +353,8 @@ class DialogueManager:
                 return
             self.metrics.turn_began()
             try:
-                incoming = await arrived(incoming, first)
+                if incoming.missed is not None or incoming.files is not None:
+                    incoming = await arrived(incoming, first)  # a coroutine only when needed
                 await self._turn(incoming, sink, read.settings, read.history, frugal=frugal)
             finally:
                 self.metrics.turn_ended()

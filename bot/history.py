@@ -85,6 +85,8 @@ class History:
     def within(self, max_weight: int) -> History:
         """The newest messages whose weights fit `max_weight` (what Store.load returns)."""
         start = _fitting(self._weights, self.start, self.end, max_weight)
+        if start == self.start:  # all of it fits (a turn's window mostly does): no new view
+            return self
         return History(self._messages, self._weights, self._tokens, self._askers, start, self.end)
 
     def newest_fitting(self, room: int) -> list[ChatMessage]:

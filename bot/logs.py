@@ -6,8 +6,7 @@ import contextvars
 import json
 import logging
 import sys
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 
 from bot.config import MASK
 
@@ -27,15 +26,22 @@ TRACE = "TRACE"
 MIN_SECRET_LENGTH = 6
 
 
-@contextmanager
-def bind_turn(conversation: str, event_id: str) -> Iterator[None]:
-    """Tag every log line written inside with this conversation key and event id."""
-    tokens = (_conversation.set(conversation), _event.set(event_id))
-    try:
-        yield
-    finally:
-        _conversation.reset(tokens[0])
-        _event.reset(tokens[1])
+class bind_turn:
+    """Tag every log line written inside with this conversation key and event id (a class rather
+    than a generator, as every turn enters one)."""
+
+    __slots__ = ("_tokens", "_values")
+
+    def __init__(self, conversation: str, event_id: str) -> None:
+        self._values = (conversation, event_id)
+
+    def __enter__(self) -> None:
+        conversation, event_id = self._values
+        self._tokens = (_conversation.set(conversation), _event.set(event_id))
+
+    def __exit__(self, *exc_info: object) -> None:
+        _conversation.reset(self._tokens[0])
+        _event.reset(self._tokens[1])
 
 
 class _TurnFilter(logging.Filter):

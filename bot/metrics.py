@@ -198,7 +198,9 @@ class Metrics:
         self._count(self.model_tokens, usage.cached_tokens, *labels, "cached")
         self._count(self.model_tokens, usage.output_tokens, *labels, "out")
         # Added at once: a sum of fractions folded later could differ in its last digits.
-        self._child(self.cost, *labels).inc(usage.cost_micros / MICROS_PER_USD)
+        cost = self._child(self.cost, *labels)  # the series exists from the first turn
+        if usage.cost_micros:  # adding 0.0 changes nothing but takes the value's lock
+            cost.inc(usage.cost_micros / MICROS_PER_USD)
 
     def saw(self, conversation: str) -> None:
         """A turn in this conversation now. Kept oldest first (a dict keeps insertion order), so

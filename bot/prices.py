@@ -66,11 +66,11 @@ class PriceTable:
             self._found(model)
 
     def _from_table(self, model: str, usage: Usage, cached: int) -> int:
+        found = self._found(model)
+        if found is None:  # before the import, which costs a lookup each turn
+            return 0
         from genai_prices import Usage as Tokens
 
-        found = self._found(model)
-        if found is None:
-            return 0
         provider, priced = found
         tokens = Tokens(
             input_tokens=usage.input_tokens,

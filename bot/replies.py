@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from contextlib import aclosing, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -181,30 +181,35 @@ class _Throttle:
         self._sink = sink
         self._on_shown = on_shown
         self._text = ""
-        self._dirty = asyncio.Event()
-        self._updating = asyncio.Lock()
+        # Made with the task: an answer that arrives whole costs neither.
+        self._dirty: asyncio.Event | None = None
+        self._updating: asyncio.Lock | None = None
         self._task: asyncio.Task[None] | None = None
         self._starting: asyncio.Handle | None = None
 
     def show(self, text: str) -> None:
         self._text = text
-        self._dirty.set()
-        if self._task is None and self._starting is None:
+        if self._dirty is not None:
+            self._dirty.set()
+        elif self._starting is None:
             # The updates start once the stream lets the loop run: an answer that arrives whole
             # (an instant model, a cached reply) then costs no task.
             self._starting = asyncio.get_running_loop().call_soon(self._start)
 
     def _start(self) -> None:
         self._starting = None
-        self._task = asyncio.create_task(self._run())
+        self._dirty = asyncio.Event()
+        self._dirty.set()  # the text shown before the task began
+        self._updating = asyncio.Lock()
+        self._task = asyncio.create_task(self._run(self._dirty, self._updating))
 
-    async def _run(self) -> None:
+    async def _run(self, dirty: asyncio.Event, updating: asyncio.Lock) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            await self._dirty.wait()
-            self._dirty.clear()
+            await dirty.wait()
+            dirty.clear()
             started = loop.time()
-            async with self._updating:
+            async with updating:
                 text = self._text
                 try:
                     await self._sink.update(text)
@@ -220,7 +225,7 @@ class _Throttle:
         if self._starting is not None:
             self._starting.cancel()
             self._starting = None
-        if self._task is None:
+        if self._task is None or self._updating is None:
             return
         async with self._updating:
             self._task.cancel()
@@ -248,7 +253,7 @@ async def relay(
         await sink.start()
         if on_shown is not None:
             await on_shown("")
-        async with aclosing(stream):
+        try:  # `aclosing`, without its object each turn
             async for delta in stream:
                 if delta.usage is not None:
                     usage = delta.usage
@@ -259,6 +264,8 @@ async def relay(
                     throttle.show("".join(parts))
                 elif delta.status:  # shown after the text so far until more text comes
                     throttle.show(marked("".join(parts), delta.status))
+        finally:
+            await stream.aclose()
     except BackendError as error:
         await throttle.close()
         shown = "".join(parts)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
-from contextlib import aclosing
 
 from bot.llm.base import Backend, BackendError, FailureKind, GenerationOptions
 from bot.types import ChatMessage, Delta
@@ -82,10 +81,13 @@ class GuardedBackend:
         self.breaker.check()
         answered, failure = False, None
         try:
-            async with aclosing(self.inner.stream(messages, options)) as stream:
+            stream = self.inner.stream(messages, options)
+            try:  # `aclosing`, without its object each call
                 async for delta in stream:
                     answered = True
                     yield delta
+            finally:
+                await stream.aclose()
             answered = True
         except BackendError as error:
             failure = error

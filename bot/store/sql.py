@@ -353,7 +353,7 @@ _JSON = json.JSONEncoder(ensure_ascii=False)
 def turn_row(record: TurnRecord, owner: str, now: float) -> tuple[object, ...]:
     """The values of a new turns row, in the table's column order (receipt and shown empty)."""
     key = record.key
-    question = _JSON.encode([message_dict(m) for m in record.question])
+    question = _JSON.encode([message_item(m) for m in record.question])
     return (record.event_id, str(key), key.platform, owner, "running", question, now, now)
 
 
@@ -369,32 +369,48 @@ def turn_record(row: Sequence[Any]) -> TurnRecord:
     )
 
 
-def message_dict(message: ChatMessage) -> dict[str, Any]:
-    return {
-        "role": str(message.role),
-        "content": message.content,
-        "name": message.name,
-        "author_id": message.author_id,
-        "tokens": message.tokens,
-        "created_at": message.created_at,
-        "images": list(message.images),
-        "tool_calls": encode_tool_calls(message.tool_calls),
-        "tool_call_id": message.tool_call_id,
-    }
+def message_item(message: ChatMessage) -> list[Any]:
+    """A message as a turn's record keeps it: its fields in order, a list (what JSON encodes
+    fastest: a turn writes one)."""
+    return [
+        message.role.value,
+        message.content,
+        message.name,
+        message.author_id,
+        message.tokens,
+        message.created_at,
+        list(message.images),
+        encode_tool_calls(message.tool_calls),
+        message.tool_call_id,
+    ]
 
 
-def chat_message_of(item: dict[str, Any]) -> ChatMessage:
-    """The inverse of `message_dict`."""
+def chat_message_of(item: list[Any] | dict[str, Any]) -> ChatMessage:
+    """The inverse of `message_item`; also reads the dict an earlier version recorded (its turn
+    may still be in flight across an upgrade)."""
+    if isinstance(item, dict):
+        return ChatMessage(
+            role=_ROLES[item["role"]],
+            content=item["content"],
+            name=item["name"],
+            author_id=item["author_id"],
+            tokens=item["tokens"],
+            created_at=item["created_at"],
+            images=tuple(item["images"]),
+            tool_calls=decode_tool_calls(item.get("tool_calls")),
+            tool_call_id=item.get("tool_call_id"),
+        )
+    role, content, name, author_id, tokens, created_at, images, tool_calls, tool_call_id = item
     return ChatMessage(
-        role=_ROLES[item["role"]],
-        content=item["content"],
-        name=item["name"],
-        author_id=item["author_id"],
-        tokens=item["tokens"],
-        created_at=item["created_at"],
-        images=tuple(item["images"]),
-        tool_calls=decode_tool_calls(item.get("tool_calls")),
-        tool_call_id=item.get("tool_call_id"),
+        _ROLES[role],
+        content,
+        name,
+        author_id,
+        tokens,
+        created_at,
+        tuple(images),
+        decode_tool_calls(tool_calls),
+        tool_call_id,
     )
 
 
@@ -433,16 +449,16 @@ _ROLES = {role.value: role for role in Role}
 def chat_message(row: Sequence[Any]) -> ChatMessage:
     """A messages row, in MESSAGE_COLUMNS order, as a ChatMessage."""
     role, content, name, author_id, images, tokens, created_at, tool_calls, tool_call_id = row
-    return ChatMessage(
-        role=_ROLES[role],
-        content=content,
-        name=name,
-        author_id=author_id,
-        tokens=tokens,
-        created_at=created_at,
-        images=tuple(json.loads(images)) if images else (),
-        tool_calls=decode_tool_calls(tool_calls),
-        tool_call_id=tool_call_id,
+    return ChatMessage(  # positional: a window's messages are built here, every turn's two too
+        _ROLES[role],
+        content,
+        name,
+        author_id,
+        tokens,
+        created_at,
+        tuple(json.loads(images)) if images else (),
+        decode_tool_calls(tool_calls) if tool_calls else (),
+        tool_call_id,
     )
 
 

@@ -133,7 +133,8 @@ class TurnTools:
                 if delta.usage is not None:
                     total = _added(total, delta.usage)
                 text.append(delta.text)
-                yield Delta(delta.text, delta.finish_reason, total)
+                plain = total is delta.usage and not delta.tool_calls and delta.status is None
+                yield delta if plain else Delta(delta.text, delta.finish_reason, total)
             if not calls or step == self.box.limits.max_steps:
                 return
             said = "".join(text)

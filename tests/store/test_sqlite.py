@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import sqlite3
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.store import sql
+from bot.store.base import TurnRecord
 from bot.store.errors import StoreError
 from bot.store.sqlite import SqliteStore
 from bot.types import ChatMessage, ConversationKey, Role
@@ -219,3 +221,28 @@ async def test_a_killed_writer_never_leaves_half_a_turn(tmp_path: Path) -> None:
         await store.append(ConversationKey("t", "s", "c0"), turn("after the crash"))
     finally:
         await store.close()
+
+
+async def test_a_turn_recorded_by_an_earlier_version_is_adopted_whole(tmp_path: Path) -> None:
+    """Earlier versions recorded a turn's question as JSON objects, now arrays: a turn in flight
+    across an upgrade is still finished with its question."""
+    question = (ChatMessage(Role.USER, "question?", "Ann", "u1", 3, 1_700_000_000.5),)
+    dead = SqliteStore(tmp_path / "parley.db")
+    await dead.open()
+    assert await dead.claim_event("evt-old", key(1))
+    await dead.begin_turn(TurnRecord("evt-old", key(1), question))
+    await dead.close()
+    earlier = [
+        {"role": "user", "content": "question?", "name": "Ann", "author_id": "u1", "tokens": 3}
+        | {"created_at": 1_700_000_000.5, "images": [], "tool_calls": None, "tool_call_id": None}
+    ]
+    with closing(sqlite3.connect(tmp_path / "parley.db")) as conn, conn:
+        conn.execute("UPDATE turns SET question = ?", (json.dumps(earlier),))
+
+    heir = SqliteStore(tmp_path / "parley.db")
+    await heir.open()
+    try:
+        (orphan,) = await heir.orphaned_turns("console")
+    finally:
+        await heir.close()
+    assert orphan.question == question
