@@ -25,6 +25,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from bench import load_average
 from bot.llm.base import GenerationOptions
 from bot.llm.local.backend import LocalBackend, LocalOptions
 from bot.llm.local.row import GenerationRequest
@@ -247,10 +248,6 @@ def spread(seconds: list[float]) -> str:
     """Median and range in milliseconds: "median (min-max)"."""
     ms = [s * 1000 for s in seconds]
     return f"{statistics.median(ms):5.0f} ({min(ms):.0f}-{max(ms):.0f})"
-
-
-def load_average() -> str:
-    return "load average " + " ".join(f"{n:.2f}" for n in os.getloadavg())
 
 
 async def measure_joining(model_dir: Path, rounds: int, dtypes: list[str]) -> None:

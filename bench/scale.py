@@ -24,6 +24,7 @@ import time
 import uuid
 from pathlib import Path
 
+from bench import load_average
 from bench.core import InstantBackend, NullSink, incoming
 from bot.prices import ModelPrice
 from bot.wiring import open_runtime
@@ -118,10 +119,6 @@ async def run_configuration(
         return await run_together(url, processes, args.conversations, args.turns)
     async with postgres_schema(args.postgres, prefix="parley_bench") as url:
         return await run_together(url, processes, args.conversations, args.turns)
-
-
-def load_average() -> str:
-    return "load average " + " ".join(f"{n:.2f}" for n in os.getloadavg())
 
 
 async def main(args: argparse.Namespace) -> None:

@@ -370,16 +370,16 @@ def turn_record(row: Sequence[Any]) -> TurnRecord:
 
 
 def message_item(message: ChatMessage) -> list[Any]:
-    """A message as a turn's record keeps it: its fields in order, a list (what JSON encodes
-    fastest: a turn writes one)."""
+    """A message as a turn's record keeps it: a list (what JSON encodes fastest: a turn writes
+    one) laid out as a messages row is read, so `chat_message` reads it back."""
     return [
         message.role.value,
         message.content,
         message.name,
         message.author_id,
+        encode_images(message.images),
         message.tokens,
         message.created_at,
-        list(message.images),
         encode_tool_calls(message.tool_calls),
         message.tool_call_id,
     ]
@@ -400,18 +400,7 @@ def chat_message_of(item: list[Any] | dict[str, Any]) -> ChatMessage:
             tool_calls=decode_tool_calls(item.get("tool_calls")),
             tool_call_id=item.get("tool_call_id"),
         )
-    role, content, name, author_id, tokens, created_at, images, tool_calls, tool_call_id = item
-    return ChatMessage(
-        _ROLES[role],
-        content,
-        name,
-        author_id,
-        tokens,
-        created_at,
-        tuple(images),
-        decode_tool_calls(tool_calls),
-        tool_call_id,
-    )
+    return chat_message(item)
 
 
 def encode_images(images: tuple[str, ...]) -> str | None:

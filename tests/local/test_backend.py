@@ -248,3 +248,36 @@ async def test_a_long_prompt_joins_in_chunks_and_leaves_without_changing_any_ans
     assert backend.scheduler.largest_batch == 4  # it joined the three mid-way
     assert [text_of([h, *r]) for h, r in zip(heads, rests, strict=True)] == alone[:3]
     assert late_text == alone[3]
+
+
+@pytest.mark.parametrize("prefill", ["model", "bfloat16"])
+async def test_in_bfloat16_each_prompt_is_read_alone_in_fixed_chunks(
+    load_backend, chat_model_dir: Path, prefill: str
+) -> None:
+    # bfloat16 rounds by a pass's shapes: a row's answer stays its own only if its prompt is
+    # read alone, in chunks of a size its company cannot change. Seen at the model's embedding.
+    backend = await load_backend(
+        chat_model_dir, local_batch_window_ms=200, local_prefill_dtype=prefill
+    )
+    backend.scheduler.alone_chunk = 64
+    prompts = [conversation(f"Question {n}: " + "tell me more. " * (30 + 10 * n)) for n in range(3)]
+    passes: list[tuple[int, int, bool]] = []
+
+    def seen(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+        if isinstance(module, torch.nn.Embedding) and inputs[0].shape[1] > 1:  # a prefill
+            batch, columns = inputs[0].shape
+            passes.append((batch, columns, torch.is_autocast_enabled("cpu")))
+
+    hook = torch.nn.modules.module.register_module_forward_pre_hook(seen)
+    try:
+        await asyncio.gather(*(collect(backend.stream(chat, GREEDY)) for chat in prompts))
+    finally:
+        hook.remove()
+
+    assert backend.scheduler.largest_batch == 3
+    if prefill == "bfloat16":
+        assert passes and all(batch == 1 and columns <= 64 for batch, columns, _ in passes)
+        assert all(autocast for *_, autocast in passes)  # every prompt here is long
+    else:  # arriving together, float32 prompts are read as one padded batch
+        assert max(batch for batch, _, _ in passes) == 3
+        assert not any(autocast for *_, autocast in passes)
